@@ -1,0 +1,245 @@
+"""The only module that calls AWS. Everything else receives plain data from here.
+
+Errors are mapped once: an `AwsError` carries the API error code and whether retrying later may help
+(throttling, 5xx, timeouts, connection failures) after botocore's own retries are exhausted.
+Clients are created lazily so a cold start only loads the service models an invocation actually uses.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, TypeVar
+
+import boto3
+from aws_lambda_powertools.utilities.parameters import SSMProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .model import AURORA_ENGINES, ClusterInfo, KeyInfo, KeyLookup, StartRequest
+
+T = TypeVar("T")
+
+TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottled",
+        "RequestLimitExceeded",
+        "TooManyRequestsException",
+        "RequestThrottledException",
+        "SlowDown",
+        "InternalFailure",
+        "InternalError",
+        "ServiceUnavailable",
+        "KMSInternalException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+CLIENT_CONFIG = Config(
+    retries={"mode": "standard", "max_attempts": 4},
+    connect_timeout=3,
+    read_timeout=10,
+    user_agent_extra="das-guard/0.1",
+)
+
+
+class AwsError(Exception):
+    """An AWS call failed. `transient` means the same call may succeed later."""
+
+    def __init__(self, operation: str, code: str, message: str, *, transient: bool) -> None:
+        self.operation = operation
+        self.code = code
+        self.message = message
+        self.transient = transient
+        super().__init__(f"{operation} failed: {code}: {message}")
+
+
+def as_aws_error(operation: str, err: ClientError | BotoCoreError) -> AwsError:
+    """Classify a botocore failure once, for every call."""
+    if isinstance(err, ClientError):
+        error = err.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        return AwsError(
+            operation, code, str(error.get("Message", "")), transient=code in TRANSIENT_CODES or status >= 500
+        )
+    # connection errors, timeouts: nothing was decided by AWS
+    return AwsError(operation, type(err).__name__, str(err), transient=True)
+
+
+def _call(operation: str, fn: Callable[..., T], **kwargs: Any) -> T:
+    try:
+        return fn(**kwargs)
+    except (ClientError, BotoCoreError) as err:
+        raise as_aws_error(operation, err) from err
+
+
+@dataclass
+class _TtlCache:
+    """A tiny per-container cache. KMS keys and the policy change rarely; a minute of staleness is fine."""
+
+    ttl_seconds: float
+    clock: Callable[[], float] = time.monotonic
+    _items: dict[str, tuple[float, Any]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get_or_load(self, key: str, load: Callable[[], T]) -> T:
+        now = self.clock()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit and hit[0] > now:
+                return hit[1]  # type: ignore[no-any-return]
+        value = load()
+        with self._lock:
+            self._items[key] = (now + self.ttl_seconds, value)
+        return value
+
+
+class AwsGateway:
+    def __init__(
+        self,
+        session: boto3.Session,
+        *,
+        policy_parameter: str,
+        alert_topic_arn: str | None,
+        queue_url: str | None,
+        cache_seconds: float = 60.0,
+    ) -> None:
+        self._session = session
+        self.policy_parameter = policy_parameter
+        self.alert_topic_arn = alert_topic_arn
+        self.queue_url = queue_url
+        self._cache_seconds = cache_seconds
+        self._keys = _TtlCache(cache_seconds)
+
+    # -- clients (lazy) -----------------------------------------------------------------------------------
+    @cached_property
+    def _rds(self) -> Any:
+        return self._session.client("rds", config=CLIENT_CONFIG)
+
+    @cached_property
+    def _kms(self) -> Any:
+        return self._session.client("kms", config=CLIENT_CONFIG)
+
+    @cached_property
+    def _sns(self) -> Any:
+        return self._session.client("sns", config=CLIENT_CONFIG)
+
+    @cached_property
+    def _sqs(self) -> Any:
+        return self._session.client("sqs", config=CLIENT_CONFIG)
+
+    @cached_property
+    def _parameters(self) -> SSMProvider:
+        return SSMProvider(boto3_client=self._session.client("ssm", config=CLIENT_CONFIG))
+
+    # -- reads --------------------------------------------------------------------------------------------
+    def policy_text(self) -> str:
+        """The policy document, cached by Powertools Parameters for `cache_seconds`.
+
+        Every failure to read it is reported as transient: the cure (creating or fixing the parameter,
+        or its IAM permission) happens outside this function, and the events must wait for it, not be lost.
+        """
+        try:
+            value = self._parameters.get(self.policy_parameter, max_age=int(self._cache_seconds))
+        except GetParameterError as err:
+            cause = err.__cause__
+            base = (
+                as_aws_error("ssm:GetParameter", cause)
+                if isinstance(cause, ClientError | BotoCoreError)
+                else AwsError("ssm:GetParameter", "GetParameterError", str(err), transient=True)
+            )
+            raise AwsError(base.operation, base.code, base.message, transient=True) from err
+        return value if isinstance(value, str) else str(value)
+
+    def describe_cluster(self, cluster_id: str) -> ClusterInfo | None:
+        """The live cluster with its instances' classes and states; None if it does not exist (any more)."""
+        try:
+            response = _call("rds:DescribeDBClusters", self._rds.describe_db_clusters, DBClusterIdentifier=cluster_id)
+        except AwsError as err:
+            if err.code == "DBClusterNotFoundFault":
+                return None
+            raise
+        clusters = response.get("DBClusters", [])
+        if not clusters:
+            return None
+        cluster = clusters[0]
+        instances: list[dict[str, Any]] = []
+        if cluster.get("DBClusterMembers") and cluster.get("Engine") in AURORA_ENGINES | {"aurora"}:
+            # One call for all members (a cluster has at most 16), filtered server-side.
+            response = _call(
+                "rds:DescribeDBInstances",
+                self._rds.describe_db_instances,
+                Filters=[{"Name": "db-cluster-id", "Values": [cluster["DBClusterIdentifier"]]}],
+            )
+            instances = response.get("DBInstances", [])
+        return ClusterInfo.from_api(cluster, instances)
+
+    def instance_cluster(self, instance_id: str) -> tuple[bool, str | None]:
+        """(exists, cluster identifier or None for a standalone instance)."""
+        try:
+            response = _call(
+                "rds:DescribeDBInstances", self._rds.describe_db_instances, DBInstanceIdentifier=instance_id
+            )
+        except AwsError as err:
+            if err.code in {"DBInstanceNotFound", "DBInstanceNotFoundFault"}:
+                return False, None
+            raise
+        instances = response.get("DBInstances", [])
+        if not instances:
+            return False, None
+        return True, instances[0].get("DBClusterIdentifier")
+
+    def describe_key(self, reference: str) -> KeyLookup:
+        """Resolve a key ID, key ARN, alias or alias ARN; cached per container."""
+        return self._keys.get_or_load(reference, lambda: self._describe_key(reference))
+
+    def _describe_key(self, reference: str) -> KeyLookup:
+        try:
+            response = _call("kms:DescribeKey", self._kms.describe_key, KeyId=reference)
+        except AwsError as err:
+            if err.transient:
+                raise
+            return KeyLookup(reference, None, err.code, err.message)
+        return KeyLookup(reference, KeyInfo.from_api(response["KeyMetadata"]))
+
+    # -- writes -------------------------------------------------------------------------------------------
+    def start_activity_stream(self, request: StartRequest) -> dict[str, Any]:
+        response = _call(
+            "rds:StartActivityStream",
+            self._rds.start_activity_stream,
+            ResourceArn=request.cluster_arn,
+            Mode=request.mode,
+            KmsKeyId=request.kms_key_id,
+            ApplyImmediately=request.apply_immediately,
+        )
+        response.pop("ResponseMetadata", None)
+        return dict(response)
+
+    def publish_alert(self, subject: str, message: str) -> str | None:
+        if not self.alert_topic_arn:
+            return None
+        response = _call(
+            "sns:Publish", self._sns.publish, TopicArn=self.alert_topic_arn, Subject=subject[:100], Message=message
+        )
+        return str(response.get("MessageId", ""))
+
+    def schedule_retry(self, body: str, delay_seconds: int) -> None:
+        if not self.queue_url:
+            raise AwsError(
+                "sqs:SendMessage", "NoQueueConfigured", "DAS_GUARD_QUEUE_URL is not set; cannot defer", transient=False
+            )
+        _call(
+            "sqs:SendMessage",
+            self._sqs.send_message,
+            QueueUrl=self.queue_url,
+            MessageBody=body,
+            DelaySeconds=max(0, min(delay_seconds, 900)),
+        )

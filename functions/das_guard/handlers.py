@@ -1,0 +1,74 @@
+"""Lambda entry points. They only adapt the event; the work is in pipeline.py and enforcer.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from .aws import AwsGateway
+from .enforcer import Evaluation
+from .pipeline import Pipeline
+from .report import Reporter
+from .settings import Settings
+
+SERVICE = "das-guard"
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace="DASGuard", service=SERVICE)
+# A failed record is retried on its own; the others in the batch are not redelivered.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+_pipeline: Pipeline | None = None
+
+
+def build_pipeline(settings: Settings, session: boto3.Session | None = None) -> Pipeline:
+    gateway = AwsGateway(
+        session or boto3.Session(region_name=settings.region),
+        policy_parameter=settings.policy_parameter,
+        alert_topic_arn=settings.alert_topic_arn,
+        queue_url=settings.queue_url,
+        cache_seconds=settings.policy_cache_seconds,
+    )
+    reporter = Reporter(
+        logger,
+        metrics,
+        gateway.publish_alert,
+        account=settings.account,
+        region=settings.region,
+        policy_parameter=settings.policy_parameter,
+        service=SERVICE,
+    )
+    return Pipeline(settings, gateway, reporter, logger)
+
+
+def pipeline() -> Pipeline:
+    """The container's pipeline, built on first use (clients and caches live across invocations)."""
+    global _pipeline  # noqa: PLW0603 - one per Lambda container, by design
+    if _pipeline is None:
+        _pipeline = build_pipeline(Settings.from_env())
+    return _pipeline
+
+
+def reload_configuration() -> None:
+    """Forget the cached pipeline so the next invocation reads the environment again (tests, demo)."""
+    global _pipeline  # noqa: PLW0603
+    _pipeline = None
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def handle_queue(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    """SQS batch from the EventBridge rules (and our own delayed retries); reports partial failures."""
+    app = pipeline()
+    batch: dict[str, Evaluation] = {}
+
+    def record_handler(record: SQSRecord) -> str:
+        receive_count = int(record.attributes.approximate_receive_count or 1)
+        return app.process(record.body, receive_count=receive_count, batch=batch).outcome.value
+
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)

@@ -1,0 +1,202 @@
+"""Plain data the decision logic works on.
+
+The RDS and KMS APIs return large, loosely typed dictionaries. They are reduced here, once, to small
+frozen dataclasses so that policy matching and validation are pure functions over plain values and can be
+tested without boto3 or moto. Nothing in this module performs I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Outcome(StrEnum):
+    """Every way an evaluation can end. Each value is also the CloudWatch metric name."""
+
+    STARTED = "Started"
+    ALREADY_ACTIVE = "AlreadyActive"
+    DEFERRED = "Deferred"
+    NOT_APPLICABLE = "NotApplicable"
+    EXEMPT = "Exempt"
+    WOULD_START = "WouldStart"
+    VIOLATION = "Violation"
+    FAILED = "Failed"
+    IGNORED = "Ignored"
+
+    @property
+    def needs_a_person(self) -> bool:
+        """Outcomes that page someone: the cluster is not audited and the software cannot fix it."""
+        return self in (Outcome.VIOLATION, Outcome.FAILED)
+
+
+AURORA_ENGINES = frozenset({"aurora-mysql", "aurora-postgresql"})
+ACTIVE_STREAM_STATES = frozenset({"starting", "started"})
+
+
+@dataclass(frozen=True)
+class Arn:
+    """An RDS/KMS ARN split into the parts we route on."""
+
+    partition: str
+    service: str
+    region: str
+    account: str
+    resource_type: str
+    resource_id: str
+
+    @classmethod
+    def parse(cls, text: str) -> Arn | None:
+        parts = text.split(":", 6)
+        if len(parts) < 6 or parts[0] != "arn":
+            return None
+        _, partition, service, region, account, rest = parts[:6]
+        if len(parts) == 7:  # rds style: arn:aws:rds:region:acct:cluster:name
+            resource_type, resource_id = rest, parts[6]
+        else:  # kms style: arn:aws:kms:region:acct:key/uuid
+            resource_type, _, resource_id = rest.partition("/")
+        if not (partition and service and resource_type and resource_id):
+            return None
+        return cls(partition, service, region, account, resource_type, resource_id)
+
+    def __str__(self) -> str:
+        sep = "/" if self.service == "kms" else ":"
+        return (
+            f"arn:{self.partition}:{self.service}:{self.region}:{self.account}:"
+            f"{self.resource_type}{sep}{self.resource_id}"
+        )
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    identifier: str
+    instance_class: str
+    status: str
+    is_writer: bool = False
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """What DescribeDBClusters (+ DescribeDBInstances for the classes) tells us about one cluster."""
+
+    arn: str
+    identifier: str
+    resource_id: str
+    engine: str
+    engine_version: str
+    engine_mode: str
+    status: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    instances: tuple[InstanceInfo, ...] = ()
+    member_ids: tuple[str, ...] = ()
+    stream_status: str = "stopped"
+    stream_mode: str | None = None
+    stream_kms_key_id: str | None = None
+    global_cluster_identifier: str | None = None
+
+    @property
+    def is_aurora(self) -> bool:
+        return self.engine in AURORA_ENGINES
+
+    @property
+    def region(self) -> str:
+        arn = Arn.parse(self.arn)
+        return arn.region if arn else ""
+
+    @property
+    def account(self) -> str:
+        arn = Arn.parse(self.arn)
+        return arn.account if arn else ""
+
+    @classmethod
+    def from_api(cls, cluster: Mapping[str, Any], instances: Sequence[Mapping[str, Any]]) -> ClusterInfo:
+        """Build from a DescribeDBClusters item and the DescribeDBInstances items of its members."""
+        member_ids = tuple(m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", []))
+        writers = {m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", []) if m.get("IsClusterWriter")}
+        return cls(
+            arn=cluster["DBClusterArn"],
+            identifier=cluster["DBClusterIdentifier"],
+            resource_id=cluster.get("DbClusterResourceId", ""),
+            engine=cluster.get("Engine", ""),
+            engine_version=cluster.get("EngineVersion", ""),
+            engine_mode=cluster.get("EngineMode", "provisioned"),
+            status=cluster.get("Status", "unknown"),
+            tags={t["Key"]: t.get("Value", "") for t in cluster.get("TagList", [])},
+            instances=tuple(
+                InstanceInfo(
+                    identifier=i["DBInstanceIdentifier"],
+                    instance_class=i.get("DBInstanceClass", ""),
+                    status=i.get("DBInstanceStatus", "unknown"),
+                    is_writer=i["DBInstanceIdentifier"] in writers,
+                )
+                for i in instances
+            ),
+            member_ids=member_ids,
+            stream_status=cluster.get("ActivityStreamStatus") or "stopped",
+            stream_mode=cluster.get("ActivityStreamMode"),
+            stream_kms_key_id=cluster.get("ActivityStreamKmsKeyId"),
+            global_cluster_identifier=cluster.get("GlobalClusterIdentifier"),
+        )
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """KMS DescribeKey metadata reduced to what DAS cares about."""
+
+    arn: str
+    key_id: str
+    state: str
+    spec: str
+    usage: str
+    manager: str
+
+    @property
+    def region(self) -> str:
+        arn = Arn.parse(self.arn)
+        return arn.region if arn else ""
+
+    @classmethod
+    def from_api(cls, metadata: Mapping[str, Any]) -> KeyInfo:
+        return cls(
+            arn=metadata["Arn"],
+            key_id=metadata["KeyId"],
+            state=metadata.get("KeyState", "Unknown"),
+            spec=metadata.get("KeySpec") or metadata.get("CustomerMasterKeySpec") or "Unknown",
+            usage=metadata.get("KeyUsage", "Unknown"),
+            manager=metadata.get("KeyManager", "Unknown"),
+        )
+
+
+@dataclass(frozen=True)
+class KeyLookup:
+    """The result of resolving a policy's KMS key reference: the key, or why it could not be read."""
+
+    reference: str
+    key: KeyInfo | None = None
+    error_code: str | None = None
+    error_message: str = ""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason a cluster cannot (yet) get a stream, or a warning about how it got one.
+
+    `code` is low-cardinality (it becomes a metric dimension); `detail` is for people; `fix` tells them
+    what to do about it.
+    """
+
+    code: str
+    detail: str
+    fix: str = ""
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    """The exact StartActivityStream call the enforcer intends to make."""
+
+    cluster_arn: str
+    mode: str
+    kms_key_id: str
+    apply_immediately: bool

@@ -1,0 +1,173 @@
+"""One queue message, start to finish: parse, evaluate, follow up, report.
+
+Follow-up is where "nothing is lost" is made true:
+- a Deferred cluster is sent back to the queue with a delay (exponential, up to 15 minutes) until it is
+  ready or the readiness window ends, when a person is alerted;
+- a transient failure (throttling, 5xx, broken policy) fails the message so SQS delivers it again, and on
+  the last delivery it is reported as Failed, alerted, and left to SQS to park in the dead-letter queue;
+- every other message ends in a recorded outcome.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+
+from aws_lambda_powertools import Logger
+
+from .aws import AwsError, AwsGateway
+from .enforcer import Enforcer, Evaluation
+from .model import Outcome
+from .policy import PolicyDocument, PolicyError, parse_policy
+from .report import Reporter
+from .settings import Settings
+from .triggers import Dismissal, Target, parse_message
+
+
+class RetryLater(Exception):
+    """Raised to fail one queue message so that SQS delivers it again (and finally to the DLQ)."""
+
+
+class PolicySource:
+    """The parsed policy, re-parsed only when the parameter's text changes."""
+
+    def __init__(self, fetch: Callable[[], str], source: str) -> None:
+        self._fetch = fetch
+        self._source = source
+        self._parsed: tuple[str, PolicyDocument] | None = None
+
+    def __call__(self) -> PolicyDocument:
+        text = self._fetch()
+        if self._parsed is None or self._parsed[0] != text:
+            self._parsed = (text, parse_policy(text, self._source))
+        return self._parsed[1]
+
+    @staticmethod
+    def revision(text: str) -> str:
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+class Pipeline:
+    def __init__(
+        self,
+        settings: Settings,
+        gateway: AwsGateway,
+        reporter: Reporter,
+        logger: Logger,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self._aws = gateway
+        self._reporter = reporter
+        self._logger = logger
+        self._clock = clock
+        self.policy = PolicySource(gateway.policy_text, f"SSM parameter {settings.policy_parameter}")
+        self.enforcer = Enforcer(gateway, self.policy)
+
+    def process(self, body: str, *, receive_count: int = 1, batch: dict[str, Evaluation] | None = None) -> Evaluation:
+        """Handle one message. Returns its evaluation, or raises RetryLater to have SQS deliver it again.
+
+        `batch` maps clusters already evaluated in this batch to their evaluation, so that the several events
+        one creation produces (API call, RDS event, instance events) cost one evaluation.
+        """
+        batch = {} if batch is None else batch
+        parsed = parse_message(body, region=self.settings.region, account=self.settings.account, now=self._clock())
+        if isinstance(parsed, Dismissal):
+            evaluation = Evaluation(parsed.outcome, parsed.reason, parsed.detail)
+            self._logger.set_correlation_id(parsed.event_id or None)
+            self._reporter.record(evaluation, trigger=parsed.trigger, event_id=parsed.event_id)
+            return evaluation
+
+        self._logger.set_correlation_id(parsed.event_id or None)
+        if parsed.key in batch:
+            earlier = batch[parsed.key]
+            self._logger.info(
+                f"coalesced: {parsed.key} was evaluated earlier in this batch",
+                extra={"outcome": earlier.outcome.value, "trigger": parsed.trigger},
+            )
+            return earlier
+        try:
+            evaluation = self.enforcer.evaluate(parsed)
+        except PolicyError as err:
+            self._policy_broken(err)
+            evaluation = self._retry_or_give_up(
+                parsed,
+                "PolicyInvalid",
+                str(err),
+                receive_count,
+                fix="Fix the policy document (see README, 'Policy document').",
+            )
+        except AwsError as err:
+            if not err.transient:
+                raise  # a non-transient error outside StartActivityStream is a deployment bug: retry/DLQ
+            evaluation = self._retry_or_give_up(
+                parsed, err.code, str(err), receive_count, fix="AWS kept failing; redrive the message from the DLQ."
+            )
+
+        if evaluation.outcome is Outcome.DEFERRED:
+            evaluation = self._defer(parsed, evaluation)
+        for key in {parsed.key, f"cluster:{evaluation.cluster_id}"}:
+            batch[key] = evaluation
+        self._reporter.record(evaluation, trigger=parsed.trigger, event_id=parsed.event_id)
+        return evaluation
+
+    def _retry_or_give_up(
+        self, target: Target, reason: str, detail: str, receive_count: int, *, fix: str
+    ) -> Evaluation:
+        if receive_count < self.settings.max_receive_count:
+            self._logger.warning(
+                f"will retry: {detail}",
+                extra={
+                    "reason": reason,
+                    "receive_count": receive_count,
+                    "cluster_id": target.cluster_id,
+                    "instance_id": target.instance_id,
+                },
+            )
+            raise RetryLater(detail)
+        failed = Evaluation(
+            Outcome.FAILED,
+            reason,
+            f"gave up after {receive_count} deliveries: {detail}; the message goes to the DLQ",
+            cluster_id=target.cluster_id,
+            fix=fix,
+        )
+        self._reporter.record(failed, trigger=target.trigger, event_id=target.event_id)
+        raise RetryLater(detail)
+
+    def _defer(self, target: Target, evaluation: Evaluation) -> Evaluation:
+        waited = self._clock() - target.first_seen
+        if waited > self.settings.readiness_timeout:
+            minutes = int(waited.total_seconds() // 60)
+            return replace(
+                evaluation,
+                outcome=Outcome.FAILED,
+                reason="ReadinessTimeout",
+                detail=f"still not ready after {minutes} minutes ({evaluation.reason}: {evaluation.detail})",
+                fix="Make the cluster available with at least one available instance of a supported class. "
+                "DAS Guard will start the stream on the next instance-created event.",
+            )
+        assert evaluation.cluster_id is not None
+        retry = replace(target, cluster_id=evaluation.cluster_id, instance_id=None)
+        delay = self.settings.retry_delay(target.attempt)
+        self._aws.schedule_retry(retry.retry_message(), delay)
+        return replace(
+            evaluation, detail=f"{evaluation.detail}; next check in {delay} s (attempt {target.attempt + 1})"
+        )
+
+    def _policy_broken(self, err: PolicyError) -> None:
+        problems = "\n".join(f"  - {p}" for p in err.problems)
+        self._logger.error(
+            "policy document is invalid; events are kept and retried",
+            extra={"problems": err.problems, "policy_parameter": self.settings.policy_parameter},
+        )
+        self._reporter.alert_once(
+            "policy:" + PolicySource.revision(str(err)),
+            f"DAS Guard policy invalid in {self.settings.account}/{self.settings.region}",
+            f"The DAS Guard policy document ({err.source}) failed validation, so no cluster can be "
+            f"evaluated. Events are kept and retried, then parked in the dead-letter queue.\n\n"
+            f"Problems:\n{problems}\n\nHow to fix: correct the fields above and save the parameter. "
+            f"Redrive the dead-letter queue afterwards if messages reached it.",
+        )

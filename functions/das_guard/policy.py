@@ -1,0 +1,225 @@
+"""The central policy document: schema, parsing and tag matching.
+
+The document is owned by the compliance team and stored as JSON in one SSM parameter. Cluster tags only
+*select* a rule; everything a rule does (enforce, report, exempt, key, mode) is written here. So a person
+who can tag a cluster can only move it between rules the compliance team wrote, never switch enforcement
+off on their own.
+
+Example::
+
+    {
+      "version": 1,
+      "defaults": {"action": "enforce", "mode": "async", "kms_key": "alias/das-guard"},
+      "rules": [
+        {"name": "pci", "match": {"tags": {"data-class": ["pci", "pii"]}}, "mode": "sync"},
+        {"name": "sandboxes", "match": {"tags": {"env": "sandbox"}}, "action": "exempt",
+         "reason": "No production data; approved by CISO 2026-03"}
+      ]
+    }
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+SCHEMA_VERSION = 1
+
+_KEY_ID = r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})"
+_ALIAS_NAME = r"alias/[a-zA-Z0-9/_-]{1,250}"
+KMS_KEY_REFERENCE = re.compile(
+    rf"^(?:{_KEY_ID}|{_ALIAS_NAME}"
+    rf"|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{{12}}:(?:key/{_KEY_ID}|{_ALIAS_NAME}))$"
+)
+AWS_MANAGED_ALIAS = re.compile(r"(^|:)alias/aws/")
+
+
+class Action(StrEnum):
+    ENFORCE = "enforce"
+    REPORT_ONLY = "report-only"
+    EXEMPT = "exempt"
+
+
+class StreamMode(StrEnum):
+    SYNC = "sync"
+    ASYNC = "async"
+
+
+TagKey = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+TagValue = Annotated[str, StringConstraints(max_length=256)]
+
+
+class TagPresence(BaseModel):
+    """`{"present": true}` matches any value of the key; `{"present": false}` matches its absence."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    present: bool
+
+
+TagCondition = TagValue | Annotated[list[TagValue], Field(min_length=1)] | TagPresence
+
+
+class Match(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    tags: Annotated[dict[TagKey, TagCondition], Field(min_length=1)]
+
+    def matches(self, tags: Mapping[str, str]) -> bool:
+        """All conditions must hold (AND). Tag keys and values are case-sensitive, as in AWS."""
+        return all(_condition_holds(cond, tags.get(key)) for key, cond in self.tags.items())
+
+
+def _condition_holds(condition: TagCondition, value: str | None) -> bool:
+    if isinstance(condition, TagPresence):
+        return (value is not None) == condition.present
+    if isinstance(condition, list):
+        return value in condition
+    return value == condition
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    action: Action | None = None
+    mode: StreamMode | None = None
+    kms_key: str | None = None
+    apply_immediately: bool | None = None
+
+    @model_validator(mode="after")
+    def _key_is_usable(self) -> _Settings:
+        if self.kms_key is None:
+            return self
+        if AWS_MANAGED_ALIAS.search(self.kms_key):
+            raise ValueError(
+                f"kms_key {self.kms_key!r} is an AWS managed key; database activity streams need a customer managed key"
+            )
+        if not KMS_KEY_REFERENCE.match(self.kms_key):
+            raise ValueError(f"kms_key {self.kms_key!r} is not a key ID, key ARN, alias name (alias/...) or alias ARN")
+        return self
+
+
+class Defaults(_Settings):
+    """The rule for clusters that no rule matches. Every field a rule omits is taken from here."""
+
+    action: Action = Action.ENFORCE
+    mode: StreamMode = StreamMode.ASYNC
+    apply_immediately: bool = True
+
+
+class Rule(_Settings):
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    description: str = ""
+    match: Match
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _exemptions_are_justified(self) -> Rule:
+        if self.action is Action.EXEMPT and not self.reason.strip():
+            raise ValueError(f"rule {self.name!r} exempts clusters, so it needs a 'reason'")
+        return self
+
+
+class PolicyDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    version: Literal[1]
+    description: str = ""
+    defaults: Defaults
+    rules: list[Rule] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PolicyDocument:
+        seen: set[str] = set()
+        for rule in self.rules:
+            if rule.name in seen:
+                raise ValueError(f"rule name {rule.name!r} is used twice; names must be unique")
+            seen.add(rule.name)
+        for effective in [self.resolve(None), *(self.resolve(r) for r in self.rules)]:
+            if effective.action is not Action.EXEMPT and not effective.kms_key:
+                raise ValueError(
+                    f"rule {effective.name!r} would start streams but no kms_key is set "
+                    "(set it on the rule or in 'defaults')"
+                )
+        return self
+
+    def resolve(self, rule: Rule | None) -> EffectiveRule:
+        """A rule with every omitted field filled in from `defaults`."""
+        d = self.defaults
+        if rule is None:
+            return EffectiveRule("default", d.action, d.mode, d.kms_key, d.apply_immediately, "")
+        return EffectiveRule(
+            name=rule.name,
+            action=rule.action or d.action,
+            mode=rule.mode or d.mode,
+            kms_key=rule.kms_key or d.kms_key,
+            apply_immediately=d.apply_immediately if rule.apply_immediately is None else rule.apply_immediately,
+            reason=rule.reason,
+        )
+
+    def rule_for(self, tags: Mapping[str, str]) -> EffectiveRule:
+        """First matching rule wins; the defaults apply when none matches."""
+        for rule in self.rules:
+            if rule.match.matches(tags):
+                return self.resolve(rule)
+        return self.resolve(None)
+
+
+@dataclass(frozen=True)
+class EffectiveRule:
+    name: str
+    action: Action
+    mode: StreamMode
+    kms_key: str | None
+    apply_immediately: bool
+    reason: str
+
+
+class PolicyError(ValueError):
+    """The policy document cannot be used. `problems` name the offending field (JSON path) of each error."""
+
+    def __init__(self, problems: list[str], source: str = "policy") -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__(f"{source} is invalid: " + "; ".join(problems))
+
+
+def parse_policy(text: str, source: str = "policy") -> PolicyDocument:
+    """Parse and validate a JSON policy document, or raise PolicyError naming every bad field."""
+    try:
+        raw: Any = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise PolicyError([f"not valid JSON at line {err.lineno} column {err.colno}: {err.msg}"], source) from err
+    if not isinstance(raw, dict):
+        raise PolicyError([f"the document must be a JSON object, not {type(raw).__name__}"], source)
+    try:
+        return PolicyDocument.model_validate(raw)
+    except ValidationError as err:
+        raise PolicyError([_describe(e) for e in err.errors()], source) from err
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    path = _json_path(error.get("loc", ()))
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return f"{path}: {message}" if path else message
+
+
+def _json_path(loc: tuple[Any, ...]) -> str:
+    """pydantic's location tuple as a readable path, e.g. rules[2].match.tags.env.
+
+    Union members add their type names (str, list[...], TagPresence) to the location; they say nothing to
+    a policy author, so they are dropped.
+    """
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in {"str", "TagPresence", "function-after[_key_is_usable(), Rule]"} or str(part).startswith(
+            ("list[", "constrained-str", "function-")
+        ):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out

@@ -1,0 +1,167 @@
+"""Every decision becomes one structured log line, CloudWatch metrics (EMF) and, where a person must act,
+an SNS alert whose subject and body say what happened, where, why and how to fix it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from .enforcer import Evaluation
+from .model import Outcome
+
+ALERT_REPEAT_SECONDS = 3600.0
+
+
+def render_alert(
+    evaluation: Evaluation, *, trigger: str, event_id: str, account: str, region: str, policy_parameter: str
+) -> tuple[str, str]:
+    """Subject and body of the alert for one evaluation (pure, so its wording is tested)."""
+    cluster = evaluation.cluster_id or "unknown cluster"
+    subject = f"DAS Guard {evaluation.outcome.value}: {cluster} ({evaluation.reason}) in {account}/{region}"
+    lines = [
+        f"Database activity stream NOT started for Aurora cluster {cluster}.",
+        "",
+        f"Outcome:  {evaluation.outcome.value}",
+        f"Reason:   {evaluation.reason}",
+        f"Detail:   {evaluation.detail}",
+        f"Cluster:  {evaluation.cluster_arn or cluster}",
+        f"Account:  {account}",
+        f"Region:   {region}",
+        f"Rule:     {evaluation.rule or '-'} (policy in SSM parameter {policy_parameter})",
+        f"Trigger:  {trigger} (event {event_id or '-'})",
+        "",
+        f"How to fix: {evaluation.fix or 'see the detail above and the DAS Guard README (outcome catalogue).'}",
+    ]
+    if evaluation.cluster_id and region:
+        lines += [
+            "",
+            "Console: https://console.aws.amazon.com/rds/home?region="
+            f"{region}#database:id={evaluation.cluster_id};is-cluster=true",
+        ]
+    lines += [
+        "",
+        "DAS Guard re-evaluates the cluster on its next creation/instance event, "
+        "or when the message is redriven from the dead-letter queue.",
+    ]
+    return subject[:100], "\n".join(lines)
+
+
+class _Once:
+    """Remembers which alerts this container sent recently, so duplicate events do not page twice."""
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._seconds = seconds
+        self._clock = clock
+        self._sent: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def first(self, key: str) -> bool:
+        now = self._clock()
+        with self._lock:
+            if self._sent.get(key, float("-inf")) > now:
+                return False
+            self._sent[key] = now + self._seconds
+            return True
+
+
+class Reporter:
+    def __init__(
+        self,
+        logger: Logger,
+        metrics: Metrics,
+        publish: Callable[[str, str], Any],
+        *,
+        account: str,
+        region: str,
+        policy_parameter: str,
+        service: str = "das-guard",
+        repeat_seconds: float = ALERT_REPEAT_SECONDS,
+    ) -> None:
+        self._logger = logger
+        self._metrics = metrics
+        self._publish = publish
+        self._account = account
+        self._region = region
+        self._policy_parameter = policy_parameter
+        self._service = service
+        self._once = _Once(repeat_seconds)
+
+    def record(self, evaluation: Evaluation, *, trigger: str, event_id: str) -> None:
+        fields: dict[str, Any] = {
+            "outcome": evaluation.outcome.value,
+            "reason": evaluation.reason,
+            "detail": evaluation.detail,
+            "cluster_id": evaluation.cluster_id,
+            "cluster_arn": evaluation.cluster_arn,
+            "rule": evaluation.rule,
+            "trigger": trigger,
+            "event_id": event_id,
+        }
+        if evaluation.fix:
+            fields["fix"] = evaluation.fix
+        if evaluation.warnings:
+            fields["warnings"] = [asdict(w) for w in evaluation.warnings]
+        if evaluation.start:
+            fields["start_request"] = asdict(evaluation.start)
+        if evaluation.stream:
+            fields["stream"] = evaluation.stream
+        log = self._logger.warning if evaluation.outcome.needs_a_person else self._logger.info
+        log(f"{evaluation.outcome.value}: {evaluation.cluster_id or '-'}: {evaluation.reason}", extra=fields)
+
+        self._count(evaluation.outcome.value, evaluation.reason)
+        for warning in evaluation.warnings:
+            self._logger.warning(
+                f"Warning: {evaluation.cluster_id}: {warning.code}",
+                extra={"warning": asdict(warning), "cluster_arn": evaluation.cluster_arn},
+            )
+            self._count("Warning", warning.code)
+
+        if evaluation.outcome.needs_a_person:
+            self.alert(evaluation, trigger=trigger, event_id=event_id)
+
+    def alert(self, evaluation: Evaluation, *, trigger: str, event_id: str) -> None:
+        if not self._once.first(f"{evaluation.cluster_arn or evaluation.cluster_id}|{evaluation.reason}"):
+            self._logger.info("alert suppressed: the same alert was sent from this container within the hour")
+            return
+        subject, body = render_alert(
+            evaluation,
+            trigger=trigger,
+            event_id=event_id,
+            account=self._account,
+            region=self._region,
+            policy_parameter=self._policy_parameter,
+        )
+        self.send(subject, body)
+
+    def alert_once(self, key: str, subject: str, body: str) -> None:
+        if self._once.first(key):
+            self.send(subject, body)
+
+    def send(self, subject: str, body: str) -> None:
+        """Publish an alert. A failed alert must not fail the decision it reports: log it loudly instead."""
+        try:
+            self._publish(subject, body)
+        except Exception:  # the alert is also in the log line above
+            self._logger.exception("could not publish alert", extra={"alert_subject": subject})
+            self._count("AlertFailed", "Publish")
+
+    def _count(self, name: str, reason: str) -> None:
+        """One metric per outcome (for alarms) plus a per-reason breakdown (for dashboards)."""
+        self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+        with single_metric(
+            name=name,
+            unit=MetricUnit.Count,
+            value=1,
+            namespace=self._metrics.namespace,
+            default_dimensions={"service": self._service},
+        ) as metric:
+            metric.add_dimension(name="Reason", value=reason or "None")
+
+
+__all__ = ["Outcome", "Reporter", "render_alert"]

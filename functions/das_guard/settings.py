@@ -1,0 +1,61 @@
+"""Configuration from the environment the SAM template sets. Read once per container."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+
+class ConfigurationError(RuntimeError):
+    """The function is deployed without something it cannot work without."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    region: str
+    account: str
+    policy_parameter: str
+    alert_topic_arn: str | None = None
+    queue_url: str | None = None
+    readiness_timeout: timedelta = timedelta(hours=3)
+    policy_cache_seconds: int = 60
+    max_receive_count: int = 5
+    retry_base_seconds: int = 60
+    retry_max_seconds: int = 900
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        missing = [
+            name for name in ("AWS_REGION", "DAS_GUARD_ACCOUNT_ID", "DAS_GUARD_POLICY_PARAMETER") if not env.get(name)
+        ]
+        if missing:
+            raise ConfigurationError("missing environment variables: " + ", ".join(missing))
+        return cls(
+            region=env["AWS_REGION"],
+            account=env["DAS_GUARD_ACCOUNT_ID"],
+            policy_parameter=env["DAS_GUARD_POLICY_PARAMETER"],
+            alert_topic_arn=env.get("DAS_GUARD_ALERT_TOPIC_ARN") or None,
+            queue_url=env.get("DAS_GUARD_QUEUE_URL") or None,
+            readiness_timeout=timedelta(minutes=_int(env, "DAS_GUARD_READINESS_TIMEOUT_MINUTES", 180)),
+            policy_cache_seconds=_int(env, "DAS_GUARD_POLICY_CACHE_SECONDS", 60),
+            max_receive_count=_int(env, "DAS_GUARD_MAX_RECEIVE_COUNT", 5),
+            retry_base_seconds=_int(env, "DAS_GUARD_RETRY_BASE_SECONDS", 60),
+            retry_max_seconds=min(_int(env, "DAS_GUARD_RETRY_MAX_SECONDS", 900), 900),
+        )
+
+    def retry_delay(self, attempt: int) -> int:
+        """Exponential backoff for deferred clusters: 1, 2, 4, 8 minutes, then every 15 (SQS's maximum)."""
+        return int(min(self.retry_base_seconds * 2 ** min(attempt, 16), self.retry_max_seconds))
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name)
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError as err:
+        raise ConfigurationError(f"{name} must be a whole number, not {value!r}") from err

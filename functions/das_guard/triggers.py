@@ -1,0 +1,221 @@
+"""Every message on the queue, reduced to *a cluster to evaluate* or to a reason to do nothing.
+
+Messages are EventBridge events (CloudTrail API calls and native RDS events) or DAS Guard's own retry
+messages for deferred clusters. Nothing here trusts the event's description of the cluster: it only says
+*which* cluster; the enforcer then reads the live cluster. That is what makes duplicate, late and
+out-of-order events converge.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from .model import Arn, Outcome
+
+CLOUDTRAIL = "AWS API Call via CloudTrail"
+CLUSTER_CREATING_CALLS = frozenset(
+    {"CreateDBCluster", "RestoreDBClusterFromSnapshot", "RestoreDBClusterToPointInTime", "RestoreDBClusterFromS3"}
+)
+INSTANCE_CREATING_CALLS = frozenset({"CreateDBInstance"})
+CLUSTER_EVENTS = {"RDS-EVENT-0170"}  # DB cluster created
+INSTANCE_EVENTS = {"RDS-EVENT-0005"}  # DB instance created
+RETRY_KEY = "dasGuard"
+RETRY_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Target:
+    """A cluster to evaluate (or an instance whose cluster must be looked up first)."""
+
+    trigger: str
+    event_id: str
+    first_seen: datetime
+    cluster_id: str | None = None
+    instance_id: str | None = None
+    attempt: int = 0
+
+    @property
+    def key(self) -> str:
+        return f"cluster:{self.cluster_id}" if self.cluster_id else f"instance:{self.instance_id}"
+
+    def for_cluster(self, cluster_id: str) -> Target:
+        return replace(self, cluster_id=cluster_id, instance_id=None)
+
+    def retry_message(self) -> str:
+        """The body of the delayed message that brings a deferred cluster back."""
+        return json.dumps(
+            {
+                RETRY_KEY: {
+                    "format": RETRY_FORMAT,
+                    "clusterId": self.cluster_id,
+                    "trigger": self.trigger,
+                    "eventId": self.event_id,
+                    "firstSeen": self.first_seen.isoformat(),
+                    "attempt": self.attempt + 1,
+                }
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Dismissal:
+    """A message that needs no evaluation, with the outcome and reason to record for it."""
+
+    outcome: Outcome
+    reason: str
+    detail: str
+    trigger: str = "unknown"
+    event_id: str = ""
+
+
+def parse_message(body: str, *, region: str, account: str, now: datetime) -> Target | Dismissal:
+    """Reduce one queue message body to a Target, or explain why there is nothing to do."""
+    try:
+        event = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+        return Dismissal(Outcome.IGNORED, "MalformedMessage", f"message body is not JSON: {body[:200]!r}")
+    if not isinstance(event, dict):
+        return Dismissal(Outcome.IGNORED, "MalformedMessage", f"message body is a JSON {type(event).__name__}")
+    if RETRY_KEY in event:
+        return _parse_retry(event[RETRY_KEY], now)
+    return _parse_eventbridge(event, region=region, account=account, now=now)
+
+
+def _parse_retry(payload: Any, now: datetime) -> Target | Dismissal:
+    if not isinstance(payload, dict) or payload.get("format") != RETRY_FORMAT:
+        return Dismissal(Outcome.IGNORED, "MalformedMessage", "retry message in an unknown format")
+    cluster_id = payload.get("clusterId")
+    attempt = payload.get("attempt")
+    if not isinstance(cluster_id, str) or not cluster_id or not isinstance(attempt, int):
+        return Dismissal(Outcome.IGNORED, "MalformedMessage", "retry message without clusterId/attempt")
+    return Target(
+        trigger=str(payload.get("trigger", "Retry")),
+        event_id=str(payload.get("eventId", "")),
+        first_seen=_timestamp(payload.get("firstSeen"), now),
+        cluster_id=cluster_id,
+        attempt=attempt,
+    )
+
+
+def _parse_eventbridge(event: dict[str, Any], *, region: str, account: str, now: datetime) -> Target | Dismissal:
+    detail = event.get("detail")
+    detail_type = event.get("detail-type")
+    event_id = str(event.get("id", ""))
+    if event.get("source") != "aws.rds" or not isinstance(detail, dict) or not isinstance(detail_type, str):
+        return Dismissal(
+            Outcome.IGNORED,
+            "UnrecognisedEvent",
+            f"not an RDS event (source={event.get('source')!r}, detail-type={detail_type!r})",
+            event_id=event_id,
+        )
+    if event.get("account") not in (None, account):
+        return Dismissal(
+            Outcome.IGNORED, "ForeignAccount", f"event from account {event.get('account')}", event_id=event_id
+        )
+    if event.get("region") not in (None, region):
+        return Dismissal(
+            Outcome.IGNORED, "ForeignRegion", f"event from region {event.get('region')}", event_id=event_id
+        )
+    first_seen = _timestamp(event.get("time"), now)
+    if detail_type == CLOUDTRAIL:
+        return _from_cloudtrail(detail, event_id, first_seen, region=region, account=account)
+    return _from_rds_event(detail, event_id, first_seen, region=region, account=account)
+
+
+def _from_cloudtrail(
+    detail: dict[str, Any], event_id: str, first_seen: datetime, *, region: str, account: str
+) -> Target | Dismissal:
+    name = str(detail.get("eventName", ""))
+    trigger = f"CloudTrail:{name}"
+    if detail.get("errorCode"):
+        return Dismissal(
+            Outcome.IGNORED, "FailedApiCall", f"{name} failed: {detail.get('errorCode')}", trigger, event_id
+        )
+    request = detail.get("requestParameters") or {}
+    response = detail.get("responseElements") or {}
+    if not isinstance(request, dict) or not isinstance(response, dict):
+        return Dismissal(
+            Outcome.IGNORED, "MalformedEvent", f"{name} without request/response objects", trigger, event_id
+        )
+    if name in CLUSTER_CREATING_CALLS:
+        cluster = _identifier_from_arn(response.get("dBClusterArn"), "cluster", region, account)
+        if isinstance(cluster, Dismissal):
+            return replace(cluster, trigger=trigger, event_id=event_id)
+        cluster = cluster or _text(response.get("dBClusterIdentifier")) or _text(request.get("dBClusterIdentifier"))
+        if not cluster:
+            return Dismissal(Outcome.IGNORED, "MalformedEvent", f"{name} names no cluster", trigger, event_id)
+        return Target(trigger, event_id, first_seen, cluster_id=cluster.lower())
+    if name in INSTANCE_CREATING_CALLS:
+        cluster = _text(response.get("dBClusterIdentifier")) or _text(request.get("dBClusterIdentifier"))
+        instance = _text(response.get("dBInstanceIdentifier")) or _text(request.get("dBInstanceIdentifier"))
+        if cluster:
+            return Target(trigger, event_id, first_seen, cluster_id=cluster.lower())
+        return Dismissal(
+            Outcome.NOT_APPLICABLE,
+            "StandaloneInstance",
+            f"DB instance {instance or '?'} is not part of a cluster; activity streams for Aurora are per cluster",
+            trigger,
+            event_id,
+        )
+    return Dismissal(
+        Outcome.IGNORED, "UnrecognisedEvent", f"CloudTrail call {name!r} is not a creation", trigger, event_id
+    )
+
+
+def _from_rds_event(
+    detail: dict[str, Any], event_id: str, first_seen: datetime, *, region: str, account: str
+) -> Target | Dismissal:
+    rds_event = str(detail.get("EventID", ""))
+    trigger = f"RDS:{rds_event}"
+    if rds_event in CLUSTER_EVENTS:
+        kind, expected = "cluster", "cluster"
+    elif rds_event in INSTANCE_EVENTS:
+        kind, expected = "instance", "db"
+    else:
+        return Dismissal(
+            Outcome.IGNORED, "UnrecognisedEvent", f"RDS event {rds_event!r} is not a creation", trigger, event_id
+        )
+    name = _identifier_from_arn(detail.get("SourceArn"), expected, region, account)
+    if isinstance(name, Dismissal):
+        return replace(name, trigger=trigger, event_id=event_id)
+    name = name or _text(detail.get("SourceIdentifier")).removeprefix("rds:")
+    if not name:
+        return Dismissal(Outcome.IGNORED, "MalformedEvent", f"{rds_event} names no source", trigger, event_id)
+    if kind == "cluster":
+        return Target(trigger, event_id, first_seen, cluster_id=name.lower())
+    return Target(trigger, event_id, first_seen, instance_id=name.lower())
+
+
+def _identifier_from_arn(value: Any, resource_type: str, region: str, account: str) -> str | Dismissal | None:
+    """The resource name in an ARN of ours; a Dismissal for another account/region; None when absent."""
+    if not isinstance(value, str) or not value:
+        return None
+    arn = Arn.parse(value)
+    if arn is None or arn.service != "rds" or arn.resource_type != resource_type:
+        return Dismissal(Outcome.IGNORED, "MalformedEvent", f"{value!r} is not an RDS {resource_type} ARN")
+    if arn.account != account:
+        return Dismissal(Outcome.IGNORED, "ForeignAccount", f"{value} belongs to account {arn.account}")
+    if arn.region != region:
+        return Dismissal(
+            Outcome.IGNORED,
+            "ForeignRegion",
+            f"{value} is in {arn.region}; each region's DAS Guard evaluates its own clusters",
+        )
+    return arn.resource_id
+
+
+def _text(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _timestamp(value: Any, default: datetime) -> datetime:
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return default
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return default

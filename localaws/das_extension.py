@@ -1,0 +1,323 @@
+"""Database activity streams for moto's RDS: the one place DAS Guard extends moto.
+
+moto 5.2 raises NotImplementedError for StartActivityStream/StopActivityStream. This module adds both to
+moto's RDS (in-process `mock_aws` and the threaded server alike), modelling what the Aurora User Guide and
+the API reference document (see shared/reference/das-facts.md):
+
+StartActivityStream
+  - `ResourceArn` must be a cluster ARN of this account/region          -> DBClusterNotFoundFault (404)
+    (a `:db:` ARN: DBInstanceNotFound if absent, else InvalidParameterValue: instance-level streams are
+    for RDS for Oracle/SQL Server, which this model does not cover)
+  - `Mode` is `sync` or `async`                                         -> InvalidParameterValue
+  - the cluster is `available`, its stream `stopped`, and it has at least one instance
+                                                                        -> InvalidDBClusterStateFault
+  - engine Aurora MySQL/PostgreSQL, provisioned, a supported version, every instance of a supported
+    class, and `sync` only on Aurora PostgreSQL                        -> InvalidParameterCombination
+    (AWS documents the console message for these, not the API code: the code is this model's choice)
+  - the KMS key (ID, ARN, alias or alias ARN) exists in this account/region, is enabled, symmetric
+    ENCRYPT_DECRYPT and customer managed                               -> KMSKeyNotAccessibleFault
+  - on success the stream is `starting`, named `aws-rds-das-<DbClusterResourceId>`.
+StopActivityStream
+  - cluster checks as above; the stream must be `starting`/`started`  -> InvalidParameterCombination
+    ("Activity Streams feature expected to be started, but is stopped", as seen from the real API)
+  - on success the stream is `stopping`.
+
+Time does not pass in moto, so `settle_activity_streams()` moves `starting -> started` and
+`stopping -> stopped`, as RDS does minutes later. Other simulation controls live here too:
+`hold_cluster_status()` (moto flips a new cluster to `available` after one read), `add_foreign_cluster()`
+(moto has no DocumentDB engine, but RDS's DescribeDBClusters lists DocumentDB clusters too), and a fix
+so that reserved `alias/aws/*` keys are AWS managed and a key created without `KeyUsage` is
+`ENCRYPT_DECRYPT`, as in KMS (moto leaves both wrong, which would hide key-type checks).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.kms.models import KmsBackend, kms_backends
+from moto.rds.exceptions import (
+    DBClusterNotFoundError,
+    DBInstanceNotFoundError,
+    InvalidDBClusterStateFault,
+    InvalidParameterCombination,
+    InvalidParameterValue,
+    KMSKeyNotAccessibleFault,
+)
+from moto.rds.models import DBCluster, RDSBackend, rds_backends
+from moto.rds.responses import RDSResponse
+
+STREAM_PREFIX = "aws-rds-das-"
+AURORA = frozenset({"aurora-mysql", "aurora-postgresql"})
+
+# Supported instance classes per engine, Aurora User Guide "Supported instance classes" (families x sizes).
+_FAMILIES = {
+    "aurora-mysql": {"r8g", "r7g", "r7i", "r6g", "r6i", "r5"},
+    "aurora-postgresql": {"r8g", "r7i", "r7g", "r6g", "r6i", "r6id", "r5", "r4"},
+}
+_LARGE_SIZE = re.compile(r"^(\d*x)?large$")
+
+_lock = threading.Lock()
+_installed = False
+
+
+# --- the API ---------------------------------------------------------------------------------------------
+def start_activity_stream(
+    backend: RDSBackend, resource_arn: str, mode: str, kms_key_id: str, apply_immediately: bool
+) -> dict[str, Any]:
+    cluster = _cluster_for(backend, resource_arn)
+    if mode not in ("sync", "async"):
+        raise InvalidParameterValue(f"Invalid value for Mode: {mode}. Valid values: sync, async")
+    if cluster.status != "available":
+        raise InvalidDBClusterStateFault(f"DB cluster {cluster.db_cluster_identifier} is not in available state.")
+    if _stream(cluster)["status"] != "stopped":
+        raise InvalidDBClusterStateFault(
+            f"Activity Stream is {_stream(cluster)['status']} for DB cluster {cluster.db_cluster_identifier}."
+        )
+    members = list(cluster.members)
+    if not members:
+        raise InvalidDBClusterStateFault(
+            f"DB cluster {cluster.db_cluster_identifier} has no DB instances; add an instance first."
+        )
+    _require_supported_configuration(cluster, members, mode)
+    key_arn = _usable_key_arn(backend, kms_key_id)
+    stream = _stream(cluster)
+    stream.update(
+        status="starting",
+        mode=mode,
+        kms_key_id=key_arn,
+        stream_name=STREAM_PREFIX + cluster.db_cluster_resource_id,
+        apply_immediately=bool(apply_immediately),
+    )
+    return {
+        "KmsKeyId": key_arn,
+        "KinesisStreamName": stream["stream_name"],
+        "Status": "starting",
+        "Mode": mode,
+        "ApplyImmediately": bool(apply_immediately),
+    }
+
+
+def stop_activity_stream(backend: RDSBackend, resource_arn: str) -> dict[str, Any]:
+    cluster = _cluster_for(backend, resource_arn)
+    stream = _stream(cluster)
+    if stream["status"] not in ("starting", "started"):
+        raise InvalidParameterCombination("Activity Streams feature expected to be started, but is stopped")
+    stream["status"] = "stopping"
+    return {"KmsKeyId": stream["kms_key_id"], "KinesisStreamName": stream["stream_name"], "Status": "stopping"}
+
+
+def _cluster_for(backend: RDSBackend, resource_arn: str) -> DBCluster:
+    parts = resource_arn.split(":")
+    if len(parts) != 7 or parts[0] != "arn" or parts[2] != "rds":
+        raise InvalidParameterValue(f"Invalid resource ARN: {resource_arn}")
+    _, _, _, region, account, kind, name = parts
+    if kind == "db":
+        if name not in backend.databases:
+            raise DBInstanceNotFoundError(name)
+        raise InvalidParameterValue(
+            "Aurora database activity streams are started on the DB cluster ARN "
+            "(instance-level streams for RDS for Oracle/SQL Server are not modelled)"
+        )
+    if kind != "cluster":
+        raise InvalidParameterValue(f"Invalid resource ARN: {resource_arn}")
+    cluster = backend.clusters.get(name.lower())
+    if cluster is None or region != backend.region_name or account != backend.account_id:
+        raise DBClusterNotFoundError(name)
+    return cluster  # type: ignore[no-any-return]
+
+
+def _require_supported_configuration(cluster: DBCluster, members: list[Any], mode: str) -> None:
+    engine = cluster.engine
+    unsupported = "You can't start a database activity stream in this configuration."
+    if engine not in AURORA:
+        raise InvalidParameterCombination(f"{unsupported} Engine {engine} is not supported.")
+    if cluster.engine_mode != "provisioned":
+        raise InvalidParameterCombination(f"{unsupported} Engine mode {cluster.engine_mode} is not supported.")
+    if not _version_supported(engine, cluster.engine_version):
+        raise InvalidParameterCombination(f"{unsupported} Engine version {cluster.engine_version} is not supported.")
+    for member in members:
+        if not _class_supported(engine, member.db_instance_class):
+            raise InvalidParameterCombination(
+                f"{unsupported} DB instance class {member.db_instance_class} is not supported."
+            )
+    if mode == "sync" and engine == "aurora-mysql":
+        raise InvalidParameterCombination("Aurora MySQL supports only the async mode for activity streams.")
+
+
+def _class_supported(engine: str, instance_class: str) -> bool:
+    prefix, _, rest = instance_class.partition(".")
+    family, _, size = rest.partition(".")
+    if prefix != "db":
+        return False
+    if family == "x2g":
+        return bool(size)
+    return family in _FAMILIES[engine] and bool(_LARGE_SIZE.match(size))
+
+
+def _version_supported(engine: str, version: str) -> bool:
+    numbers = [int(n) for n in re.findall(r"\d+", version)]
+    if engine == "aurora-mysql":
+        # "8.0.mysql_aurora.3.05.2" -> Aurora version 3.05; "5.7.mysql_aurora.2.11.1" -> 2.11
+        return "mysql_aurora" in version and len(numbers) >= 4 and (numbers[2], numbers[3]) >= (2, 11)
+    minimum_minor = {11: 9, 12: 9, 13: 9, 14: 6, 15: 3, 16: 1}
+    if len(numbers) < 2:
+        return False
+    major, minor = numbers[0], numbers[1]
+    return major > 16 or minor >= minimum_minor.get(major, 10_000)
+
+
+def _usable_key_arn(backend: RDSBackend, kms_key_id: str) -> str:
+    kms: KmsBackend = kms_backends[backend.account_id][backend.region_name]
+    try:
+        key = kms.describe_key(kms_key_id)
+    except Exception as err:  # moto raises KeyError/NotFoundException for unknown keys and aliases
+        raise KMSKeyNotAccessibleFault(kms_key_id) from err
+    usable = (
+        key.key_state == "Enabled"
+        and key.key_spec == "SYMMETRIC_DEFAULT"
+        and key.key_usage == "ENCRYPT_DECRYPT"
+        and key.key_manager == "CUSTOMER"
+    )
+    if not usable:
+        raise KMSKeyNotAccessibleFault(kms_key_id)
+    return str(key.arn)
+
+
+# --- stream state on moto's cluster model ----------------------------------------------------------------
+def _stream(cluster: DBCluster) -> dict[str, Any]:
+    state: dict[str, Any] | None = cluster.__dict__.get("_das_stream")
+    if state is None:
+        state = {"status": "stopped", "mode": None, "kms_key_id": None, "stream_name": None}
+        cluster.__dict__["_das_stream"] = state
+    return state
+
+
+def _stream_attribute(name: str) -> property:
+    def getter(cluster: DBCluster) -> Any:
+        if cluster.engine not in AURORA:
+            return None
+        return _stream(cluster)[name]
+
+    return property(getter)
+
+
+# --- simulation controls ---------------------------------------------------------------------------------
+def settle_activity_streams() -> int:
+    """Let time pass: every `starting` stream becomes `started`, every `stopping` one `stopped`."""
+    changed = 0
+    for cluster in _all_clusters():
+        stream = _stream(cluster)
+        if stream["status"] in ("starting", "stopping"):
+            stream["status"] = {"starting": "started", "stopping": "stopped"}[stream["status"]]
+            changed += 1
+    return changed
+
+
+def set_activity_stream(cluster_id: str, status: str, mode: str = "async", kms_key_id: str | None = None,
+                        *, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT_ID) -> None:
+    """Seed a cluster whose stream was started earlier (by someone else)."""
+    cluster = rds_backends[account][region].clusters[cluster_id]
+    _stream(cluster).update(status=status, mode=mode, kms_key_id=kms_key_id,
+                            stream_name=STREAM_PREFIX + cluster.db_cluster_resource_id)
+
+
+def hold_cluster_status(cluster_id: str, status: str | None, *, region: str = "us-east-1",
+                        account: str = DEFAULT_ACCOUNT_ID) -> None:
+    """Keep a cluster in `status` (e.g. `creating`) until released with `status=None`."""
+    cluster = rds_backends[account][region].clusters[cluster_id]
+    if status is None:
+        cluster.__dict__.pop("_das_held_status", None)
+        cluster.status = "available"
+    else:
+        cluster.__dict__["_das_held_status"] = status
+
+
+def add_foreign_cluster(cluster_id: str, engine: str, engine_version: str, *, region: str = "us-east-1",
+                        account: str = DEFAULT_ACCOUNT_ID, tags: list[dict[str, str]] | None = None) -> str:
+    """A cluster of an engine moto cannot create (e.g. `docdb`) as RDS's DescribeDBClusters lists it."""
+    backend = rds_backends[account][region]
+    cluster = DBCluster(backend, db_cluster_identifier=cluster_id, engine="neptune", tags=tags or [])
+    cluster.engine = engine
+    cluster.engine_version = engine_version
+    backend.clusters[cluster.db_cluster_identifier] = cluster
+    return str(cluster.arn)
+
+
+def _all_clusters() -> list[DBCluster]:
+    clusters = []
+    for account_backends in rds_backends.values():
+        for backend in account_backends.values():
+            clusters.extend(backend.clusters.values())
+    return clusters
+
+
+# --- wiring into moto ------------------------------------------------------------------------------------
+def _start_response(self: RDSResponse) -> Any:
+    from moto.core.responses import ActionResult
+
+    result = start_activity_stream(
+        self.backend,
+        resource_arn=self.params.get("ResourceArn", ""),
+        mode=self.params.get("Mode", ""),
+        kms_key_id=self.params.get("KmsKeyId", ""),
+        apply_immediately=_bool(self.params.get("ApplyImmediately")),
+    )
+    return ActionResult(result)
+
+
+def _stop_response(self: RDSResponse) -> Any:
+    from moto.core.responses import ActionResult
+
+    return ActionResult(stop_activity_stream(self.backend, resource_arn=self.params.get("ResourceArn", "")))
+
+
+def _bool(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def install() -> None:
+    """Add the activity-stream API to moto. Idempotent; call before creating clients or starting a server."""
+    global _installed  # noqa: PLW0603
+    with _lock:
+        if _installed:
+            return
+        RDSResponse.start_activity_stream = _start_response
+        RDSResponse.stop_activity_stream = _stop_response
+        DBCluster.activity_stream_status = _stream_attribute("status")
+        DBCluster.activity_stream_mode = _stream_attribute("mode")
+        DBCluster.activity_stream_kms_key_id = _stream_attribute("kms_key_id")
+        DBCluster.activity_stream_kinesis_stream_name = _stream_attribute("stream_name")
+        _hold_status_support()
+        _kms_defaults_as_in_aws()
+        _installed = True
+
+
+def _hold_status_support() -> None:
+    status_property: property = DBCluster.status
+
+    def held_status(cluster: DBCluster) -> str:
+        held: str | None = cluster.__dict__.get("_das_held_status")
+        return held if held is not None else status_property.fget(cluster)  # type: ignore[misc]
+
+    DBCluster.status = property(held_status, status_property.fset)
+
+
+def _kms_defaults_as_in_aws() -> None:
+    create_key = KmsBackend.create_key
+
+    def create_key_with_default_usage(self: KmsBackend, policy: Any, key_usage: Any, *args: Any, **kwargs: Any) -> Any:
+        return create_key(self, policy, key_usage or "ENCRYPT_DECRYPT", *args, **kwargs)
+
+    KmsBackend.create_key = create_key_with_default_usage
+    generate = KmsBackend._generate_default_keys
+
+    def generate_aws_managed(self: KmsBackend, alias_name: str) -> str | None:
+        key_id = generate(self, alias_name)
+        if key_id is not None:
+            self.keys[key_id].key_manager = "AWS"
+        return key_id  # type: ignore[no-any-return]
+
+    KmsBackend._generate_default_keys = generate_aws_managed

@@ -1,0 +1,161 @@
+"""The quick-start demo: DAS Guard's real handler against an embedded local AWS. No account needed.
+
+    python -m localaws.demo            (or: make demo)
+
+1. starts moto's server on 127.0.0.1 with the activity-stream extension;
+2. seeds what template.yaml deploys (KMS key, policy parameter, alert topic, queue with DLQ) and one cluster
+   per sample event in events/eventbridge;
+3. puts every sample event on the queue, as the EventBridge rules would, and lets a local SQS event-source
+   mapping invoke the real Lambda handler;
+4. lets time pass (RDS finishes creating a cluster, streams settle, delayed retries become due) and polls again;
+5. prints what happened: outcomes per event, each cluster's ActivityStreamStatus before and after, the alerts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import boto3
+
+from . import das_extension, scenario
+from .runtime import REGION, QueuePoller, fast_forward_queue
+from .server import local_aws
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events" / "eventbridge"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=False)]
+    line = "  ".join("-" * w for w in widths)
+    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)), line]
+    out += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(out)
+
+
+def stream_states(rds: Any) -> dict[str, tuple[str, str]]:
+    return {
+        c["DBClusterIdentifier"]: (c["Engine"], c.get("ActivityStreamStatus") or "n/a")
+        for c in rds.describe_db_clusters()["DBClusters"]
+    }
+
+
+@contextlib.contextmanager
+def handler_output_to(log: TextIO) -> Iterator[Any]:
+    """Import the handler with its JSON logs and EMF metrics going to `log` instead of the terminal."""
+    with contextlib.redirect_stdout(log):
+        from das_guard import handlers
+
+        handlers.logger.registered_handler.setStream(log)
+        handlers.reload_configuration()
+        yield handlers
+
+
+def run(log_path: Path, out: TextIO = sys.stdout) -> dict[str, Any]:
+    """Run the demo; returns what happened (the tests assert on it)."""
+    with local_aws(REGION) as endpoint, log_path.open("w", encoding="utf-8") as log:
+        session = boto3.Session(region_name=REGION)
+        stack = scenario.seed_stack(session)
+        scenario.seed_demo_clusters(session, stack)
+        os.environ.update(stack.environment())
+        rds, sqs = session.client("rds"), session.client("sqs")
+        before = stream_states(rds)
+
+        samples = sorted(EVENTS.glob("*.json"))
+        for sample in samples:
+            sqs.send_message(QueueUrl=stack.queue_url, MessageBody=sample.read_text(encoding="utf-8"))
+
+        with handler_output_to(log) as handlers:
+            poller = QueuePoller(sqs, stack.queue_url, handlers.handle_queue)
+            first = poller.drain()
+            # Time passes: RDS finishes creating payments-pg and its first instance, started streams become
+            # `started`, and the delayed retry for payments-pg becomes due.
+            scenario.finish_creating(session, "payments-pg", "payments-pg-1")
+            settled = das_extension.settle_activity_streams()
+            due = fast_forward_queue(stack.queue_url)
+            second = poller.drain()
+            das_extension.settle_activity_streams()
+
+        after = stream_states(rds)
+        alerts = _alerts(sqs, stack.alerts_url)
+        decisions = _decisions(log_path)
+        dlq = int(sqs.get_queue_attributes(QueueUrl=stack.dlq_url, AttributeNames=["ApproximateNumberOfMessages"])[
+            "Attributes"]["ApproximateNumberOfMessages"])
+
+    by_event: dict[str, dict[str, Any]] = {}
+    for decision in decisions:  # the first decision per event; a delayed retry carries the same event id
+        by_event.setdefault(decision.get("event_id") or "", decision)
+    rows = []
+    for sample in samples:
+        event = json.loads(sample.read_text(encoding="utf-8"))
+        decision = by_event.get(event["id"], {})
+        rows.append([sample.stem, decision.get("cluster_id") or "-", decision.get("outcome", "?"),
+                     decision.get("reason", "?"), _warnings(decision)])
+    print(f"DAS Guard demo: local AWS at {endpoint} (moto + DAS extension), account 123456789012, {REGION}\n",
+          file=out)
+    print(f"1) {len(samples)} sample events from events/eventbridge -> SQS -> handler "
+          f"({first.invocations} invocation(s), {first.failed} redelivered)\n", file=out)
+    print(table(["event", "cluster", "outcome", "reason", "warnings"], rows), file=out)
+    print(f"\n2) time passes: payments-pg finished creating, {settled} stream(s) settled, {due} delayed "
+          f"retry message(s) due -> {second.invocations} more invocation(s)\n", file=out)
+    if second.delivered:
+        later = decisions[-second.delivered:]
+        print(table(["trigger", "cluster", "outcome", "reason"],
+                    [[d["trigger"], d.get("cluster_id") or "-", d["outcome"], d["reason"]] for d in later]), file=out)
+    print("\n3) ActivityStreamStatus of every cluster, before -> after\n", file=out)
+    print(table(["cluster", "engine", "before", "after"],
+                [[c, before[c][0], before[c][1], after[c][1]] for c in sorted(before)]), file=out)
+    print(f"\n4) {len(alerts)} alert(s) published to the SNS topic (a person must act):\n", file=out)
+    for subject in sorted(a["Subject"] for a in alerts):
+        print(f"   - {subject}", file=out)
+    print(f"\nDead-letter queue: {dlq} message(s). Structured logs and EMF metrics: {log_path}", file=out)
+    return {"decisions": decisions, "before": before, "after": after, "alerts": alerts, "dlq": dlq,
+            "rows": rows}
+
+
+def _warnings(decision: dict[str, Any]) -> str:
+    return ",".join(w["code"] for w in decision.get("warnings", [])) or "-"
+
+
+def _alerts(sqs: Any, inbox: str) -> list[dict[str, Any]]:
+    alerts = []
+    while True:
+        messages = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", [])
+        if not messages:
+            return alerts
+        for message in messages:
+            alerts.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=inbox, ReceiptHandle=message["ReceiptHandle"])
+
+
+def _decisions(log_path: Path) -> list[dict[str, Any]]:
+    """The decision log lines (the ones carrying an `outcome`) written by the handler."""
+    decisions = []
+    for line in log_path.read_text(encoding="utf-8").splitlines():
+        if not line.startswith("{"):
+            continue
+        record = json.loads(line)
+        if "outcome" in record and "trigger" in record and "_aws" not in record:
+            decisions.append(record)
+    return decisions
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--log", type=Path, default=ROOT / ".demo" / "das-guard.log",
+                        help="where the handler's JSON logs and EMF metrics go (default: .demo/das-guard.log)")
+    args = parser.parse_args(argv)
+    args.log.parent.mkdir(parents=True, exist_ok=True)
+    run(args.log)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,143 @@
+"""Just enough of the Lambda runtime to run DAS Guard's real handler locally.
+
+`QueuePoller` plays the part of Lambda's SQS event source mapping: it receives batches from the queue,
+invokes the handler with the exact event shape Lambda uses, deletes what succeeded and leaves reported
+failures on the queue for redelivery (and, through the queue's redrive policy, the dead-letter queue).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "das-guard-enforcer"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:das-guard-enforcer"
+    aws_request_id: str = "local-request"
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/das-guard-enforcer"
+    log_stream_name: str = "local"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
+
+def sqs_record(body: str, *, message_id: str | None = None, receive_count: int = 1,
+               queue_arn: str = f"arn:aws:sqs:{REGION}:{ACCOUNT}:das-guard-events",
+               sent_at_ms: int = 1_764_062_042_000) -> dict[str, Any]:
+    """One record of the SQS event Lambda hands to the function."""
+    digest = hashlib.md5(body.encode(), usedforsecurity=False).hexdigest()
+    return {
+        "messageId": message_id or f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}",
+        "receiptHandle": f"AQEB{digest}",
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": str(receive_count),
+            "SentTimestamp": str(sent_at_ms),
+            "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+            "ApproximateFirstReceiveTimestamp": str(sent_at_ms + 120),
+        },
+        "messageAttributes": {},
+        "md5OfBody": digest,
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": queue_arn.split(":")[3],
+    }
+
+
+def sqs_event(bodies: Iterable[str], **kwargs: Any) -> dict[str, Any]:
+    return {"Records": [sqs_record(body, **kwargs) for body in bodies]}
+
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+@dataclass
+class PollResult:
+    invocations: int = 0
+    delivered: int = 0
+    failed: int = 0
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+
+
+class QueuePoller:
+    """Lambda's SQS event source mapping, for a queue on the local AWS."""
+
+    def __init__(self, sqs: Any, queue_url: str, handler: Handler, *, batch_size: int = 10) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"]["QueueArn"]
+        self._handler = handler
+        self._batch_size = batch_size
+
+    def drain(self, *, max_invocations: int = 100) -> PollResult:
+        """Invoke the handler until no message is visible (delayed messages stay for later)."""
+        result = PollResult()
+        while result.invocations < max_invocations:
+            response = self._sqs.receive_message(QueueUrl=self._queue_url, MaxNumberOfMessages=self._batch_size,
+                                                 AttributeNames=["All"], VisibilityTimeout=30)
+            messages = response.get("Messages", [])
+            if not messages:
+                break
+            event = {"Records": [self._record(m) for m in messages]}
+            answer = self._handler(event, LambdaContext(aws_request_id=f"local-{result.invocations}"))
+            result.invocations += 1
+            failed = {f["itemIdentifier"] for f in answer.get("batchItemFailures", [])}
+            for message in messages:
+                result.delivered += 1
+                if message["MessageId"] in failed:
+                    result.failed += 1
+                    # Lambda leaves a failed message for redelivery after the visibility timeout;
+                    # locally that timeout is zero so the next poll sees it again.
+                    self._sqs.change_message_visibility(QueueUrl=self._queue_url,
+                                                        ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+                else:
+                    self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return result
+
+    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+        attributes = message.get("Attributes", {})
+        record = sqs_record(message["Body"], message_id=message["MessageId"],
+                            receive_count=int(attributes.get("ApproximateReceiveCount", "1")),
+                            queue_arn=self._queue_arn, sent_at_ms=int(attributes.get("SentTimestamp", "0")))
+        record["receiptHandle"] = message["ReceiptHandle"]
+        return record
+
+
+def fast_forward_queue(queue_url: str, *, region: str = REGION, account: str = ACCOUNT) -> int:
+    """Let time pass for delayed messages (SQS DelaySeconds): make them deliverable now."""
+    from moto.sqs.models import sqs_backends
+
+    name = queue_url.rstrip("/").rsplit("/", 1)[-1]
+    queue = sqs_backends[account][region].queues[name]
+    count = 0
+    for message in queue._messages:
+        if message.delayed:
+            message.delayed_until = 0
+            count += 1
+    return count
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+def load_json(path: str) -> Any:
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
