@@ -54,10 +54,13 @@ def pipeline() -> Pipeline:
     return _pipeline
 
 
-def reload_configuration() -> None:
-    """Forget the cached pipeline so the next invocation reads the environment again (tests, demo)."""
+def reload_configuration(replacement: Pipeline | None = None) -> None:
+    """Replace the container's pipeline; with None, the next invocation rebuilds it from the environment.
+
+    For the local demo and the tests, which change the environment or instrument the boto3 session.
+    """
     global _pipeline  # noqa: PLW0603
-    _pipeline = None
+    _pipeline = replacement
 
 
 @metrics.log_metrics

@@ -85,7 +85,7 @@ class Pipeline:
             earlier = batch[parsed.key]
             self._logger.info(
                 f"coalesced: {parsed.key} was evaluated earlier in this batch",
-                extra={"outcome": earlier.outcome.value, "trigger": parsed.trigger},
+                extra={"coalesced_into": earlier.outcome.value, "coalesced_trigger": parsed.trigger},
             )
             return earlier
         try:

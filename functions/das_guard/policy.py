@@ -186,40 +186,53 @@ class PolicyError(ValueError):
         super().__init__(f"{source} is invalid: " + "; ".join(problems))
 
 
+TAG_CONDITION_HELP = 'must be a tag value (string), a list of values, or {"present": true} / {"present": false}'
+_UNION_MEMBERS = ("str", "TagPresence")
+
+
 def parse_policy(text: str, source: str = "policy") -> PolicyDocument:
     """Parse and validate a JSON policy document, or raise PolicyError naming every bad field."""
     try:
         raw: Any = json.loads(text)
     except json.JSONDecodeError as err:
         raise PolicyError([f"not valid JSON at line {err.lineno} column {err.colno}: {err.msg}"], source) from err
+    except RecursionError as err:
+        raise PolicyError(["the document is nested too deeply"], source) from err
     if not isinstance(raw, dict):
         raise PolicyError([f"the document must be a JSON object, not {type(raw).__name__}"], source)
     try:
         return PolicyDocument.model_validate(raw)
     except ValidationError as err:
-        raise PolicyError([_describe(e) for e in err.errors()], source) from err
+        raise PolicyError(_problems(err.errors()), source) from err
 
 
-def _describe(error: Mapping[str, Any]) -> str:
-    path = _json_path(error.get("loc", ()))
-    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-    return f"{path}: {message}" if path else message
+def _problems(errors: list[Any]) -> list[str]:
+    """One message per bad field. A tag condition that fits none of its three forms gets one message, not three."""
+    problems: list[str] = []
+    for error in errors:
+        loc = tuple(error.get("loc", ()))
+        union_at = next((i for i, part in enumerate(loc) if _is_union_member(part)), None)
+        if union_at is not None:
+            message = f"{_json_path(loc[:union_at])}: {TAG_CONDITION_HELP}"
+        else:
+            path = _json_path(loc)
+            text = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+            message = f"{path}: {text}" if path else text
+        if message not in problems:
+            problems.append(message)
+    return problems
+
+
+def _is_union_member(part: Any) -> bool:
+    return isinstance(part, str) and (part in _UNION_MEMBERS or part.startswith(("list[", "constrained-str")))
 
 
 def _json_path(loc: tuple[Any, ...]) -> str:
-    """pydantic's location tuple as a readable path, e.g. rules[2].match.tags.env.
-
-    Union members add their type names (str, list[...], TagPresence) to the location; they say nothing to
-    a policy author, so they are dropped.
-    """
+    """pydantic's location tuple as a readable path, e.g. rules[2].match.tags.env."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in {"str", "TagPresence", "function-after[_key_is_usable(), Rule]"} or str(part).startswith(
-            ("list[", "constrained-str", "function-")
-        ):
-            continue
         else:
             out += f".{part}" if out else str(part)
     return out

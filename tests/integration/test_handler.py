@@ -1,0 +1,404 @@
+"""The real Lambda handler against moto: every trigger, every outcome, and nothing lost on the way."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from localaws import das_extension, scenario
+from localaws.runtime import QueuePoller
+
+from ..conftest import Enforcer, sample
+
+CLUSTER_ARN = "arn:aws:rds:us-east-1:123456789012:cluster:"
+
+
+@pytest.fixture
+def demo_clusters(session: Any, stack: scenario.Stack) -> None:
+    scenario.seed_demo_clusters(session, stack)
+
+
+def stream(rds: Any, cluster_id: str) -> dict[str, Any]:
+    cluster = rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
+    return {k.removeprefix("ActivityStream"): v for k, v in cluster.items() if k.startswith("ActivityStream")}
+
+
+@pytest.mark.usefixtures("demo_clusters")
+@pytest.mark.parametrize("name", sorted(scenario.DEMO_EXPECTATIONS))
+def test_every_sample_event_reaches_its_outcome(enforcer: Enforcer, rds: Any, name: str) -> None:
+    expected = scenario.DEMO_EXPECTATIONS[name]
+    before = {c["DBClusterIdentifier"]: c.get("ActivityStreamStatus") for c in rds.describe_db_clusters()["DBClusters"]}
+
+    response = enforcer.invoke(sample(name))
+
+    assert response == {"batchItemFailures": []}
+    decision = enforcer.last()
+    assert (decision["outcome"], decision["reason"]) == (expected.outcome, expected.reason)
+    assert decision["event_id"] == sample(name)["id"]
+    assert decision["correlation_id"] == sample(name)["id"]
+    after = {c["DBClusterIdentifier"]: c.get("ActivityStreamStatus") for c in rds.describe_db_clusters()["DBClusters"]}
+    changed = {k for k in after if after[k] != before[k]}
+    started = enforcer.api.calls["rds:StartActivityStream"]
+    if expected.outcome == "Started":
+        assert changed == {expected.cluster}
+        assert after[expected.cluster] == "starting"
+        assert stream(rds, expected.cluster)["KmsKeyId"] == enforcer.stack.key_arn
+        assert started == 1
+    else:
+        assert changed == set(), "only Started may change a cluster"
+        assert started == 0
+    alerts = enforcer.alerts()
+    if expected.outcome in {"Violation", "Failed"}:
+        assert len(alerts) == 1
+        assert expected.cluster in alerts[0]["Subject"]
+    else:
+        assert alerts == []
+
+
+@pytest.mark.usefixtures("demo_clusters")
+def test_rule_mode_and_key_reach_aws(enforcer: Enforcer, rds: Any) -> None:
+    enforcer.invoke(sample("cloudtrail-create-db-cluster"))  # orders-pg: data-class=pci -> sync
+    enforcer.invoke(sample("cloudtrail-restore-db-cluster-from-snapshot"))  # billing-mysql: pci, but MySQL
+    assert stream(rds, "orders-pg")["Mode"] == "sync"
+    assert stream(rds, "billing-mysql")["Mode"] == "async"
+    billing = enforcer.decisions()[-1]
+    assert [w["code"] for w in billing["warnings"]] == ["ModeDowngraded"]
+    assert billing["rule"] == "regulated-data"
+    assert [r for r in enforcer.records() if r.get("message") == "Warning: billing-mysql: ModeDowngraded"]
+
+
+@pytest.mark.usefixtures("demo_clusters")
+def test_api_calls_per_event_on_the_happy_path(enforcer: Enforcer) -> None:
+    enforcer.invoke(sample("cloudtrail-create-db-cluster"))
+    cold = dict(enforcer.api.calls)
+    enforcer.api.reset()
+    enforcer.invoke(sample("cloudtrail-create-db-cluster-global-secondary"))
+    warm = dict(enforcer.api.calls)
+    assert cold == {"ssm:GetParameter": 1, "rds:DescribeDBClusters": 1, "rds:DescribeDBInstances": 1,
+                    "kms:DescribeKey": 1, "rds:StartActivityStream": 1}
+    # the policy and the key lookup are cached in the container
+    assert warm == {"rds:DescribeDBClusters": 1, "rds:DescribeDBInstances": 1, "rds:StartActivityStream": 1}
+
+
+@pytest.mark.usefixtures("demo_clusters")
+def test_the_same_event_twice_starts_once(enforcer: Enforcer) -> None:
+    enforcer.invoke(sample("cloudtrail-create-db-cluster"))
+    enforcer.invoke(sample("cloudtrail-create-db-cluster"))
+    assert [d["outcome"] for d in enforcer.decisions()] == ["Started", "AlreadyActive"]
+    assert enforcer.api.calls["rds:StartActivityStream"] == 1
+
+
+@pytest.mark.usefixtures("demo_clusters")
+def test_all_events_of_one_creation_in_one_batch_cost_one_evaluation(enforcer: Enforcer) -> None:
+    api_call = sample("cloudtrail-create-db-cluster")
+    rds_event = sample("rds-event-0170-cluster-created")
+    rds_event["detail"]["SourceArn"] = CLUSTER_ARN + "orders-pg"
+    instance_call = sample("cloudtrail-create-db-instance")
+    instance_call["detail"]["requestParameters"]["dBClusterIdentifier"] = "orders-pg"
+    instance_call["detail"]["responseElements"]["dBClusterIdentifier"] = "orders-pg"
+
+    response = enforcer.invoke(api_call, rds_event, instance_call)
+
+    assert response == {"batchItemFailures": []}
+    assert enforcer.api.calls["rds:StartActivityStream"] == 1
+    assert enforcer.api.calls["rds:DescribeDBClusters"] == 1
+    assert [d["outcome"] for d in enforcer.decisions()] == ["Started"]
+
+
+@pytest.mark.usefixtures("demo_clusters")
+def test_out_of_order_events_converge(enforcer: Enforcer, session: Any) -> None:
+    # the instance event arrives before the cluster is done; the late API-call event after it started
+    enforcer.invoke(sample("cloudtrail-create-db-cluster-still-creating"))
+    scenario.finish_creating(session, "payments-pg", "payments-pg-1")
+    instance_event = sample("rds-event-0005-instance-created")
+    instance_event["detail"]["SourceArn"] = "arn:aws:rds:us-east-1:123456789012:db:payments-pg-1"
+    enforcer.invoke(instance_event)
+    enforcer.invoke(sample("cloudtrail-create-db-cluster-still-creating"))
+    assert [d["outcome"] for d in enforcer.decisions()] == ["Deferred", "Started", "AlreadyActive"]
+    assert enforcer.api.calls["rds:StartActivityStream"] == 1
+
+
+class TestDeferral:
+    @pytest.fixture(autouse=True)
+    def creating(self, session: Any) -> None:
+        scenario.create_cluster(session.client("rds"), "payments-pg", "aurora-postgresql", "16.1")
+        das_extension.hold_cluster_status("payments-pg", "creating")
+
+    def test_not_ready_cluster_comes_back_later_with_backoff(self, enforcer: Enforcer, session: Any, rds: Any) -> None:
+        event = sample("cloudtrail-create-db-cluster-still-creating")
+        enforcer.invoke(event)
+        assert enforcer.last()["outcome"] == "Deferred"
+        [retry] = enforcer.queued()
+        assert retry["body"]["dasGuard"]["attempt"] == 1
+        assert retry["body"]["dasGuard"]["firstSeen"] == "2026-11-25T09:36:00+00:00"
+        assert 55 <= retry["delay"] <= 60
+
+        # still creating at the retry: wait longer (exponential backoff), keep the original first-seen time
+        self._consume_queue(session)
+        enforcer.pipeline._clock = lambda: datetime(2026, 11, 25, 9, 40, tzinfo=UTC)
+        enforcer.invoke(json.dumps(retry["body"]))
+        [second] = enforcer.queued()
+        assert second["body"]["dasGuard"]["attempt"] == 2
+        assert second["body"]["dasGuard"]["firstSeen"] == "2026-11-25T09:36:00+00:00"
+        assert 115 <= second["delay"] <= 120
+
+        # ready at the next retry: started, and no further retry
+        self._consume_queue(session)
+        scenario.finish_creating(session, "payments-pg", "payments-pg-1")
+        enforcer.invoke(json.dumps(second["body"]))
+        assert enforcer.last()["outcome"] == "Started"
+        assert enforcer.queued() == []
+        assert stream(rds, "payments-pg")["Status"] == "starting"
+
+    def test_retry_delay_is_capped_at_fifteen_minutes(self, enforcer: Enforcer) -> None:
+        assert [enforcer.settings.retry_delay(n) for n in range(7)] == [60, 120, 240, 480, 900, 900, 900]
+
+    def test_a_cluster_that_never_gets_ready_raises_an_alert(self, enforcer: Enforcer) -> None:
+        retry = {"dasGuard": {"format": 1, "clusterId": "payments-pg", "trigger": "CloudTrail:CreateDBCluster",
+                              "eventId": "evt-9", "firstSeen": "2026-11-25T06:00:00+00:00", "attempt": 14}}
+        enforcer.pipeline._clock = lambda: datetime(2026, 11, 25, 9, 1, tzinfo=UTC)
+        response = enforcer.invoke(retry)
+        assert response == {"batchItemFailures": []}
+        decision = enforcer.last()
+        assert (decision["outcome"], decision["reason"]) == ("Failed", "ReadinessTimeout")
+        assert "181 minutes" in decision["detail"]
+        assert enforcer.queued() == []
+        [alert] = enforcer.alerts()
+        assert "ReadinessTimeout" in alert["Subject"]
+        assert "payments-pg" in alert["Message"]
+
+    def test_readiness_window_is_a_setting(self, make_enforcer: Callable[..., Enforcer]) -> None:
+        enforcer = make_enforcer(DAS_GUARD_READINESS_TIMEOUT_MINUTES="240")
+        retry = {"dasGuard": {"format": 1, "clusterId": "payments-pg", "trigger": "t", "eventId": "e",
+                              "firstSeen": "2026-11-25T06:00:00+00:00", "attempt": 14}}
+        enforcer.pipeline._clock = lambda: datetime(2026, 11, 25, 9, 1, tzinfo=UTC)
+        enforcer.invoke(retry)
+        assert enforcer.last()["outcome"] == "Deferred"
+
+    @staticmethod
+    def _consume_queue(session: Any) -> None:
+        from moto.sqs.models import sqs_backends
+
+        sqs_backends["123456789012"]["us-east-1"].queues["das-guard-events"]._messages.clear()
+
+
+class TestTransientFailures:
+    def test_throttling_is_retried_by_sqs_not_lost(self, make_enforcer: Callable[..., Enforcer],
+                                                   demo_clusters: None) -> None:
+        enforcer = make_enforcer()
+        enforcer.inject("StartActivityStream", "ThrottlingException")
+        response = enforcer.invoke(sample("cloudtrail-create-db-cluster"), receive_count=1)
+        assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+        assert enforcer.decisions() == []  # no decision yet: it will be made on redelivery
+        assert [r for r in enforcer.records() if r["message"].startswith("will retry")]
+        assert enforcer.alerts() == []
+
+    def test_on_the_last_delivery_it_is_failed_alerted_and_left_for_the_dlq(
+        self, make_enforcer: Callable[..., Enforcer], demo_clusters: None
+    ) -> None:
+        enforcer = make_enforcer()
+        enforcer.inject("DescribeDBClusters", "InternalFailure", status=500)
+        response = enforcer.invoke(sample("cloudtrail-create-db-cluster"), receive_count=3)
+        assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+        decision = enforcer.last()
+        assert (decision["outcome"], decision["reason"]) == ("Failed", "InternalFailure")
+        assert "goes to the DLQ" in decision["detail"]
+        [alert] = enforcer.alerts()
+        assert "Failed" in alert["Subject"]
+
+    def test_only_the_failing_record_of_a_batch_is_redelivered(self, make_enforcer: Callable[..., Enforcer],
+                                                               demo_clusters: None) -> None:
+        enforcer = make_enforcer()
+        enforcer.inject("StartActivityStream", "ThrottlingException", times=1)
+        response = enforcer.invoke(sample("cloudtrail-create-db-cluster"),
+                                   sample("cloudtrail-create-db-cluster-global-secondary"))
+        assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+        assert [d["outcome"] for d in enforcer.decisions()] == ["Started"]
+
+    def test_failing_messages_end_in_the_dead_letter_queue(self, make_enforcer: Callable[..., Enforcer],
+                                                           demo_clusters: None, sqs: Any) -> None:
+        from das_guard import handlers
+
+        enforcer = make_enforcer()
+        enforcer.inject("DescribeDBClusters", "ServiceUnavailable", status=503)
+        sqs.send_message(QueueUrl=enforcer.stack.queue_url, MessageBody=json.dumps(sample("cloudtrail-create-db-cluster")))
+        result = QueuePoller(sqs, enforcer.stack.queue_url, handlers.handle_queue).drain()
+        assert (result.invocations, result.failed) == (3, 3)  # maxReceiveCount deliveries, then parked
+        parked = sqs.receive_message(QueueUrl=enforcer.stack.dlq_url).get("Messages", [])
+        assert [json.loads(m["Body"])["id"] for m in parked] == [sample("cloudtrail-create-db-cluster")["id"]]
+        assert [d["outcome"] for d in enforcer.decisions()] == ["Failed"]
+
+
+class TestRacesAndRefusals:
+    def test_someone_else_started_it_first(self, make_enforcer: Callable[..., Enforcer], demo_clusters: None,
+                                           stack: scenario.Stack) -> None:
+        enforcer = make_enforcer()
+
+        def started_meanwhile() -> None:
+            das_extension.set_activity_stream("orders-pg", "starting", "sync", stack.key_arn)
+
+        enforcer.inject("StartActivityStream", "InvalidDBClusterStateFault", side_effect=started_meanwhile)
+        enforcer.invoke(sample("cloudtrail-create-db-cluster"))
+        assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("AlreadyActive", "StreamActive")
+        assert enforcer.api.calls["rds:StartActivityStream"] == 1
+        assert enforcer.queued() == []
+
+    def test_cluster_changed_state_under_us_is_retried_later(self, make_enforcer: Callable[..., Enforcer],
+                                                             demo_clusters: None) -> None:
+        enforcer = make_enforcer()
+        enforcer.inject("StartActivityStream", "InvalidDBClusterStateFault")
+        enforcer.invoke(sample("cloudtrail-create-db-cluster"))
+        assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("Deferred", "ClusterStateChanged")
+        assert enforcer.api.calls["rds:StartActivityStream"] == 1, "never two Start calls in one evaluation"
+        assert len(enforcer.queued()) == 1
+
+    def test_rds_cannot_use_the_key(self, make_enforcer: Callable[..., Enforcer], demo_clusters: None) -> None:
+        enforcer = make_enforcer()
+        enforcer.inject("StartActivityStream", "KMSKeyNotAccessibleFault")
+        enforcer.invoke(sample("cloudtrail-create-db-cluster"))
+        decision = enforcer.last()
+        assert (decision["outcome"], decision["reason"]) == ("Violation", "KmsKeyNotAccessible")
+        [alert] = enforcer.alerts()
+        assert "kms:CreateGrant" in alert["Message"]
+
+    def test_other_refusals_are_failed_with_awss_reason(self, make_enforcer: Callable[..., Enforcer],
+                                                        demo_clusters: None) -> None:
+        enforcer = make_enforcer()
+        enforcer.inject("StartActivityStream", "AccessDenied", status=403)
+        response = enforcer.invoke(sample("cloudtrail-create-db-cluster"))
+        assert response == {"batchItemFailures": []}
+        decision = enforcer.last()
+        assert (decision["outcome"], decision["reason"]) == ("Failed", "AccessDenied")
+        assert "injected AccessDenied" in decision["detail"]
+
+    def test_cluster_deleted_before_evaluation(self, enforcer: Enforcer) -> None:
+        enforcer.invoke(sample("cloudtrail-create-db-cluster"))  # no clusters seeded
+        assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("NotApplicable", "ClusterNotFound")
+
+    def test_instance_deleted_before_evaluation(self, enforcer: Enforcer) -> None:
+        enforcer.invoke(sample("rds-event-0005-instance-created"))
+        assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("NotApplicable", "InstanceNotFound")
+
+
+class TestPolicyProblems:
+    def _put_policy(self, session: Any, value: str) -> None:
+        session.client("ssm").put_parameter(Name=scenario.POLICY_PARAMETER, Value=value, Type="String",
+                                            Overwrite=True)
+
+    def test_invalid_policy_alerts_with_the_field_and_keeps_the_events(
+        self, make_enforcer: Callable[..., Enforcer], demo_clusters: None, session: Any
+    ) -> None:
+        bad = dict(scenario.DEMO_POLICY, rules=[{"name": "x", "match": {"tags": {"env": "x"}}, "action": "disable"}])
+        self._put_policy(session, json.dumps(bad))
+        enforcer = make_enforcer()
+        first = enforcer.invoke(sample("cloudtrail-create-db-cluster"))
+        second = enforcer.invoke(sample("cloudtrail-create-db-cluster-global-secondary"))
+        assert first == second == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+        [alert] = enforcer.alerts()  # one alert for the broken document, not one per event
+        assert "policy invalid" in alert["Subject"]
+        assert "rules[0].action: Input should be 'enforce', 'report-only' or 'exempt'" in alert["Message"]
+        assert enforcer.api.calls["rds:StartActivityStream"] == 0
+
+        last = enforcer.invoke(sample("cloudtrail-create-db-cluster"), receive_count=3)
+        assert last == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+        assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("Failed", "PolicyInvalid")
+
+    def test_fixed_policy_is_picked_up(self, make_enforcer: Callable[..., Enforcer], demo_clusters: None,
+                                       session: Any) -> None:
+        self._put_policy(session, "{ not json")
+        enforcer = make_enforcer(DAS_GUARD_POLICY_CACHE_SECONDS="0")
+        assert enforcer.invoke(sample("cloudtrail-create-db-cluster"))["batchItemFailures"]
+        self._put_policy(session, json.dumps(scenario.DEMO_POLICY))
+        assert enforcer.invoke(sample("cloudtrail-create-db-cluster")) == {"batchItemFailures": []}
+        assert enforcer.last()["outcome"] == "Started"
+
+    def test_missing_policy_parameter_is_retried(self, make_enforcer: Callable[..., Enforcer],
+                                                 demo_clusters: None) -> None:
+        enforcer = make_enforcer(DAS_GUARD_POLICY_PARAMETER="/das-guard/nope")
+        response = enforcer.invoke(sample("cloudtrail-create-db-cluster"))
+        assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+        assert [r for r in enforcer.records() if "ParameterNotFound" in r.get("message", "")]
+
+    def test_policy_key_that_does_not_exist_is_a_violation(self, make_enforcer: Callable[..., Enforcer],
+                                                           demo_clusters: None, session: Any) -> None:
+        policy = dict(scenario.DEMO_POLICY, defaults={"kms_key": "alias/typo"})
+        self._put_policy(session, json.dumps(policy))
+        enforcer = make_enforcer()
+        enforcer.invoke(sample("cloudtrail-create-db-cluster-global-secondary"))
+        assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("Violation", "KmsKeyNotFound")
+
+
+def test_malformed_messages_are_ignored_not_retried(enforcer: Enforcer) -> None:
+    response = enforcer.invoke("not json", {"source": "aws.rds"}, {"dasGuard": {"format": 7}})
+    assert response == {"batchItemFailures": []}
+    assert [d["outcome"] for d in enforcer.decisions()] == ["Ignored"] * 3
+    assert {d["reason"] for d in enforcer.decisions()} == {"MalformedMessage", "UnrecognisedEvent"}
+
+
+@pytest.mark.usefixtures("demo_clusters")
+def test_metrics_one_per_outcome_with_reason_dimension(enforcer: Enforcer, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    enforcer.invoke(sample("cloudtrail-create-db-cluster"), sample("cloudtrail-create-db-instance"),
+                    sample("cloudtrail-create-db-cluster-docdb"))
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    per_reason = {(m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], m.get("Reason")) for m in emf
+                  if "Reason" in m}
+    assert per_reason == {("Started", "StreamStarted"), ("Violation", "UnsupportedInstanceClass"),
+                          ("NotApplicable", "NotAurora")}
+    [totals] = [m for m in emf if "Reason" not in m]
+    assert (totals["Started"], totals["Violation"], totals["NotApplicable"]) == ([1.0], [1.0], [1.0])
+    assert totals["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "DASGuard"
+    assert totals["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]
+
+
+@pytest.mark.usefixtures("demo_clusters")
+def test_alert_tells_a_person_what_where_why_and_how_to_fix(enforcer: Enforcer) -> None:
+    enforcer.invoke(sample("cloudtrail-create-db-instance"))
+    [alert] = enforcer.alerts()
+    assert alert["Subject"] == "DAS Guard Violation: dev-burst (UnsupportedInstanceClass) in 123456789012/us-east-1"
+    body = alert["Message"]
+    for fragment in ("dev-burst-1 (db.t4g.medium)", CLUSTER_ARN + "dev-burst", "Account:  123456789012",
+                     "Region:   us-east-1", "How to fix: Modify these instances", "CloudTrail:CreateDBInstance",
+                     "/das-guard/policy"):
+        assert fragment in body
+
+
+@pytest.mark.usefixtures("demo_clusters")
+def test_duplicate_violations_page_once(enforcer: Enforcer) -> None:
+    enforcer.invoke(sample("cloudtrail-create-db-instance"))
+    enforcer.invoke(sample("cloudtrail-create-db-instance"))
+    assert [d["outcome"] for d in enforcer.decisions()] == ["Violation", "Violation"]
+    assert len(enforcer.alerts()) == 1
+
+
+@pytest.mark.usefixtures("demo_clusters")
+def test_an_alert_that_cannot_be_sent_does_not_lose_the_decision(make_enforcer: Callable[..., Enforcer]) -> None:
+    enforcer = make_enforcer()
+    enforcer.inject("Publish", "AuthorizationError", status=403)
+    assert enforcer.invoke(sample("cloudtrail-create-db-instance")) == {"batchItemFailures": []}
+    assert enforcer.last()["outcome"] == "Violation"
+    assert [r for r in enforcer.records() if r.get("message") == "could not publish alert"]
+
+
+@pytest.mark.usefixtures("demo_clusters")
+def test_report_only_changes_nothing(enforcer: Enforcer, rds: Any) -> None:
+    enforcer.invoke(sample("cloudtrail-restore-db-cluster-to-point-in-time-clone"))
+    decision = enforcer.last()
+    assert decision["outcome"] == "WouldStart"
+    assert decision["start_request"]["kms_key_id"] == enforcer.stack.key_arn
+    assert stream(rds, "orders-pg-clone")["Status"] == "stopped"
+    assert enforcer.api.calls["rds:StartActivityStream"] == 0
+
+
+def test_global_database_clusters_are_evaluated_each_in_its_own_region(enforcer: Enforcer) -> None:
+    secondary_elsewhere = sample("cloudtrail-create-db-cluster-global-secondary")
+    secondary_elsewhere["detail"]["responseElements"]["dBClusterArn"] = (
+        "arn:aws:rds:eu-west-1:123456789012:cluster:orders-pg-dr")
+    enforcer.invoke(secondary_elsewhere)
+    assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("Ignored", "ForeignRegion")
+    assert enforcer.api.total() == 0
+

@@ -1,0 +1,117 @@
+"""Every event shape reduced to a cluster to evaluate, or a recorded reason not to."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from das_guard.model import Outcome
+from das_guard.triggers import Dismissal, Target, parse_message
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+def parse(body: str | dict[str, object]) -> Target | Dismissal:
+    text = body if isinstance(body, str) else json.dumps(body)
+    return parse_message(text, region="us-east-1", account="123456789012", now=NOW)
+
+
+def load(folder: str, name: str) -> dict[str, object]:
+    return json.loads((EVENTS / folder / f"{name}.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(("name", "trigger", "cluster", "instance"), [
+    ("cloudtrail-create-db-cluster", "CloudTrail:CreateDBCluster", "orders-pg", None),
+    ("cloudtrail-restore-db-cluster-from-snapshot", "CloudTrail:RestoreDBClusterFromSnapshot", "billing-mysql", None),
+    ("cloudtrail-restore-db-cluster-to-point-in-time-clone", "CloudTrail:RestoreDBClusterToPointInTime",
+     "orders-pg-clone", None),
+    ("cloudtrail-restore-db-cluster-from-s3", "CloudTrail:RestoreDBClusterFromS3", "legacy-import", None),
+    ("cloudtrail-create-db-cluster-global-secondary", "CloudTrail:CreateDBCluster", "orders-pg-dr", None),
+    ("cloudtrail-create-db-instance", "CloudTrail:CreateDBInstance", "dev-burst", None),
+    ("rds-event-0170-cluster-created", "RDS:RDS-EVENT-0170", "sessions-sls", None),
+    ("rds-event-0005-instance-created", "RDS:RDS-EVENT-0005", None, "audit-pg-2"),
+])
+def test_every_trigger_names_its_cluster(name: str, trigger: str, cluster: str | None, instance: str | None) -> None:
+    event = load("eventbridge", name)
+    target = parse(event)
+    assert isinstance(target, Target)
+    assert (target.trigger, target.cluster_id, target.instance_id) == (trigger, cluster, instance)
+    assert target.event_id == event["id"]
+    assert target.first_seen == datetime.fromisoformat(str(event["time"]).replace("Z", "+00:00"))
+
+
+def test_standalone_instance_is_not_applicable() -> None:
+    result = parse(load("eventbridge", "cloudtrail-create-db-instance-standalone"))
+    assert isinstance(result, Dismissal)
+    assert (result.outcome, result.reason) == (Outcome.NOT_APPLICABLE, "StandaloneInstance")
+    assert "reporting-db" in result.detail
+
+
+def test_failed_api_call_is_ignored_even_if_the_rule_let_it_through() -> None:
+    result = parse(load("not-routed", "cloudtrail-create-db-cluster-failed"))
+    assert isinstance(result, Dismissal)
+    assert (result.outcome, result.reason) == (Outcome.IGNORED, "FailedApiCall")
+
+
+@pytest.mark.parametrize(("name", "reason"), [
+    ("cloudtrail-delete-db-cluster", "UnrecognisedEvent"),
+    ("rds-event-0171-cluster-deleted", "UnrecognisedEvent"),
+    ("custom-bus-spoofed-source", "UnrecognisedEvent"),
+    ("cloudtrail-ec2-run-instances", "UnrecognisedEvent"),
+])
+def test_events_that_are_not_creations_are_ignored_with_a_reason(name: str, reason: str) -> None:
+    result = parse(load("not-routed", name))
+    assert isinstance(result, Dismissal)
+    assert (result.outcome, result.reason) == (Outcome.IGNORED, reason)
+
+
+def test_clusters_of_other_regions_and_accounts_are_not_ours() -> None:
+    event = load("eventbridge", "cloudtrail-create-db-cluster")
+    event["detail"]["responseElements"]["dBClusterArn"] = "arn:aws:rds:eu-west-1:123456789012:cluster:orders-pg"
+    result = parse(event)
+    assert isinstance(result, Dismissal)
+    assert result.reason == "ForeignRegion"
+    event = load("eventbridge", "rds-event-0170-cluster-created")
+    event["account"] = "999999999999"
+    result = parse(event)
+    assert isinstance(result, Dismissal)
+    assert result.reason == "ForeignAccount"
+
+
+@pytest.mark.parametrize("body", [
+    "", "not json", "[]", "null", "42", '{"source": "aws.rds"}', '{"source": "aws.rds", "detail": []}',
+    '{"source": "aws.rds", "detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": "CreateDBCluster",'
+    ' "requestParameters": "x"}}',
+    '{"source": "aws.rds", "detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": "CreateDBCluster"}}',
+    '{"source": "aws.rds", "detail-type": "RDS DB Cluster Event", "detail": {"EventID": "RDS-EVENT-0170",'
+    ' "SourceArn": "arn:aws:s3:::bucket"}}',
+    '{"dasGuard": {"format": 99}}', '{"dasGuard": {"format": 1, "clusterId": 7, "attempt": 1}}',
+    "[" * 100_000,
+])
+def test_malformed_messages_are_ignored_with_a_reason(body: str) -> None:
+    result = parse(body)
+    assert isinstance(result, Dismissal)
+    assert result.outcome is Outcome.IGNORED
+    assert result.reason in {"MalformedMessage", "MalformedEvent", "UnrecognisedEvent"}
+    assert result.detail
+
+
+def test_retry_message_round_trip_keeps_first_seen_and_counts_attempts() -> None:
+    original = Target("CloudTrail:CreateDBCluster", "evt-1", NOW - timedelta(minutes=7), cluster_id="payments-pg",
+                      attempt=2)
+    again = parse(original.retry_message())
+    assert again == Target("CloudTrail:CreateDBCluster", "evt-1", original.first_seen, cluster_id="payments-pg",
+                           attempt=3)
+
+
+def test_cluster_identifiers_are_lowercased_like_rds_does() -> None:
+    event = load("eventbridge", "cloudtrail-create-db-cluster")
+    event["detail"]["responseElements"] = {}
+    event["detail"]["requestParameters"]["dBClusterIdentifier"] = "Orders-PG"
+    result = parse(event)
+    assert isinstance(result, Target)
+    assert result.cluster_id == "orders-pg"
