@@ -36,7 +36,7 @@ import re
 import threading
 from typing import Any
 
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.responses import ActionResult
 from moto.kms.models import KmsBackend, kms_backends
 from moto.rds.exceptions import (
     DBClusterNotFoundError,
@@ -49,6 +49,7 @@ from moto.rds.exceptions import (
 from moto.rds.models import DBCluster, RDSBackend, rds_backends
 from moto.rds.responses import RDSResponse
 
+DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
 STREAM_PREFIX = "aws-rds-das-"
 AURORA = frozenset({"aurora-mysql", "aurora-postgresql"})
 
@@ -126,7 +127,7 @@ def _cluster_for(backend: RDSBackend, resource_arn: str) -> DBCluster:
     cluster = backend.clusters.get(name.lower())
     if cluster is None or region != backend.region_name or account != backend.account_id:
         raise DBClusterNotFoundError(name)
-    return cluster  # type: ignore[no-any-return]
+    return cluster
 
 
 def _require_supported_configuration(cluster: DBCluster, members: list[Any], mode: str) -> None:
@@ -216,16 +217,25 @@ def settle_activity_streams() -> int:
     return changed
 
 
-def set_activity_stream(cluster_id: str, status: str, mode: str = "async", kms_key_id: str | None = None,
-                        *, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT_ID) -> None:
+def set_activity_stream(
+    cluster_id: str,
+    status: str,
+    mode: str = "async",
+    kms_key_id: str | None = None,
+    *,
+    region: str = "us-east-1",
+    account: str = DEFAULT_ACCOUNT_ID,
+) -> None:
     """Seed a cluster whose stream was started earlier (by someone else)."""
     cluster = rds_backends[account][region].clusters[cluster_id]
-    _stream(cluster).update(status=status, mode=mode, kms_key_id=kms_key_id,
-                            stream_name=STREAM_PREFIX + cluster.db_cluster_resource_id)
+    _stream(cluster).update(
+        status=status, mode=mode, kms_key_id=kms_key_id, stream_name=STREAM_PREFIX + cluster.db_cluster_resource_id
+    )
 
 
-def hold_cluster_status(cluster_id: str, status: str | None, *, region: str = "us-east-1",
-                        account: str = DEFAULT_ACCOUNT_ID) -> None:
+def hold_cluster_status(
+    cluster_id: str, status: str | None, *, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT_ID
+) -> None:
     """Keep a cluster in `status` (e.g. `creating`) until released with `status=None`."""
     cluster = rds_backends[account][region].clusters[cluster_id]
     if status is None:
@@ -235,8 +245,15 @@ def hold_cluster_status(cluster_id: str, status: str | None, *, region: str = "u
         cluster.__dict__["_das_held_status"] = status
 
 
-def add_foreign_cluster(cluster_id: str, engine: str, engine_version: str, *, region: str = "us-east-1",
-                        account: str = DEFAULT_ACCOUNT_ID, tags: list[dict[str, str]] | None = None) -> str:
+def add_foreign_cluster(
+    cluster_id: str,
+    engine: str,
+    engine_version: str,
+    *,
+    region: str = "us-east-1",
+    account: str = DEFAULT_ACCOUNT_ID,
+    tags: list[dict[str, str]] | None = None,
+) -> str:
     """A cluster of an engine moto cannot create (e.g. `docdb`) as RDS's DescribeDBClusters lists it."""
     backend = rds_backends[account][region]
     cluster = DBCluster(backend, db_cluster_identifier=cluster_id, engine="neptune", tags=tags or [])
@@ -247,7 +264,7 @@ def add_foreign_cluster(cluster_id: str, engine: str, engine_version: str, *, re
 
 
 def _all_clusters() -> list[DBCluster]:
-    clusters = []
+    clusters: list[DBCluster] = []
     for account_backends in rds_backends.values():
         for backend in account_backends.values():
             clusters.extend(backend.clusters.values())
@@ -256,8 +273,6 @@ def _all_clusters() -> list[DBCluster]:
 
 # --- wiring into moto ------------------------------------------------------------------------------------
 def _start_response(self: RDSResponse) -> Any:
-    from moto.core.responses import ActionResult
-
     result = start_activity_stream(
         self.backend,
         resource_arn=self.params.get("ResourceArn", ""),
@@ -269,8 +284,6 @@ def _start_response(self: RDSResponse) -> Any:
 
 
 def _stop_response(self: RDSResponse) -> Any:
-    from moto.core.responses import ActionResult
-
     return ActionResult(stop_activity_stream(self.backend, resource_arn=self.params.get("ResourceArn", "")))
 
 
@@ -279,45 +292,56 @@ def _bool(value: Any) -> bool:
 
 
 def install() -> None:
-    """Add the activity-stream API to moto. Idempotent; call before creating clients or starting a server."""
+    """Add the activity-stream API to moto. Idempotent; call before creating clients or starting a server.
+
+    Patching is done with setattr on moto's classes: this module is the one place that knows.
+    """
     global _installed  # noqa: PLW0603
     with _lock:
         if _installed:
             return
-        RDSResponse.start_activity_stream = _start_response
-        RDSResponse.stop_activity_stream = _stop_response
-        DBCluster.activity_stream_status = _stream_attribute("status")
-        DBCluster.activity_stream_mode = _stream_attribute("mode")
-        DBCluster.activity_stream_kms_key_id = _stream_attribute("kms_key_id")
-        DBCluster.activity_stream_kinesis_stream_name = _stream_attribute("stream_name")
-        _hold_status_support()
-        _kms_defaults_as_in_aws()
+        patches: dict[tuple[type, str], Any] = {
+            (RDSResponse, "start_activity_stream"): _start_response,
+            (RDSResponse, "stop_activity_stream"): _stop_response,
+            (DBCluster, "activity_stream_status"): _stream_attribute("status"),
+            (DBCluster, "activity_stream_mode"): _stream_attribute("mode"),
+            (DBCluster, "activity_stream_kms_key_id"): _stream_attribute("kms_key_id"),
+            (DBCluster, "activity_stream_kinesis_stream_name"): _stream_attribute("stream_name"),
+            (DBCluster, "status"): _status_that_can_be_held(),
+            (KmsBackend, "create_key"): _create_key_with_default_usage(),
+            (KmsBackend, "_generate_default_keys"): _reserved_aliases_are_aws_managed(),
+        }
+        for (cls, name), value in patches.items():
+            setattr(cls, name, value)
         _installed = True
 
 
-def _hold_status_support() -> None:
-    status_property: property = DBCluster.status
+def _status_that_can_be_held() -> property:
+    original: Any = DBCluster.__dict__["status"]
 
-    def held_status(cluster: DBCluster) -> str:
+    def status(cluster: DBCluster) -> str:
         held: str | None = cluster.__dict__.get("_das_held_status")
-        return held if held is not None else status_property.fget(cluster)  # type: ignore[misc]
+        return held if held is not None else str(original.__get__(cluster))
 
-    DBCluster.status = property(held_status, status_property.fset)
+    return property(status, original.fset)
 
 
-def _kms_defaults_as_in_aws() -> None:
+def _create_key_with_default_usage() -> Any:
     create_key = KmsBackend.create_key
 
-    def create_key_with_default_usage(self: KmsBackend, policy: Any, key_usage: Any, *args: Any, **kwargs: Any) -> Any:
+    def create(self: KmsBackend, policy: Any, key_usage: Any, *args: Any, **kwargs: Any) -> Any:
         return create_key(self, policy, key_usage or "ENCRYPT_DECRYPT", *args, **kwargs)
 
-    KmsBackend.create_key = create_key_with_default_usage
+    return create
+
+
+def _reserved_aliases_are_aws_managed() -> Any:
     generate = KmsBackend._generate_default_keys
 
     def generate_aws_managed(self: KmsBackend, alias_name: str) -> str | None:
-        key_id = generate(self, alias_name)
+        key_id: str | None = generate(self, alias_name)
         if key_id is not None:
             self.keys[key_id].key_manager = "AWS"
-        return key_id  # type: ignore[no-any-return]
+        return key_id
 
-    KmsBackend._generate_default_keys = generate_aws_managed
+    return generate_aws_managed

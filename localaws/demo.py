@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -49,13 +50,19 @@ def stream_states(rds: Any) -> dict[str, tuple[str, str]]:
 
 @contextlib.contextmanager
 def handler_output_to(log: TextIO) -> Iterator[Any]:
-    """Import the handler with its JSON logs and EMF metrics going to `log` instead of the terminal."""
+    """Send the handler's JSON logs and EMF metrics to `log` instead of the terminal, and restore them after."""
     with contextlib.redirect_stdout(log):
-        from das_guard import handlers
+        from das_guard import handlers  # noqa: PLC0415 - a first import binds its log handler to `log`
 
-        handlers.logger.registered_handler.setStream(log)
+        handler = handlers.logger.registered_handler
+        assert isinstance(handler, logging.StreamHandler)
+        previous = handler.setStream(log)
         handlers.reload_configuration()
-        yield handlers
+        try:
+            yield handlers
+        finally:
+            handlers.reload_configuration()
+    handler.setStream(previous if previous not in (None, log) else sys.stdout)
 
 
 def run(log_path: Path, out: TextIO = sys.stdout) -> dict[str, Any]:
@@ -86,8 +93,11 @@ def run(log_path: Path, out: TextIO = sys.stdout) -> dict[str, Any]:
         after = stream_states(rds)
         alerts = _alerts(sqs, stack.alerts_url)
         decisions = _decisions(log_path)
-        dlq = int(sqs.get_queue_attributes(QueueUrl=stack.dlq_url, AttributeNames=["ApproximateNumberOfMessages"])[
-            "Attributes"]["ApproximateNumberOfMessages"])
+        dlq = int(
+            sqs.get_queue_attributes(QueueUrl=stack.dlq_url, AttributeNames=["ApproximateNumberOfMessages"])[
+                "Attributes"
+            ]["ApproximateNumberOfMessages"]
+        )
 
     by_event: dict[str, dict[str, Any]] = {}
     for decision in decisions:  # the first decision per event; a delayed retry carries the same event id
@@ -96,28 +106,49 @@ def run(log_path: Path, out: TextIO = sys.stdout) -> dict[str, Any]:
     for sample in samples:
         event = json.loads(sample.read_text(encoding="utf-8"))
         decision = by_event.get(event["id"], {})
-        rows.append([sample.stem, decision.get("cluster_id") or "-", decision.get("outcome", "?"),
-                     decision.get("reason", "?"), _warnings(decision)])
-    print(f"DAS Guard demo: local AWS at {endpoint} (moto + DAS extension), account 123456789012, {REGION}\n",
-          file=out)
-    print(f"1) {len(samples)} sample events from events/eventbridge -> SQS -> handler "
-          f"({first.invocations} invocation(s), {first.failed} redelivered)\n", file=out)
+        rows.append(
+            [
+                sample.stem,
+                decision.get("cluster_id") or "-",
+                decision.get("outcome", "?"),
+                decision.get("reason", "?"),
+                _warnings(decision),
+            ]
+        )
+    print(f"DAS Guard demo: local AWS at {endpoint} (moto + DAS extension), account 123456789012, {REGION}\n", file=out)
+    print(
+        f"1) {len(samples)} sample events from events/eventbridge -> SQS -> handler "
+        f"({first.invocations} invocation(s), {first.failed} redelivered)\n",
+        file=out,
+    )
     print(table(["event", "cluster", "outcome", "reason", "warnings"], rows), file=out)
-    print(f"\n2) time passes: payments-pg finished creating, {settled} stream(s) settled, {due} delayed "
-          f"retry message(s) due -> {second.invocations} more invocation(s)\n", file=out)
+    print(
+        f"\n2) time passes: payments-pg finished creating, {settled} stream(s) settled, {due} delayed "
+        f"retry message(s) due -> {second.invocations} more invocation(s)\n",
+        file=out,
+    )
     if second.delivered:
-        later = decisions[-second.delivered:]
-        print(table(["trigger", "cluster", "outcome", "reason"],
-                    [[d["trigger"], d.get("cluster_id") or "-", d["outcome"], d["reason"]] for d in later]), file=out)
+        later = decisions[-second.delivered :]
+        print(
+            table(
+                ["trigger", "cluster", "outcome", "reason"],
+                [[d["trigger"], d.get("cluster_id") or "-", d["outcome"], d["reason"]] for d in later],
+            ),
+            file=out,
+        )
     print("\n3) ActivityStreamStatus of every cluster, before -> after\n", file=out)
-    print(table(["cluster", "engine", "before", "after"],
-                [[c, before[c][0], before[c][1], after[c][1]] for c in sorted(before)]), file=out)
+    print(
+        table(
+            ["cluster", "engine", "before", "after"],
+            [[c, before[c][0], before[c][1], after[c][1]] for c in sorted(before)],
+        ),
+        file=out,
+    )
     print(f"\n4) {len(alerts)} alert(s) published to the SNS topic (a person must act):\n", file=out)
     for subject in sorted(a["Subject"] for a in alerts):
         print(f"   - {subject}", file=out)
     print(f"\nDead-letter queue: {dlq} message(s). Structured logs and EMF metrics: {log_path}", file=out)
-    return {"decisions": decisions, "before": before, "after": after, "alerts": alerts, "dlq": dlq,
-            "rows": rows}
+    return {"decisions": decisions, "before": before, "after": after, "alerts": alerts, "dlq": dlq, "rows": rows}
 
 
 def _warnings(decision: dict[str, Any]) -> str:
@@ -125,7 +156,7 @@ def _warnings(decision: dict[str, Any]) -> str:
 
 
 def _alerts(sqs: Any, inbox: str) -> list[dict[str, Any]]:
-    alerts = []
+    alerts: list[dict[str, Any]] = []
     while True:
         messages = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", [])
         if not messages:
@@ -149,8 +180,12 @@ def _decisions(log_path: Path) -> list[dict[str, Any]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--log", type=Path, default=ROOT / ".demo" / "das-guard.log",
-                        help="where the handler's JSON logs and EMF metrics go (default: .demo/das-guard.log)")
+    parser.add_argument(
+        "--log",
+        type=Path,
+        default=ROOT / ".demo" / "das-guard.log",
+        help="where the handler's JSON logs and EMF metrics go (default: .demo/das-guard.log)",
+    )
     args = parser.parse_args(argv)
     args.log.parent.mkdir(parents=True, exist_ok=True)
     run(args.log)

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from moto.sqs.models import sqs_backends
+
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
@@ -32,9 +34,14 @@ class LambdaContext:
         return 60_000
 
 
-def sqs_record(body: str, *, message_id: str | None = None, receive_count: int = 1,
-               queue_arn: str = f"arn:aws:sqs:{REGION}:{ACCOUNT}:das-guard-events",
-               sent_at_ms: int = 1_764_062_042_000) -> dict[str, Any]:
+def sqs_record(
+    body: str,
+    *,
+    message_id: str | None = None,
+    receive_count: int = 1,
+    queue_arn: str = f"arn:aws:sqs:{REGION}:{ACCOUNT}:das-guard-events",
+    sent_at_ms: int = 1_764_062_042_000,
+) -> dict[str, Any]:
     """One record of the SQS event Lambda hands to the function."""
     digest = hashlib.md5(body.encode(), usedforsecurity=False).hexdigest()
     return {
@@ -76,8 +83,9 @@ class QueuePoller:
     def __init__(self, sqs: Any, queue_url: str, handler: Handler, *, batch_size: int = 10) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
-        self._queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"]["QueueArn"]
+        self._queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         self._handler = handler
         self._batch_size = batch_size
 
@@ -85,8 +93,12 @@ class QueuePoller:
         """Invoke the handler until no message is visible (delayed messages stay for later)."""
         result = PollResult()
         while result.invocations < max_invocations:
-            response = self._sqs.receive_message(QueueUrl=self._queue_url, MaxNumberOfMessages=self._batch_size,
-                                                 AttributeNames=["All"], VisibilityTimeout=30)
+            response = self._sqs.receive_message(
+                QueueUrl=self._queue_url,
+                MaxNumberOfMessages=self._batch_size,
+                AttributeNames=["All"],
+                VisibilityTimeout=30,
+            )
             messages = response.get("Messages", [])
             if not messages:
                 break
@@ -100,25 +112,28 @@ class QueuePoller:
                     result.failed += 1
                     # Lambda leaves a failed message for redelivery after the visibility timeout;
                     # locally that timeout is zero so the next poll sees it again.
-                    self._sqs.change_message_visibility(QueueUrl=self._queue_url,
-                                                        ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+                    self._sqs.change_message_visibility(
+                        QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                    )
                 else:
                     self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
         return result
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         attributes = message.get("Attributes", {})
-        record = sqs_record(message["Body"], message_id=message["MessageId"],
-                            receive_count=int(attributes.get("ApproximateReceiveCount", "1")),
-                            queue_arn=self._queue_arn, sent_at_ms=int(attributes.get("SentTimestamp", "0")))
+        record = sqs_record(
+            message["Body"],
+            message_id=message["MessageId"],
+            receive_count=int(attributes.get("ApproximateReceiveCount", "1")),
+            queue_arn=self._queue_arn,
+            sent_at_ms=int(attributes.get("SentTimestamp", "0")),
+        )
         record["receiptHandle"] = message["ReceiptHandle"]
         return record
 
 
 def fast_forward_queue(queue_url: str, *, region: str = REGION, account: str = ACCOUNT) -> int:
     """Let time pass for delayed messages (SQS DelaySeconds): make them deliverable now."""
-    from moto.sqs.models import sqs_backends
-
     name = queue_url.rstrip("/").rsplit("/", 1)[-1]
     queue = sqs_backends[account][region].queues[name]
     count = 0

@@ -22,8 +22,12 @@ DEMO_POLICY: dict[str, Any] = {
     "description": "Demo: regulated data gets sync streams, analytics is trialled report-only, sandboxes are exempt",
     "defaults": {"action": "enforce", "mode": "async", "kms_key": KEY_ALIAS, "apply_immediately": True},
     "rules": [
-        {"name": "sandboxes", "match": {"tags": {"env": "sandbox"}}, "action": "exempt",
-         "reason": "No production data; approved by the CISO (ticket SEC-1432)"},
+        {
+            "name": "sandboxes",
+            "match": {"tags": {"env": "sandbox"}},
+            "action": "exempt",
+            "reason": "No production data; approved by the CISO (ticket SEC-1432)",
+        },
         {"name": "regulated-data", "match": {"tags": {"data-class": ["pci", "pii"]}}, "mode": "sync"},
         {"name": "analytics-trial", "match": {"tags": {"team": "analytics"}}, "action": "report-only"},
     ],
@@ -64,7 +68,9 @@ def seed_stack(session: Any, policy: dict[str, Any] | str | None = None, *, max_
 
     document = DEMO_POLICY if policy is None else policy
     session.client("ssm", region_name=REGION).put_parameter(
-        Name=POLICY_PARAMETER, Type="String", Overwrite=True,
+        Name=POLICY_PARAMETER,
+        Type="String",
+        Overwrite=True,
         Value=document if isinstance(document, str) else json.dumps(document, indent=2),
     )
 
@@ -73,8 +79,9 @@ def seed_stack(session: Any, policy: dict[str, Any] | str | None = None, *, max_
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     queue_url = sqs.create_queue(
         QueueName="das-guard-events",
-        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
-                                                 "maxReceiveCount": str(max_receive_count)})},
+        Attributes={
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)})
+        },
     )["QueueUrl"]
 
     sns = session.client("sns", region_name=REGION)
@@ -85,17 +92,34 @@ def seed_stack(session: Any, policy: dict[str, Any] | str | None = None, *, max_
     return Stack(key["Arn"], queue_url, dlq_url, topic_arn, alerts_url)
 
 
-def create_cluster(rds: Any, cluster_id: str, engine: str, version: str, instances: list[tuple[str, str]] = (),  # type: ignore[assignment]
-                   *, tags: dict[str, str] | None = None, engine_mode: str = "provisioned",
-                   **extra: Any) -> str:
+def create_cluster(
+    rds: Any,
+    cluster_id: str,
+    engine: str,
+    version: str,
+    instances: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    *,
+    tags: dict[str, str] | None = None,
+    engine_mode: str = "provisioned",
+    **extra: Any,
+) -> str:
     cluster = rds.create_db_cluster(
-        DBClusterIdentifier=cluster_id, Engine=engine, EngineVersion=version, EngineMode=engine_mode,
-        MasterUsername="admin_user", MasterUserPassword=PASSWORD,
-        Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()], **extra,
+        DBClusterIdentifier=cluster_id,
+        Engine=engine,
+        EngineVersion=version,
+        EngineMode=engine_mode,
+        MasterUsername="admin_user",
+        MasterUserPassword=PASSWORD,
+        Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+        **extra,
     )["DBCluster"]
     for instance_id, instance_class in instances:
-        rds.create_db_instance(DBInstanceIdentifier=instance_id, DBClusterIdentifier=cluster_id, Engine=engine,
-                               DBInstanceClass=instance_class)
+        rds.create_db_instance(
+            DBInstanceIdentifier=instance_id,
+            DBClusterIdentifier=cluster_id,
+            Engine=engine,
+            DBInstanceClass=instance_class,
+        )
     return str(cluster["DBClusterArn"])
 
 
@@ -129,30 +153,65 @@ def seed_demo_clusters(session: Any, stack: Stack) -> None:
     """One cluster per sample event in events/eventbridge, in the state that event's story needs."""
     rds = session.client("rds", region_name=REGION)
     pg, mysql = "aurora-postgresql", "aurora-mysql"
-    create_cluster(rds, "orders-pg", pg, "15.4", [("orders-pg-1", "db.r6g.large"), ("orders-pg-2", "db.r6g.large")],
-                   tags={"data-class": "pci", "team": "orders"})
-    create_cluster(rds, "billing-mysql", mysql, "8.0.mysql_aurora.3.05.2", [("billing-mysql-1", "db.r7g.xlarge")],
-                   tags={"data-class": "pci"})
-    create_cluster(rds, "orders-pg-clone", pg, "15.4", [("orders-pg-clone-1", "db.r6g.large")],
-                   tags={"team": "analytics"})
+    create_cluster(
+        rds,
+        "orders-pg",
+        pg,
+        "15.4",
+        [("orders-pg-1", "db.r6g.large"), ("orders-pg-2", "db.r6g.large")],
+        tags={"data-class": "pci", "team": "orders"},
+    )
+    create_cluster(
+        rds,
+        "billing-mysql",
+        mysql,
+        "8.0.mysql_aurora.3.05.2",
+        [("billing-mysql-1", "db.r7g.xlarge")],
+        tags={"data-class": "pci"},
+    )
+    create_cluster(
+        rds, "orders-pg-clone", pg, "15.4", [("orders-pg-clone-1", "db.r6g.large")], tags={"team": "analytics"}
+    )
     create_cluster(rds, "legacy-import", mysql, "5.7.mysql_aurora.2.10.2", [("legacy-import-1", "db.r5.large")])
     rds.create_global_cluster(GlobalClusterIdentifier="orders-global", Engine=pg, EngineVersion="15.4")
-    create_cluster(rds, "orders-pg-dr", pg, "15.4", [("orders-pg-dr-1", "db.r6g.large")],
-                   GlobalClusterIdentifier="orders-global")
+    create_cluster(
+        rds, "orders-pg-dr", pg, "15.4", [("orders-pg-dr-1", "db.r6g.large")], GlobalClusterIdentifier="orders-global"
+    )
     create_cluster(rds, "dev-burst", pg, "16.1", [("dev-burst-1", "db.t4g.medium")], tags={"env": "dev"})
-    create_cluster(rds, "sessions-sls", mysql, "5.7.mysql_aurora.2.11.4", engine_mode="serverless",
-                   tags={"team": "web"})
-    create_cluster(rds, "audit-pg", pg, "16.1", [("audit-pg-1", "db.r6g.large"), ("audit-pg-2", "db.r6g.large")],
-                   tags={"team": "audit"})
+    create_cluster(
+        rds, "sessions-sls", mysql, "5.7.mysql_aurora.2.11.4", engine_mode="serverless", tags={"team": "web"}
+    )
+    create_cluster(
+        rds,
+        "audit-pg",
+        pg,
+        "16.1",
+        [("audit-pg-1", "db.r6g.large"), ("audit-pg-2", "db.r6g.large")],
+        tags={"team": "audit"},
+    )
     das_extension.set_activity_stream("audit-pg", "started", "async", stack.key_arn)
     das_extension.add_foreign_cluster("catalog-docdb", "docdb", "5.0.0")
     create_cluster(rds, "payments-pg", pg, "16.1", tags={"team": "payments"})
     das_extension.hold_cluster_status("payments-pg", "creating")
     create_cluster(rds, "sandbox-pg", pg, "15.4", [("sandbox-pg-1", "db.r6g.large")], tags={"env": "sandbox"})
-    rds.create_db_instance(DBInstanceIdentifier="reporting-db", Engine="postgres", DBInstanceClass="db.m6g.large",
-                           AllocatedStorage=100, MasterUsername="admin_user", MasterUserPassword=PASSWORD)
-    create_cluster(rds, "inventory-maz", "postgres", "16.4", DBClusterInstanceClass="db.r6gd.large",
-                   StorageType="io1", Iops=3000, AllocatedStorage=100)
+    rds.create_db_instance(
+        DBInstanceIdentifier="reporting-db",
+        Engine="postgres",
+        DBInstanceClass="db.m6g.large",
+        AllocatedStorage=100,
+        MasterUsername="admin_user",
+        MasterUserPassword=PASSWORD,
+    )
+    create_cluster(
+        rds,
+        "inventory-maz",
+        "postgres",
+        "16.4",
+        DBClusterInstanceClass="db.r6gd.large",
+        StorageType="io1",
+        Iops=3000,
+        AllocatedStorage=100,
+    )
 
 
 def finish_creating(session: Any, cluster_id: str, instance_id: str, instance_class: str = "db.r6g.large") -> None:
@@ -160,5 +219,6 @@ def finish_creating(session: Any, cluster_id: str, instance_id: str, instance_cl
     das_extension.hold_cluster_status(cluster_id, None)
     rds = session.client("rds", region_name=REGION)
     engine = rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]["Engine"]
-    rds.create_db_instance(DBInstanceIdentifier=instance_id, DBClusterIdentifier=cluster_id, Engine=engine,
-                           DBInstanceClass=instance_class)
+    rds.create_db_instance(
+        DBInstanceIdentifier=instance_id, DBClusterIdentifier=cluster_id, Engine=engine, DBInstanceClass=instance_class
+    )

@@ -30,8 +30,7 @@ def local_aws(region: str = "us-east-1") -> Iterator[str]:
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    overrides = {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": region,
-                 "AWS_REGION": region}
+    overrides = {**FAKE_CREDENTIALS, "AWS_ENDPOINT_URL": endpoint, "AWS_DEFAULT_REGION": region, "AWS_REGION": region}
     saved = {name: os.environ.get(name) for name in overrides}
     os.environ.update(overrides)
     try:

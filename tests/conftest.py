@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,11 +19,16 @@ from botocore.exceptions import ClientError
 for _name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
     os.environ.pop(_name, None)
 os.environ.update(
-    AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1",
-    AWS_REGION="us-east-1", POWERTOOLS_METRICS_NAMESPACE="DASGuard", POWERTOOLS_SERVICE_NAME="das-guard",
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_REGION="us-east-1",
+    POWERTOOLS_METRICS_NAMESPACE="DASGuard",
+    POWERTOOLS_SERVICE_NAME="das-guard",
 )
 
 from moto import mock_aws  # noqa: E402
+from moto.sqs.models import sqs_backends  # noqa: E402
 
 from das_guard import handlers  # noqa: E402
 from das_guard.settings import Settings  # noqa: E402
@@ -96,8 +102,15 @@ class Enforcer:
         handlers.logger.registered_handler.setStream(self.log)
         self._session = session
 
-    def inject(self, operation: str, code: str, *, status: int = 400, times: int = 1_000_000,
-               side_effect: Callable[[], None] | None = None) -> None:
+    def inject(
+        self,
+        operation: str,
+        code: str,
+        *,
+        status: int = 400,
+        times: int = 1_000_000,
+        side_effect: Callable[[], None] | None = None,
+    ) -> None:
         """Make `operation` fail with `code` (as if botocore's own retries were exhausted).
 
         Register before the first invocation: botocore clients copy their session's hooks when created.
@@ -110,8 +123,13 @@ class Enforcer:
             remaining[0] -= 1
             if side_effect:
                 side_effect()
-            raise ClientError({"Error": {"Code": code, "Message": f"injected {code}"},
-                               "ResponseMetadata": {"HTTPStatusCode": status}}, operation)
+            raise ClientError(
+                {
+                    "Error": {"Code": code, "Message": f"injected {code}"},
+                    "ResponseMetadata": {"HTTPStatusCode": status},
+                },
+                operation,
+            )
 
         self.counted_session.events.register("before-call.*.*", fail)
 
@@ -144,16 +162,14 @@ class Enforcer:
 
     def queued(self) -> list[dict[str, Any]]:
         """Messages DAS Guard put back on its own queue (deferrals), delayed or not."""
-        from moto.sqs.models import sqs_backends
-
         queue = sqs_backends["123456789012"]["us-east-1"].queues["das-guard-events"]
-        return [{"body": json.loads(m.body), "delay": round(m.delayed_until / 1000 - _now_seconds())}
-                for m in queue._messages]
+        return [
+            {"body": json.loads(m.body), "delay": round(m.delayed_until / 1000 - _now_seconds())}
+            for m in queue._messages
+        ]
 
 
 def _now_seconds() -> float:
-    import time
-
     return time.time()
 
 

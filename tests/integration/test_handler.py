@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from moto.sqs.models import sqs_backends
 
+from das_guard import handlers
 from localaws import das_extension, scenario
 from localaws.runtime import QueuePoller
 
@@ -78,8 +80,13 @@ def test_api_calls_per_event_on_the_happy_path(enforcer: Enforcer) -> None:
     enforcer.api.reset()
     enforcer.invoke(sample("cloudtrail-create-db-cluster-global-secondary"))
     warm = dict(enforcer.api.calls)
-    assert cold == {"ssm:GetParameter": 1, "rds:DescribeDBClusters": 1, "rds:DescribeDBInstances": 1,
-                    "kms:DescribeKey": 1, "rds:StartActivityStream": 1}
+    assert cold == {
+        "ssm:GetParameter": 1,
+        "rds:DescribeDBClusters": 1,
+        "rds:DescribeDBInstances": 1,
+        "kms:DescribeKey": 1,
+        "rds:StartActivityStream": 1,
+    }
     # the policy and the key lookup are cached in the container
     assert warm == {"rds:DescribeDBClusters": 1, "rds:DescribeDBInstances": 1, "rds:StartActivityStream": 1}
 
@@ -158,8 +165,16 @@ class TestDeferral:
         assert [enforcer.settings.retry_delay(n) for n in range(7)] == [60, 120, 240, 480, 900, 900, 900]
 
     def test_a_cluster_that_never_gets_ready_raises_an_alert(self, enforcer: Enforcer) -> None:
-        retry = {"dasGuard": {"format": 1, "clusterId": "payments-pg", "trigger": "CloudTrail:CreateDBCluster",
-                              "eventId": "evt-9", "firstSeen": "2026-11-25T06:00:00+00:00", "attempt": 14}}
+        retry = {
+            "dasGuard": {
+                "format": 1,
+                "clusterId": "payments-pg",
+                "trigger": "CloudTrail:CreateDBCluster",
+                "eventId": "evt-9",
+                "firstSeen": "2026-11-25T06:00:00+00:00",
+                "attempt": 14,
+            }
+        }
         enforcer.pipeline._clock = lambda: datetime(2026, 11, 25, 9, 1, tzinfo=UTC)
         response = enforcer.invoke(retry)
         assert response == {"batchItemFailures": []}
@@ -173,22 +188,29 @@ class TestDeferral:
 
     def test_readiness_window_is_a_setting(self, make_enforcer: Callable[..., Enforcer]) -> None:
         enforcer = make_enforcer(DAS_GUARD_READINESS_TIMEOUT_MINUTES="240")
-        retry = {"dasGuard": {"format": 1, "clusterId": "payments-pg", "trigger": "t", "eventId": "e",
-                              "firstSeen": "2026-11-25T06:00:00+00:00", "attempt": 14}}
+        retry = {
+            "dasGuard": {
+                "format": 1,
+                "clusterId": "payments-pg",
+                "trigger": "t",
+                "eventId": "e",
+                "firstSeen": "2026-11-25T06:00:00+00:00",
+                "attempt": 14,
+            }
+        }
         enforcer.pipeline._clock = lambda: datetime(2026, 11, 25, 9, 1, tzinfo=UTC)
         enforcer.invoke(retry)
         assert enforcer.last()["outcome"] == "Deferred"
 
     @staticmethod
     def _consume_queue(session: Any) -> None:
-        from moto.sqs.models import sqs_backends
-
         sqs_backends["123456789012"]["us-east-1"].queues["das-guard-events"]._messages.clear()
 
 
 class TestTransientFailures:
-    def test_throttling_is_retried_by_sqs_not_lost(self, make_enforcer: Callable[..., Enforcer],
-                                                   demo_clusters: None) -> None:
+    def test_throttling_is_retried_by_sqs_not_lost(
+        self, make_enforcer: Callable[..., Enforcer], demo_clusters: None
+    ) -> None:
         enforcer = make_enforcer()
         enforcer.inject("StartActivityStream", "ThrottlingException")
         response = enforcer.invoke(sample("cloudtrail-create-db-cluster"), receive_count=1)
@@ -210,22 +232,25 @@ class TestTransientFailures:
         [alert] = enforcer.alerts()
         assert "Failed" in alert["Subject"]
 
-    def test_only_the_failing_record_of_a_batch_is_redelivered(self, make_enforcer: Callable[..., Enforcer],
-                                                               demo_clusters: None) -> None:
+    def test_only_the_failing_record_of_a_batch_is_redelivered(
+        self, make_enforcer: Callable[..., Enforcer], demo_clusters: None
+    ) -> None:
         enforcer = make_enforcer()
         enforcer.inject("StartActivityStream", "ThrottlingException", times=1)
-        response = enforcer.invoke(sample("cloudtrail-create-db-cluster"),
-                                   sample("cloudtrail-create-db-cluster-global-secondary"))
+        response = enforcer.invoke(
+            sample("cloudtrail-create-db-cluster"), sample("cloudtrail-create-db-cluster-global-secondary")
+        )
         assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
         assert [d["outcome"] for d in enforcer.decisions()] == ["Started"]
 
-    def test_failing_messages_end_in_the_dead_letter_queue(self, make_enforcer: Callable[..., Enforcer],
-                                                           demo_clusters: None, sqs: Any) -> None:
-        from das_guard import handlers
-
+    def test_failing_messages_end_in_the_dead_letter_queue(
+        self, make_enforcer: Callable[..., Enforcer], demo_clusters: None, sqs: Any
+    ) -> None:
         enforcer = make_enforcer()
         enforcer.inject("DescribeDBClusters", "ServiceUnavailable", status=503)
-        sqs.send_message(QueueUrl=enforcer.stack.queue_url, MessageBody=json.dumps(sample("cloudtrail-create-db-cluster")))
+        sqs.send_message(
+            QueueUrl=enforcer.stack.queue_url, MessageBody=json.dumps(sample("cloudtrail-create-db-cluster"))
+        )
         result = QueuePoller(sqs, enforcer.stack.queue_url, handlers.handle_queue).drain()
         assert (result.invocations, result.failed) == (3, 3)  # maxReceiveCount deliveries, then parked
         parked = sqs.receive_message(QueueUrl=enforcer.stack.dlq_url).get("Messages", [])
@@ -234,8 +259,9 @@ class TestTransientFailures:
 
 
 class TestRacesAndRefusals:
-    def test_someone_else_started_it_first(self, make_enforcer: Callable[..., Enforcer], demo_clusters: None,
-                                           stack: scenario.Stack) -> None:
+    def test_someone_else_started_it_first(
+        self, make_enforcer: Callable[..., Enforcer], demo_clusters: None, stack: scenario.Stack
+    ) -> None:
         enforcer = make_enforcer()
 
         def started_meanwhile() -> None:
@@ -247,8 +273,9 @@ class TestRacesAndRefusals:
         assert enforcer.api.calls["rds:StartActivityStream"] == 1
         assert enforcer.queued() == []
 
-    def test_cluster_changed_state_under_us_is_retried_later(self, make_enforcer: Callable[..., Enforcer],
-                                                             demo_clusters: None) -> None:
+    def test_cluster_changed_state_under_us_is_retried_later(
+        self, make_enforcer: Callable[..., Enforcer], demo_clusters: None
+    ) -> None:
         enforcer = make_enforcer()
         enforcer.inject("StartActivityStream", "InvalidDBClusterStateFault")
         enforcer.invoke(sample("cloudtrail-create-db-cluster"))
@@ -265,8 +292,9 @@ class TestRacesAndRefusals:
         [alert] = enforcer.alerts()
         assert "kms:CreateGrant" in alert["Message"]
 
-    def test_other_refusals_are_failed_with_awss_reason(self, make_enforcer: Callable[..., Enforcer],
-                                                        demo_clusters: None) -> None:
+    def test_other_refusals_are_failed_with_awss_reason(
+        self, make_enforcer: Callable[..., Enforcer], demo_clusters: None
+    ) -> None:
         enforcer = make_enforcer()
         enforcer.inject("StartActivityStream", "AccessDenied", status=403)
         response = enforcer.invoke(sample("cloudtrail-create-db-cluster"))
@@ -286,8 +314,7 @@ class TestRacesAndRefusals:
 
 class TestPolicyProblems:
     def _put_policy(self, session: Any, value: str) -> None:
-        session.client("ssm").put_parameter(Name=scenario.POLICY_PARAMETER, Value=value, Type="String",
-                                            Overwrite=True)
+        session.client("ssm").put_parameter(Name=scenario.POLICY_PARAMETER, Value=value, Type="String", Overwrite=True)
 
     def test_invalid_policy_alerts_with_the_field_and_keeps_the_events(
         self, make_enforcer: Callable[..., Enforcer], demo_clusters: None, session: Any
@@ -307,8 +334,9 @@ class TestPolicyProblems:
         assert last == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
         assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("Failed", "PolicyInvalid")
 
-    def test_fixed_policy_is_picked_up(self, make_enforcer: Callable[..., Enforcer], demo_clusters: None,
-                                       session: Any) -> None:
+    def test_fixed_policy_is_picked_up(
+        self, make_enforcer: Callable[..., Enforcer], demo_clusters: None, session: Any
+    ) -> None:
         self._put_policy(session, "{ not json")
         enforcer = make_enforcer(DAS_GUARD_POLICY_CACHE_SECONDS="0")
         assert enforcer.invoke(sample("cloudtrail-create-db-cluster"))["batchItemFailures"]
@@ -316,15 +344,17 @@ class TestPolicyProblems:
         assert enforcer.invoke(sample("cloudtrail-create-db-cluster")) == {"batchItemFailures": []}
         assert enforcer.last()["outcome"] == "Started"
 
-    def test_missing_policy_parameter_is_retried(self, make_enforcer: Callable[..., Enforcer],
-                                                 demo_clusters: None) -> None:
+    def test_missing_policy_parameter_is_retried(
+        self, make_enforcer: Callable[..., Enforcer], demo_clusters: None
+    ) -> None:
         enforcer = make_enforcer(DAS_GUARD_POLICY_PARAMETER="/das-guard/nope")
         response = enforcer.invoke(sample("cloudtrail-create-db-cluster"))
         assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
         assert [r for r in enforcer.records() if "ParameterNotFound" in r.get("message", "")]
 
-    def test_policy_key_that_does_not_exist_is_a_violation(self, make_enforcer: Callable[..., Enforcer],
-                                                           demo_clusters: None, session: Any) -> None:
+    def test_policy_key_that_does_not_exist_is_a_violation(
+        self, make_enforcer: Callable[..., Enforcer], demo_clusters: None, session: Any
+    ) -> None:
         policy = dict(scenario.DEMO_POLICY, defaults={"kms_key": "alias/typo"})
         self._put_policy(session, json.dumps(policy))
         enforcer = make_enforcer()
@@ -342,13 +372,20 @@ def test_malformed_messages_are_ignored_not_retried(enforcer: Enforcer) -> None:
 @pytest.mark.usefixtures("demo_clusters")
 def test_metrics_one_per_outcome_with_reason_dimension(enforcer: Enforcer, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
-    enforcer.invoke(sample("cloudtrail-create-db-cluster"), sample("cloudtrail-create-db-instance"),
-                    sample("cloudtrail-create-db-cluster-docdb"))
+    enforcer.invoke(
+        sample("cloudtrail-create-db-cluster"),
+        sample("cloudtrail-create-db-instance"),
+        sample("cloudtrail-create-db-cluster-docdb"),
+    )
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    per_reason = {(m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], m.get("Reason")) for m in emf
-                  if "Reason" in m}
-    assert per_reason == {("Started", "StreamStarted"), ("Violation", "UnsupportedInstanceClass"),
-                          ("NotApplicable", "NotAurora")}
+    per_reason = {
+        (m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], m.get("Reason")) for m in emf if "Reason" in m
+    }
+    assert per_reason == {
+        ("Started", "StreamStarted"),
+        ("Violation", "UnsupportedInstanceClass"),
+        ("NotApplicable", "NotAurora"),
+    }
     [totals] = [m for m in emf if "Reason" not in m]
     assert (totals["Started"], totals["Violation"], totals["NotApplicable"]) == ([1.0], [1.0], [1.0])
     assert totals["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "DASGuard"
@@ -361,9 +398,15 @@ def test_alert_tells_a_person_what_where_why_and_how_to_fix(enforcer: Enforcer) 
     [alert] = enforcer.alerts()
     assert alert["Subject"] == "DAS Guard Violation: dev-burst (UnsupportedInstanceClass) in 123456789012/us-east-1"
     body = alert["Message"]
-    for fragment in ("dev-burst-1 (db.t4g.medium)", CLUSTER_ARN + "dev-burst", "Account:  123456789012",
-                     "Region:   us-east-1", "How to fix: Modify these instances", "CloudTrail:CreateDBInstance",
-                     "/das-guard/policy"):
+    for fragment in (
+        "dev-burst-1 (db.t4g.medium)",
+        CLUSTER_ARN + "dev-burst",
+        "Account:  123456789012",
+        "Region:   us-east-1",
+        "How to fix: Modify these instances",
+        "CloudTrail:CreateDBInstance",
+        "/das-guard/policy",
+    ):
         assert fragment in body
 
 
@@ -397,8 +440,8 @@ def test_report_only_changes_nothing(enforcer: Enforcer, rds: Any) -> None:
 def test_global_database_clusters_are_evaluated_each_in_its_own_region(enforcer: Enforcer) -> None:
     secondary_elsewhere = sample("cloudtrail-create-db-cluster-global-secondary")
     secondary_elsewhere["detail"]["responseElements"]["dBClusterArn"] = (
-        "arn:aws:rds:eu-west-1:123456789012:cluster:orders-pg-dr")
+        "arn:aws:rds:eu-west-1:123456789012:cluster:orders-pg-dr"
+    )
     enforcer.invoke(secondary_elsewhere)
     assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("Ignored", "ForeignRegion")
     assert enforcer.api.total() == 0
-

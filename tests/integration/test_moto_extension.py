@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from localaws import das_extension
 from localaws.scenario import create_cluster
+from localaws.server import local_aws
 
 ACCOUNT_REGION = "us-east-1:123456789012"
 
@@ -65,23 +67,32 @@ def test_settle_lets_time_pass(rds: Any, key: str) -> None:
 def test_unknown_cluster(rds: Any, key: str) -> None:
     arn = "arn:aws:rds:us-east-1:123456789012:cluster:nope"
     assert error(rds.start_activity_stream, ResourceArn=arn, Mode="async", KmsKeyId=key)[:2] == (
-        "DBClusterNotFoundFault", 404)
+        "DBClusterNotFoundFault",
+        404,
+    )
     other_region = pg(rds).replace("us-east-1", "eu-west-1")
     assert error(rds.start_activity_stream, ResourceArn=other_region, Mode="async", KmsKeyId=key)[0] == (
-        "DBClusterNotFoundFault")
+        "DBClusterNotFoundFault"
+    )
 
 
 def test_instance_arn_is_refused(rds: Any, key: str) -> None:
     pg(rds)
     db = "arn:aws:rds:us-east-1:123456789012:db:"
     assert error(rds.start_activity_stream, ResourceArn=db + "c1-0", Mode="async", KmsKeyId=key)[:2] == (
-        "InvalidParameterValue", 400)
+        "InvalidParameterValue",
+        400,
+    )
     assert error(rds.start_activity_stream, ResourceArn=db + "nope", Mode="async", KmsKeyId=key)[:2] == (
-        "DBInstanceNotFound", 404)
+        "DBInstanceNotFound",
+        404,
+    )
 
 
 def test_mode_must_be_sync_or_async(rds: Any, key: str) -> None:
-    assert error(rds.start_activity_stream, ResourceArn=pg(rds), Mode="fast", KmsKeyId=key)[0] == "InvalidParameterValue"
+    assert (
+        error(rds.start_activity_stream, ResourceArn=pg(rds), Mode="fast", KmsKeyId=key)[0] == "InvalidParameterValue"
+    )
 
 
 def test_cluster_must_be_available_with_an_instance(rds: Any, key: str) -> None:
@@ -93,7 +104,8 @@ def test_cluster_must_be_available_with_an_instance(rds: Any, key: str) -> None:
     das_extension.hold_cluster_status("busy", "modifying")
     assert rds.describe_db_clusters(DBClusterIdentifier="busy")["DBClusters"][0]["Status"] == "modifying"
     assert error(rds.start_activity_stream, ResourceArn=arn, Mode="async", KmsKeyId=key)[0] == (
-        "InvalidDBClusterStateFault")
+        "InvalidDBClusterStateFault"
+    )
     das_extension.hold_cluster_status("busy", None)
     assert rds.start_activity_stream(ResourceArn=arn, Mode="async", KmsKeyId=key)["Status"] == "starting"
 
@@ -106,16 +118,20 @@ def test_second_start_is_refused(rds: Any, key: str) -> None:
     assert "starting" in message
 
 
-@pytest.mark.parametrize(("engine", "version", "classes", "mode", "fragment"), [
-    ("aurora-postgresql", "15.4", ("db.r6g.large", "db.t4g.medium"), "async", "db.t4g.medium"),
-    ("aurora-postgresql", "15.4", ("db.serverless",), "async", "db.serverless"),
-    ("aurora-postgresql", "10.21", ("db.r6g.large",), "async", "10.21"),
-    ("aurora-mysql", "5.7.mysql_aurora.2.10.2", ("db.r6g.large",), "async", "2.10.2"),
-    ("aurora-mysql", "8.0.mysql_aurora.3.05.2", ("db.r6id.large",), "async", "db.r6id.large"),
-    ("aurora-mysql", "8.0.mysql_aurora.3.05.2", ("db.r6g.large",), "sync", "only the async"),
-])
-def test_unsupported_configurations(rds: Any, key: str, engine: str, version: str, classes: tuple[str, ...],
-                                    mode: str, fragment: str) -> None:
+@pytest.mark.parametrize(
+    ("engine", "version", "classes", "mode", "fragment"),
+    [
+        ("aurora-postgresql", "15.4", ("db.r6g.large", "db.t4g.medium"), "async", "db.t4g.medium"),
+        ("aurora-postgresql", "15.4", ("db.serverless",), "async", "db.serverless"),
+        ("aurora-postgresql", "10.21", ("db.r6g.large",), "async", "10.21"),
+        ("aurora-mysql", "5.7.mysql_aurora.2.10.2", ("db.r6g.large",), "async", "2.10.2"),
+        ("aurora-mysql", "8.0.mysql_aurora.3.05.2", ("db.r6id.large",), "async", "db.r6id.large"),
+        ("aurora-mysql", "8.0.mysql_aurora.3.05.2", ("db.r6g.large",), "sync", "only the async"),
+    ],
+)
+def test_unsupported_configurations(
+    rds: Any, key: str, engine: str, version: str, classes: tuple[str, ...], mode: str, fragment: str
+) -> None:
     arn = create_cluster(rds, "c9", engine, version, [(f"c9-{i}", c) for i, c in enumerate(classes)])
     code, status, message = error(rds.start_activity_stream, ResourceArn=arn, Mode=mode, KmsKeyId=key)
     assert (code, status) == ("InvalidParameterCombination", 400)
@@ -127,11 +143,22 @@ def test_serverless_v1_and_non_aurora_are_refused(rds: Any, key: str) -> None:
     das_extension.hold_cluster_status("sls", None)
     # serverless v1 has no instances; the model refuses it for the engine mode or the missing instance
     assert error(rds.start_activity_stream, ResourceArn=arn, Mode="async", KmsKeyId=key)[0] in {
-        "InvalidParameterCombination", "InvalidDBClusterStateFault"}
-    maz = create_cluster(rds, "maz", "postgres", "16.4", DBClusterInstanceClass="db.r6gd.large",
-                         StorageType="io1", Iops=3000, AllocatedStorage=100)
-    rds.create_db_instance(DBInstanceIdentifier="maz-1", DBClusterIdentifier="maz", Engine="postgres",
-                           DBInstanceClass="db.r6gd.large")
+        "InvalidParameterCombination",
+        "InvalidDBClusterStateFault",
+    }
+    maz = create_cluster(
+        rds,
+        "maz",
+        "postgres",
+        "16.4",
+        DBClusterInstanceClass="db.r6gd.large",
+        StorageType="io1",
+        Iops=3000,
+        AllocatedStorage=100,
+    )
+    rds.create_db_instance(
+        DBInstanceIdentifier="maz-1", DBClusterIdentifier="maz", Engine="postgres", DBInstanceClass="db.r6gd.large"
+    )
     assert "Engine postgres" in error(rds.start_activity_stream, ResourceArn=maz, Mode="async", KmsKeyId=key)[2]
 
 
@@ -174,10 +201,6 @@ def test_stop_needs_a_running_stream(rds: Any) -> None:
 
 
 def test_works_through_the_threaded_server_too() -> None:
-    import boto3
-
-    from localaws.server import local_aws
-
     with local_aws() as endpoint:
         assert endpoint.startswith("http://127.0.0.1:")
         session = boto3.Session(region_name="us-east-1")

@@ -16,16 +16,29 @@ def cluster(engine: str = "aurora-postgresql", version: str = "15.4", *classes: 
         InstanceInfo(f"i{n}", c, fields.pop("instance_status", "available"), n == 0) for n, c in enumerate(classes)
     )
     base = ClusterInfo(
-        arn="arn:aws:rds:us-east-1:123456789012:cluster:c1", identifier="c1", resource_id="cluster-ABC",
-        engine=engine, engine_version=version, engine_mode="provisioned", status="available", tags={},
-        instances=instances, member_ids=tuple(i.identifier for i in instances),
+        arn="arn:aws:rds:us-east-1:123456789012:cluster:c1",
+        identifier="c1",
+        resource_id="cluster-ABC",
+        engine=engine,
+        engine_version=version,
+        engine_mode="provisioned",
+        status="available",
+        tags={},
+        instances=instances,
+        member_ids=tuple(i.identifier for i in instances),
     )
     return replace(base, **fields)
 
 
 def key(**fields: Any) -> KeyInfo:
-    base = KeyInfo(arn=KEY_ARN, key_id=KEY_ARN.rsplit("/", 1)[1], state="Enabled", spec="SYMMETRIC_DEFAULT",
-                   usage="ENCRYPT_DECRYPT", manager="CUSTOMER")
+    base = KeyInfo(
+        arn=KEY_ARN,
+        key_id=KEY_ARN.rsplit("/", 1)[1],
+        state="Enabled",
+        spec="SYMMETRIC_DEFAULT",
+        usage="ENCRYPT_DECRYPT",
+        manager="CUSTOMER",
+    )
     return replace(base, **fields)
 
 

@@ -13,16 +13,25 @@ from das_guard.policy import PolicyDocument, parse_policy
 
 from .factories import KEY_ARN, cluster, lookup
 
-POLICY = parse_policy(json.dumps({
-    "version": 1,
-    "defaults": {"action": "enforce", "mode": "async", "kms_key": "alias/das-guard", "apply_immediately": True},
-    "rules": [
-        {"name": "sandboxes", "match": {"tags": {"env": "sandbox"}}, "action": "exempt", "reason": "no data"},
-        {"name": "regulated", "match": {"tags": {"data-class": "pci"}}, "mode": "sync", "apply_immediately": False},
-        {"name": "trial", "match": {"tags": {"team": "analytics"}}, "action": "report-only"},
-        {"name": "lost-key", "match": {"tags": {"team": "lost"}}, "kms_key": "alias/missing"},
-    ],
-}))
+POLICY = parse_policy(
+    json.dumps(
+        {
+            "version": 1,
+            "defaults": {"action": "enforce", "mode": "async", "kms_key": "alias/das-guard", "apply_immediately": True},
+            "rules": [
+                {"name": "sandboxes", "match": {"tags": {"env": "sandbox"}}, "action": "exempt", "reason": "no data"},
+                {
+                    "name": "regulated",
+                    "match": {"tags": {"data-class": "pci"}},
+                    "mode": "sync",
+                    "apply_immediately": False,
+                },
+                {"name": "trial", "match": {"tags": {"team": "analytics"}}, "action": "report-only"},
+                {"name": "lost-key", "match": {"tags": {"team": "lost"}}, "kms_key": "alias/missing"},
+            ],
+        }
+    )
+)
 
 
 class Keys:
@@ -69,7 +78,10 @@ def test_sync_on_mysql_starts_async_with_a_warning() -> None:
 def test_unknown_cluster_is_not_applicable() -> None:
     evaluation, keys = run(None)
     assert (evaluation.outcome, evaluation.reason, evaluation.cluster_id) == (
-        Outcome.NOT_APPLICABLE, "ClusterNotFound", "c1")
+        Outcome.NOT_APPLICABLE,
+        "ClusterNotFound",
+        "c1",
+    )
     assert keys.asked == []
 
 
@@ -95,8 +107,9 @@ def test_active_stream_is_left_alone(status: str) -> None:
 
 def test_active_stream_with_other_settings_is_active_but_flagged() -> None:
     other_key = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
-    evaluation, _ = run(cluster(stream_status="started", stream_mode="async", stream_kms_key_id=other_key,
-                                tags={"data-class": "pci"}))
+    evaluation, _ = run(
+        cluster(stream_status="started", stream_mode="async", stream_kms_key_id=other_key, tags={"data-class": "pci"})
+    )
     assert evaluation.outcome is Outcome.ALREADY_ACTIVE
     assert [w.code for w in evaluation.warnings] == ["StreamSettingsDiffer"]
     assert "mode is async, policy says sync" in evaluation.warnings[0].detail
@@ -129,8 +142,16 @@ def test_a_tag_alone_cannot_exempt() -> None:
 
 def test_violations_are_found_before_waiting_for_readiness() -> None:
     # Serverless v1 never gets instances; it must be reported now, not after a two-hour deferral
-    evaluation, _ = run(cluster("aurora-mysql", "5.7.mysql_aurora.2.11.4", engine_mode="serverless",
-                                instances=(), member_ids=(), status="creating"))
+    evaluation, _ = run(
+        cluster(
+            "aurora-mysql",
+            "5.7.mysql_aurora.2.11.4",
+            engine_mode="serverless",
+            instances=(),
+            member_ids=(),
+            status="creating",
+        )
+    )
     assert (evaluation.outcome, evaluation.reason) == (Outcome.VIOLATION, "UnsupportedEngineMode")
     assert evaluation.fix
 
@@ -148,11 +169,14 @@ def test_bad_key_is_a_violation() -> None:
     assert (evaluation.outcome, evaluation.reason) == (Outcome.VIOLATION, "KmsKeyNotFound")
 
 
-@pytest.mark.parametrize(("fields", "reason"), [
-    ({"status": "creating", "instances": (), "member_ids": ()}, "ClusterNotAvailable"),
-    ({"instances": (), "member_ids": ()}, "NoInstances"),
-    ({"instance_status": "creating"}, "NoAvailableInstance"),
-])
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"status": "creating", "instances": (), "member_ids": ()}, "ClusterNotAvailable"),
+        ({"instances": (), "member_ids": ()}, "NoInstances"),
+        ({"instance_status": "creating"}, "NoAvailableInstance"),
+    ],
+)
 def test_not_ready_clusters_are_deferred(fields: dict[str, object], reason: str) -> None:
     evaluation, _ = run(cluster(**fields))
     assert (evaluation.outcome, evaluation.reason) == (Outcome.DEFERRED, reason)

@@ -23,19 +23,33 @@ def problems(text: str) -> list[str]:
 
 
 class TestMatching:
-    policy = parse_policy(doc(
-        {"name": "sandboxes", "match": {"tags": {"env": "sandbox"}}, "action": "exempt", "reason": "no data"},
-        {"name": "regulated", "match": {"tags": {"data-class": ["pci", "pii"]}}, "mode": "sync"},
-        {"name": "owned-trial", "match": {"tags": {"owner": {"present": True}, "trial": "yes"}},
-         "action": "report-only", "apply_immediately": False},
-        {"name": "untagged", "match": {"tags": {"owner": {"present": False}, "team": "legacy"}},
-         "kms_key": "alias/legacy"},
-    ))
+    policy = parse_policy(
+        doc(
+            {"name": "sandboxes", "match": {"tags": {"env": "sandbox"}}, "action": "exempt", "reason": "no data"},
+            {"name": "regulated", "match": {"tags": {"data-class": ["pci", "pii"]}}, "mode": "sync"},
+            {
+                "name": "owned-trial",
+                "match": {"tags": {"owner": {"present": True}, "trial": "yes"}},
+                "action": "report-only",
+                "apply_immediately": False,
+            },
+            {
+                "name": "untagged",
+                "match": {"tags": {"owner": {"present": False}, "team": "legacy"}},
+                "kms_key": "alias/legacy",
+            },
+        )
+    )
 
     def test_no_matching_rule_means_the_defaults(self) -> None:
         rule = self.policy.rule_for({"team": "orders"})
         assert (rule.name, rule.action, rule.mode, rule.kms_key, rule.apply_immediately) == (
-            "default", Action.ENFORCE, StreamMode.ASYNC, KEY, True)
+            "default",
+            Action.ENFORCE,
+            StreamMode.ASYNC,
+            KEY,
+            True,
+        )
 
     def test_exact_value(self) -> None:
         assert self.policy.rule_for({"env": "sandbox"}).action is Action.EXEMPT
@@ -68,11 +82,18 @@ class TestMatching:
 
 
 class TestAcceptedDocuments:
-    @pytest.mark.parametrize("key", [
-        "alias/das-guard", "alias/team/audit_key", KEY, "1234abcd-12ab-34cd-56ef-1234567890ab",
-        "mrk-1234abcd12ab34cd56ef1234567890ab", "arn:aws:kms:eu-west-1:123456789012:alias/das",
-        "arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
-    ])
+    @pytest.mark.parametrize(
+        "key",
+        [
+            "alias/das-guard",
+            "alias/team/audit_key",
+            KEY,
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "mrk-1234abcd12ab34cd56ef1234567890ab",
+            "arn:aws:kms:eu-west-1:123456789012:alias/das",
+            "arn:aws-us-gov:kms:us-gov-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        ],
+    )
     def test_every_kind_of_key_reference(self, key: str) -> None:
         assert parse_policy(doc(kms_key=key)).defaults.kms_key == key
 
@@ -84,7 +105,8 @@ class TestAcceptedDocuments:
 class TestRejectedDocuments:
     def test_invalid_json_names_line_and_column(self) -> None:
         assert problems('{"version": 1,\n  "defaults": {,}}') == [
-            "not valid JSON at line 2 column 16: Expecting property name enclosed in double quotes"]
+            "not valid JSON at line 2 column 16: Expecting property name enclosed in double quotes"
+        ]
 
     def test_not_an_object(self) -> None:
         assert problems("[1, 2]") == ["the document must be a JSON object, not list"]
@@ -98,22 +120,28 @@ class TestRejectedDocuments:
         assert problems(json.dumps({"version": 2, "defaults": {"kms_key": KEY}})) == ["version: Input should be 1"]
 
     def test_unknown_action_names_the_field_and_allowed_values(self) -> None:
-        assert problems(doc(action="stop")) == [
-            "defaults.action: Input should be 'enforce', 'report-only' or 'exempt'"]
+        assert problems(doc(action="stop")) == ["defaults.action: Input should be 'enforce', 'report-only' or 'exempt'"]
 
     def test_aws_managed_key_is_refused_with_the_reason(self) -> None:
         assert problems(doc(kms_key="alias/aws/rds")) == [
             "defaults: kms_key 'alias/aws/rds' is an AWS managed key; database activity streams need a "
-            "customer managed key"]
+            "customer managed key"
+        ]
 
     def test_garbage_key_reference(self) -> None:
         assert "is not a key ID, key ARN, alias name" in problems(doc(kms_key="my key"))[0]
 
     def test_streams_need_a_key_somewhere(self) -> None:
-        text = json.dumps({"version": 1, "defaults": {"action": "exempt"},
-                           "rules": [{"name": "prod", "match": {"tags": {"env": "prod"}}, "action": "enforce"}]})
+        text = json.dumps(
+            {
+                "version": 1,
+                "defaults": {"action": "exempt"},
+                "rules": [{"name": "prod", "match": {"tags": {"env": "prod"}}, "action": "enforce"}],
+            }
+        )
         assert problems(text) == [
-            "rule 'prod' would start streams but no kms_key is set (set it on the rule or in 'defaults')"]
+            "rule 'prod' would start streams but no kms_key is set (set it on the rule or in 'defaults')"
+        ]
 
     def test_exemptions_need_a_reason(self) -> None:
         text = doc({"name": "quiet", "match": {"tags": {"env": "x"}}, "action": "exempt"})
@@ -125,8 +153,10 @@ class TestRejectedDocuments:
 
     def test_a_bad_tag_condition_gets_one_clear_message(self) -> None:
         text = doc({"name": "a", "match": {"tags": {"data-class": {"present": "maybe"}}}})
-        assert problems(text) == ['rules[0].match.tags.data-class: must be a tag value (string), a list of '
-                                  'values, or {"present": true} / {"present": false}']
+        assert problems(text) == [
+            "rules[0].match.tags.data-class: must be a tag value (string), a list of "
+            'values, or {"present": true} / {"present": false}'
+        ]
 
     def test_every_problem_is_reported_at_once(self) -> None:
         text = doc({"name": "bad name", "match": {"tags": {}}}, {"name": "b", "match": {"tags": {"x": 1}}})
@@ -134,5 +164,7 @@ class TestRejectedDocuments:
 
     def test_empty_match_is_refused(self) -> None:
         # a rule matching everything by accident would shadow every later rule
-        assert "rules[0].match.tags: Dictionary should have at least 1 item" in problems(
-            doc({"name": "a", "match": {"tags": {}}}))[0]
+        assert (
+            "rules[0].match.tags: Dictionary should have at least 1 item"
+            in problems(doc({"name": "a", "match": {"tags": {}}}))[0]
+        )

@@ -24,17 +24,29 @@ def load(folder: str, name: str) -> dict[str, object]:
     return json.loads((EVENTS / folder / f"{name}.json").read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize(("name", "trigger", "cluster", "instance"), [
-    ("cloudtrail-create-db-cluster", "CloudTrail:CreateDBCluster", "orders-pg", None),
-    ("cloudtrail-restore-db-cluster-from-snapshot", "CloudTrail:RestoreDBClusterFromSnapshot", "billing-mysql", None),
-    ("cloudtrail-restore-db-cluster-to-point-in-time-clone", "CloudTrail:RestoreDBClusterToPointInTime",
-     "orders-pg-clone", None),
-    ("cloudtrail-restore-db-cluster-from-s3", "CloudTrail:RestoreDBClusterFromS3", "legacy-import", None),
-    ("cloudtrail-create-db-cluster-global-secondary", "CloudTrail:CreateDBCluster", "orders-pg-dr", None),
-    ("cloudtrail-create-db-instance", "CloudTrail:CreateDBInstance", "dev-burst", None),
-    ("rds-event-0170-cluster-created", "RDS:RDS-EVENT-0170", "sessions-sls", None),
-    ("rds-event-0005-instance-created", "RDS:RDS-EVENT-0005", None, "audit-pg-2"),
-])
+@pytest.mark.parametrize(
+    ("name", "trigger", "cluster", "instance"),
+    [
+        ("cloudtrail-create-db-cluster", "CloudTrail:CreateDBCluster", "orders-pg", None),
+        (
+            "cloudtrail-restore-db-cluster-from-snapshot",
+            "CloudTrail:RestoreDBClusterFromSnapshot",
+            "billing-mysql",
+            None,
+        ),
+        (
+            "cloudtrail-restore-db-cluster-to-point-in-time-clone",
+            "CloudTrail:RestoreDBClusterToPointInTime",
+            "orders-pg-clone",
+            None,
+        ),
+        ("cloudtrail-restore-db-cluster-from-s3", "CloudTrail:RestoreDBClusterFromS3", "legacy-import", None),
+        ("cloudtrail-create-db-cluster-global-secondary", "CloudTrail:CreateDBCluster", "orders-pg-dr", None),
+        ("cloudtrail-create-db-instance", "CloudTrail:CreateDBInstance", "dev-burst", None),
+        ("rds-event-0170-cluster-created", "RDS:RDS-EVENT-0170", "sessions-sls", None),
+        ("rds-event-0005-instance-created", "RDS:RDS-EVENT-0005", None, "audit-pg-2"),
+    ],
+)
 def test_every_trigger_names_its_cluster(name: str, trigger: str, cluster: str | None, instance: str | None) -> None:
     event = load("eventbridge", name)
     target = parse(event)
@@ -57,12 +69,15 @@ def test_failed_api_call_is_ignored_even_if_the_rule_let_it_through() -> None:
     assert (result.outcome, result.reason) == (Outcome.IGNORED, "FailedApiCall")
 
 
-@pytest.mark.parametrize(("name", "reason"), [
-    ("cloudtrail-delete-db-cluster", "UnrecognisedEvent"),
-    ("rds-event-0171-cluster-deleted", "UnrecognisedEvent"),
-    ("custom-bus-spoofed-source", "UnrecognisedEvent"),
-    ("cloudtrail-ec2-run-instances", "UnrecognisedEvent"),
-])
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("cloudtrail-delete-db-cluster", "UnrecognisedEvent"),
+        ("rds-event-0171-cluster-deleted", "UnrecognisedEvent"),
+        ("custom-bus-spoofed-source", "UnrecognisedEvent"),
+        ("cloudtrail-ec2-run-instances", "UnrecognisedEvent"),
+    ],
+)
 def test_events_that_are_not_creations_are_ignored_with_a_reason(name: str, reason: str) -> None:
     result = parse(load("not-routed", name))
     assert isinstance(result, Dismissal)
@@ -82,16 +97,27 @@ def test_clusters_of_other_regions_and_accounts_are_not_ours() -> None:
     assert result.reason == "ForeignAccount"
 
 
-@pytest.mark.parametrize("body", [
-    "", "not json", "[]", "null", "42", '{"source": "aws.rds"}', '{"source": "aws.rds", "detail": []}',
-    '{"source": "aws.rds", "detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": "CreateDBCluster",'
-    ' "requestParameters": "x"}}',
-    '{"source": "aws.rds", "detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": "CreateDBCluster"}}',
-    '{"source": "aws.rds", "detail-type": "RDS DB Cluster Event", "detail": {"EventID": "RDS-EVENT-0170",'
-    ' "SourceArn": "arn:aws:s3:::bucket"}}',
-    '{"dasGuard": {"format": 99}}', '{"dasGuard": {"format": 1, "clusterId": 7, "attempt": 1}}',
-    "[" * 100_000,
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "",
+        "not json",
+        "[]",
+        "null",
+        "42",
+        '{"source": "aws.rds"}',
+        '{"source": "aws.rds", "detail": []}',
+        '{"source": "aws.rds", "detail-type": "AWS API Call via CloudTrail", "detail": {"eventName": "CreateDBCluster",'
+        ' "requestParameters": "x"}}',
+        '{"source": "aws.rds", "detail-type": "AWS API Call via CloudTrail",'
+        ' "detail": {"eventName": "CreateDBCluster"}}',
+        '{"source": "aws.rds", "detail-type": "RDS DB Cluster Event", "detail": {"EventID": "RDS-EVENT-0170",'
+        ' "SourceArn": "arn:aws:s3:::bucket"}}',
+        '{"dasGuard": {"format": 99}}',
+        '{"dasGuard": {"format": 1, "clusterId": 7, "attempt": 1}}',
+        "[" * 100_000,
+    ],
+)
 def test_malformed_messages_are_ignored_with_a_reason(body: str) -> None:
     result = parse(body)
     assert isinstance(result, Dismissal)
@@ -101,11 +127,13 @@ def test_malformed_messages_are_ignored_with_a_reason(body: str) -> None:
 
 
 def test_retry_message_round_trip_keeps_first_seen_and_counts_attempts() -> None:
-    original = Target("CloudTrail:CreateDBCluster", "evt-1", NOW - timedelta(minutes=7), cluster_id="payments-pg",
-                      attempt=2)
+    original = Target(
+        "CloudTrail:CreateDBCluster", "evt-1", NOW - timedelta(minutes=7), cluster_id="payments-pg", attempt=2
+    )
     again = parse(original.retry_message())
-    assert again == Target("CloudTrail:CreateDBCluster", "evt-1", original.first_seen, cluster_id="payments-pg",
-                           attempt=3)
+    assert again == Target(
+        "CloudTrail:CreateDBCluster", "evt-1", original.first_seen, cluster_id="payments-pg", attempt=3
+    )
 
 
 def test_cluster_identifiers_are_lowercased_like_rds_does() -> None:

@@ -1,0 +1,44 @@
+# DAS Guard. Quick start: `make demo` (local AWS, no account needed) and `make test` (the whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit events validate clean
+
+$(INSTALLED): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "DAS Guard needs Python 3.11 or newer (set PYTHON=python3.x)")'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $@
+
+## demo: run the real handler on an embedded local AWS (moto server on 127.0.0.1) and show what it did
+demo: $(INSTALLED)
+	$(PY) -m localaws.demo
+
+## test: lint, type-check and run the whole test suite (what CI runs)
+test: lint typecheck $(INSTALLED)
+	$(PY) -m pytest -n auto -q
+
+lint: $(INSTALLED)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: $(INSTALLED)
+	$(PY) -m mypy
+
+## unit: the pure tests only (sub-second)
+unit: $(INSTALLED)
+	$(PY) -m pytest -q tests/unit
+
+## events: regenerate events/sqs from events/eventbridge
+events: $(INSTALLED)
+	$(PY) -m localaws.events
+
+## validate: `sam validate --lint` when the SAM CLI is installed (the tests lint the template regardless)
+validate:
+	sam validate --lint
+
+clean:
+	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -1,0 +1,63 @@
+"""Every sample in events/ is routed (or not) by the template's own EventBridge patterns."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from localaws.events import expected_sqs_samples
+
+from .conftest import ROOT
+from .event_patterns import matches
+
+EVENTS = ROOT / "events"
+ROUTED = sorted((EVENTS / "eventbridge").glob("*.json"))
+NOT_ROUTED = sorted((EVENTS / "not-routed").glob("*.json"))
+
+
+def rules(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        name: r["Properties"]["EventPattern"]
+        for name, r in template["Resources"].items()
+        if r["Type"] == "AWS::Events::Rule"
+    }
+
+
+@pytest.mark.parametrize("path", ROUTED, ids=lambda p: p.stem)
+def test_creation_samples_are_routed_by_exactly_one_rule(template: dict[str, Any], path: Path) -> None:
+    event = json.loads(path.read_text(encoding="utf-8"))
+    assert [n for n, pattern in rules(template).items() if matches(pattern, event)] in (
+        ["ClusterCreationApiCallRule"],
+        ["RdsCreationEventRule"],
+    )
+
+
+@pytest.mark.parametrize("path", NOT_ROUTED, ids=lambda p: p.stem)
+def test_failed_calls_deletions_and_foreign_sources_are_not_routed(template: dict[str, Any], path: Path) -> None:
+    event = json.loads(path.read_text(encoding="utf-8"))
+    assert [n for n, pattern in rules(template).items() if matches(pattern, event)] == []
+
+
+def test_every_trigger_the_issue_names_has_a_routed_sample(template: dict[str, Any]) -> None:
+    events = [json.loads(p.read_text(encoding="utf-8")) for p in ROUTED]
+    calls = {e["detail"].get("eventName") for e in events} - {None}
+    rds_events = {e["detail"].get("EventID") for e in events} - {None}
+    assert calls == {
+        "CreateDBCluster",
+        "RestoreDBClusterFromSnapshot",
+        "RestoreDBClusterToPointInTime",
+        "RestoreDBClusterFromS3",
+        "CreateDBInstance",
+    }
+    assert rds_events == {"RDS-EVENT-0170", "RDS-EVENT-0005"}
+    assert any(e["detail"].get("requestParameters", {}).get("globalClusterIdentifier") for e in events)
+    assert any(e["detail"].get("requestParameters", {}).get("restoreType") == "copy-on-write" for e in events)
+
+
+def test_sqs_samples_are_in_step_with_the_eventbridge_samples() -> None:
+    expected = expected_sqs_samples()
+    actual = {p.name: p.read_text(encoding="utf-8") for p in (EVENTS / "sqs").glob("*.json")}
+    assert actual == expected, "run `make events` after changing events/eventbridge"

@@ -1,0 +1,207 @@
+"""template.yaml: transforms with SAM, lints clean, and says what the README claims (IAM, wiring, defaults)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.api import lint_file
+
+from das_guard.policy import Action, StreamMode, parse_policy
+from das_guard.settings import Settings
+
+from .conftest import ROOT
+
+
+def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def role_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    role = template["Resources"]["EnforcerRole"]["Properties"]
+    return [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+
+
+def actions(statement: dict[str, Any]) -> list[str]:
+    value = statement["Action"]
+    return value if isinstance(value, list) else [value]
+
+
+def test_sam_transform_produces_the_deployable_resources(transformed: dict[str, Any]) -> None:
+    kinds = {r["Type"] for r in transformed["Resources"].values()}
+    assert {
+        "AWS::Lambda::Function",
+        "AWS::Lambda::EventSourceMapping",
+        "AWS::Events::Rule",
+        "AWS::SQS::Queue",
+        "AWS::SNS::Topic",
+        "AWS::SSM::Parameter",
+        "AWS::IAM::Role",
+        "AWS::CloudWatch::Alarm",
+    } <= kinds
+    assert not any(k.startswith("AWS::Serverless::") for k in kinds)
+
+
+def test_cfn_lint_finds_nothing() -> None:
+    matches = lint_file(ROOT / "template.yaml")
+    assert [str(m) for m in matches] == []
+
+
+def test_function_runtime_architecture_layer_and_handler(transformed: dict[str, Any]) -> None:
+    function = transformed["Resources"]["EnforcerFunction"]["Properties"]
+    assert (function["Runtime"], function["Architectures"]) == ("python3.13", ["arm64"])
+    [layer] = function["Layers"]
+    assert (
+        ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:${PowertoolsLayerVersion}"
+        in (layer["Fn::Sub"])
+    )
+    module, _, name = function["Handler"].rpartition(".")
+    assert callable(getattr(importlib.import_module(module), name))
+    assert (ROOT / "functions" / module.replace(".", "/")).with_suffix(".py").exists()
+
+
+def test_code_package_holds_only_the_lambda_code() -> None:
+    shipped = {p.relative_to(ROOT / "functions").parts[0] for p in (ROOT / "functions").rglob("*.py")}
+    assert shipped == {"das_guard"}, "moto, tests and the demo must not be in the deployment package"
+
+
+def test_environment_variables_are_exactly_what_the_function_reads(template: dict[str, Any]) -> None:
+    variables = template["Resources"]["EnforcerFunction"]["Properties"]["Environment"]["Variables"]
+    numbers = {"ReadinessTimeoutMinutes": "180", "PolicyCacheSeconds": "60", "MaxReceiveCount": "5"}
+    env = {"AWS_REGION": "us-east-1"}
+    for name, value in variables.items():
+        ref = value.get("Ref") if isinstance(value, dict) else None
+        env[name] = numbers.get(ref or "", f"value-of-{ref}" if ref else str(value))
+    settings = Settings.from_env(env)
+    assert settings.policy_parameter == "value-of-PolicyParameterName"
+    assert settings.queue_url == "value-of-EventsQueue"
+    assert settings.alert_topic_arn == "value-of-AlertTopic"
+    assert settings.max_receive_count == 5
+    read_by_code = set(re.findall(r'"(DAS_GUARD_[A-Z_]+)"', (ROOT / "functions/das_guard/settings.py").read_text()))
+    assert read_by_code - {"DAS_GUARD_RETRY_BASE_SECONDS", "DAS_GUARD_RETRY_MAX_SECONDS"} == {
+        k for k in variables if k.startswith("DAS_GUARD_")
+    }
+
+
+def test_default_policy_document_is_valid(template: dict[str, Any]) -> None:
+    text, variables = template["Resources"]["PolicyParameter"]["Properties"]["Value"]["Fn::Sub"]
+    assert set(variables) == {"Key"}
+    params = {name: str(p.get("Default")) for name, p in template["Parameters"].items()}
+    params["Key"] = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    rendered = re.sub(r"\$\{(\w+)\}", lambda m: params[m.group(1)], text)
+    policy = parse_policy(rendered)
+    rule = policy.rule_for({})
+    assert (rule.action, rule.mode, rule.apply_immediately, rule.kms_key) == (
+        Action.ENFORCE,
+        StreamMode.ASYNC,
+        True,
+        params["Key"],
+    )
+    report_only = parse_policy(
+        re.sub(r"\$\{(\w+)\}", lambda m: {**params, "DefaultAction": "report-only"}[m.group(1)], text)
+    )
+    assert report_only.rule_for({}).action is Action.REPORT_ONLY
+
+
+class TestLeastPrivilege:
+    def test_start_only_on_clusters_of_this_account_and_region(self, template: dict[str, Any]) -> None:
+        [start] = [s for s in role_statements(template) if "rds:StartActivityStream" in actions(s)]
+        assert actions(start) == ["rds:StartActivityStream"]
+        assert start["Effect"] == "Allow"
+        assert start["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:cluster:*"}
+
+    def test_never_stop_or_modify_streams(self, template: dict[str, Any]) -> None:
+        statements = role_statements(template)
+        allowed = {a for s in statements if s["Effect"] == "Allow" for a in actions(s)}
+        assert not allowed & {"rds:StopActivityStream", "rds:ModifyActivityStream"}
+        [deny] = [s for s in statements if s["Effect"] == "Deny"]
+        assert set(actions(deny)) == {"rds:StopActivityStream", "rds:ModifyActivityStream"}
+
+    def test_no_wildcard_actions(self, template: dict[str, Any]) -> None:
+        assert [a for s in role_statements(template) for a in actions(s) if "*" in a] == []
+
+    def test_every_allow_is_scoped_to_resources_of_this_stack_or_account_region(self, template: dict[str, Any]) -> None:
+        for statement in role_statements(template):
+            if statement["Effect"] == "Allow":
+                assert statement["Resource"] != "*", statement["Sid"]
+                assert "*" not in json.dumps(statement["Resource"]).replace(":cluster:*", "").replace(":db:*", ""), (
+                    statement["Sid"]
+                )
+
+    def test_kms_only_on_designated_keys_and_grants_only_for_aws_resources(self, template: dict[str, Any]) -> None:
+        kms = {a: s for s in role_statements(template) for a in actions(s) if a.startswith("kms:")}
+        assert set(kms) == {"kms:DescribeKey", "kms:CreateGrant"}
+        designated = {"Fn::If": ["CreateKey", [{"Fn::GetAtt": ["ActivityStreamKey", "Arn"]}], {"Ref": "KmsKeyArns"}]}
+        assert kms["kms:DescribeKey"]["Resource"] == kms["kms:CreateGrant"]["Resource"] == designated
+        assert kms["kms:CreateGrant"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+
+    def test_sam_adds_no_managed_policies(self, transformed: dict[str, Any]) -> None:
+        roles = resources_of(transformed, "AWS::IAM::Role")
+        assert list(roles) == ["EnforcerRole"]
+        assert "ManagedPolicyArns" not in roles["EnforcerRole"]["Properties"]
+
+
+class TestEventDelivery:
+    def test_rules_deliver_to_the_queue_with_retries_and_a_dead_letter_queue(self, template: dict[str, Any]) -> None:
+        rules = resources_of(template, "AWS::Events::Rule")
+        assert set(rules) == {"ClusterCreationApiCallRule", "RdsCreationEventRule"}
+        for rule in rules.values():
+            [target] = rule["Properties"]["Targets"]
+            assert target["Arn"] == {"Fn::GetAtt": ["EventsQueue", "Arn"]}
+            assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}}
+            assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] == 86400
+
+    def test_queue_redrives_to_the_dlq_and_outlives_the_function(self, template: dict[str, Any]) -> None:
+        queue = template["Resources"]["EventsQueue"]["Properties"]
+        function = template["Resources"]["EnforcerFunction"]["Properties"]
+        assert queue["RedrivePolicy"] == {
+            "deadLetterTargetArn": {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]},
+            "maxReceiveCount": {"Ref": "MaxReceiveCount"},
+        }
+        assert queue["VisibilityTimeout"] >= 6 * function["Timeout"]
+        assert all(q["Properties"]["SqsManagedSseEnabled"] for q in resources_of(template, "AWS::SQS::Queue").values())
+
+    def test_only_our_rules_may_send_to_the_queues(self, template: dict[str, Any]) -> None:
+        [statement] = template["Resources"]["EventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+        assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == [
+            {"Fn::GetAtt": ["ClusterCreationApiCallRule", "Arn"]},
+            {"Fn::GetAtt": ["RdsCreationEventRule", "Arn"]},
+        ]
+
+    def test_batches_report_partial_failures(self, transformed: dict[str, Any]) -> None:
+        [mapping] = resources_of(transformed, "AWS::Lambda::EventSourceMapping").values()
+        assert mapping["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+    def test_dead_letter_queue_is_alarmed_to_the_alert_topic(self, template: dict[str, Any]) -> None:
+        alarm = template["Resources"]["DeadLetterQueueNotEmptyAlarm"]["Properties"]
+        assert alarm["AlarmActions"] == [{"Ref": "AlertTopic"}]
+        assert alarm["Dimensions"] == [
+            {"Name": "QueueName", "Value": {"Fn::GetAtt": ["EventsDeadLetterQueue", "QueueName"]}}
+        ]
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+
+
+def test_every_parameter_is_described_and_has_a_default_or_is_prompted(template: dict[str, Any]) -> None:
+    for name, parameter in template["Parameters"].items():
+        assert len(parameter.get("Description", "")) > 20, name
+        assert "Default" in parameter, f"{name}: `sam deploy --guided` works, but defaults keep CI deploys simple"
+    assert template["Parameters"]["ReadinessTimeoutMinutes"]["Default"] >= 120
+
+
+@pytest.mark.parametrize("environment", ["default", "prod"])
+def test_samconfig_environments_only_override_real_parameters(template: dict[str, Any], environment: str) -> None:
+    config = tomllib.loads(Path(ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    deploy = config[environment]["deploy"]["parameters"]
+    overrides = dict(item.split("=", 1) for item in deploy["parameter_overrides"])
+    for name, value in overrides.items():
+        parameter = template["Parameters"][name]
+        if "AllowedValues" in parameter:
+            assert value in [str(v) for v in parameter["AllowedValues"]], name
+    assert deploy["capabilities"] == "CAPABILITY_IAM"
+    assert config[environment]["global"]["parameters"]["stack_name"] == "das-guard"
