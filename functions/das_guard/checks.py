@@ -26,6 +26,23 @@ AURORA_POSTGRESQL_MINIMUM_MINOR = {11: 9, 12: 9, 13: 9, 14: 6, 15: 3, 16: 1}
 _MYSQL_VERSION = re.compile(r"^\d+\.\d+\.mysql_aurora\.(\d+)\.(\d+)(?:\.\d+)?$")
 _POSTGRES_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?$")
 
+# Regions where Aurora has no database activity streams (Aurora User Guide, "Supported Regions"):
+# Malaysia, Melbourne, New Zealand, Taipei, Thailand, Calgary, the two China regions, Zurich, Tel Aviv.
+UNSUPPORTED_REGIONS = frozenset(
+    {
+        "ap-southeast-5",
+        "ap-southeast-4",
+        "ap-southeast-6",
+        "ap-east-2",
+        "ap-southeast-7",
+        "ca-west-1",
+        "cn-north-1",
+        "cn-northwest-1",
+        "eu-central-2",
+        "il-central-1",
+    }
+)
+
 # --- instance classes (Aurora User Guide, "Supported instance classes") -----------------------------------
 _SIZES = r"(?:\d*x)?large"
 SUPPORTED_CLASSES = {
@@ -40,6 +57,17 @@ def check_engine(cluster: ClusterInfo) -> Finding | None:
             "UnsupportedEngine",
             "Aurora MySQL 1 (engine 'aurora', MySQL 5.6 compatible) does not support database activity streams",
             "Upgrade the cluster to Aurora MySQL 3.",
+        )
+    return None
+
+
+def check_region(cluster: ClusterInfo) -> Finding | None:
+    if cluster.region in UNSUPPORTED_REGIONS:
+        return Finding(
+            "UnsupportedRegion",
+            f"database activity streams are not available for Aurora in {cluster.region}",
+            "Audit this cluster another way (e.g. pgAudit / advanced auditing to CloudWatch Logs), or run "
+            "regulated workloads in a region that supports activity streams.",
         )
     return None
 

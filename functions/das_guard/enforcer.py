@@ -94,6 +94,7 @@ def decide(
     problems = [
         finding
         for finding in (
+            checks.check_region(cluster),
             checks.check_engine(cluster),
             checks.check_engine_mode(cluster),
             checks.check_engine_version(cluster),

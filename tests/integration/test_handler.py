@@ -89,6 +89,9 @@ def test_api_calls_per_event_on_the_happy_path(enforcer: Enforcer) -> None:
     }
     # the policy and the key lookup are cached in the container
     assert warm == {"rds:DescribeDBClusters": 1, "rds:DescribeDBInstances": 1, "rds:StartActivityStream": 1}
+    enforcer.api.reset()
+    enforcer.invoke(sample("cloudtrail-create-db-cluster-docdb"))
+    assert dict(enforcer.api.calls) == {"rds:DescribeDBClusters": 1}  # not Aurora: nothing else is needed
 
 
 @pytest.mark.usefixtures("demo_clusters")
@@ -111,8 +114,13 @@ def test_all_events_of_one_creation_in_one_batch_cost_one_evaluation(enforcer: E
     response = enforcer.invoke(api_call, rds_event, instance_call)
 
     assert response == {"batchItemFailures": []}
-    assert enforcer.api.calls["rds:StartActivityStream"] == 1
-    assert enforcer.api.calls["rds:DescribeDBClusters"] == 1
+    assert enforcer.api.calls == {
+        "ssm:GetParameter": 1,
+        "rds:DescribeDBClusters": 1,
+        "rds:DescribeDBInstances": 1,
+        "kms:DescribeKey": 1,
+        "rds:StartActivityStream": 1,
+    }
     assert [d["outcome"] for d in enforcer.decisions()] == ["Started"]
 
 

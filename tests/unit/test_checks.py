@@ -157,3 +157,23 @@ def test_kms_key(key_lookup: KeyLookup, region: str, code: str | None) -> None:
 def test_readiness(fields: dict[str, object], code: str | None) -> None:
     finding = checks.readiness(cluster(**fields))
     assert (finding.code if finding else None) == code
+
+
+@pytest.mark.parametrize(
+    ("region", "supported"),
+    [
+        ("us-east-1", True),
+        ("eu-west-1", True),
+        ("ap-southeast-2", True),
+        ("eu-central-2", False),
+        ("il-central-1", False),
+        ("cn-north-1", False),
+        ("ap-southeast-4", False),
+    ],
+)
+def test_regions_without_activity_streams(region: str, supported: bool) -> None:
+    c = cluster(arn=f"arn:aws:rds:{region}:123456789012:cluster:c1")
+    finding = checks.check_region(c)
+    assert (finding is None) == supported
+    if finding:
+        assert (finding.code, region in finding.detail) == ("UnsupportedRegion", True)
