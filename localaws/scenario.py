@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,7 +98,7 @@ def create_cluster(
     cluster_id: str,
     engine: str,
     version: str,
-    instances: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    instances: Sequence[tuple[str, str]] = (),
     *,
     tags: dict[str, str] | None = None,
     engine_mode: str = "provisioned",
@@ -202,9 +203,14 @@ def seed_demo_clusters(session: Any, stack: Stack) -> None:
         MasterUsername="admin_user",
         MasterUserPassword=PASSWORD,
     )
-    create_cluster(
+    create_multi_az_cluster(rds, "inventory-maz")
+
+
+def create_multi_az_cluster(rds: Any, cluster_id: str, instances: Sequence[str] = ()) -> str:
+    """A Multi-AZ DB cluster (RDS for PostgreSQL, not Aurora): a cluster DAS Guard must leave alone."""
+    arn = create_cluster(
         rds,
-        "inventory-maz",
+        cluster_id,
         "postgres",
         "16.4",
         DBClusterInstanceClass="db.r6gd.large",
@@ -212,6 +218,14 @@ def seed_demo_clusters(session: Any, stack: Stack) -> None:
         Iops=3000,
         AllocatedStorage=100,
     )
+    for instance_id in instances:
+        rds.create_db_instance(
+            DBInstanceIdentifier=instance_id,
+            DBClusterIdentifier=cluster_id,
+            Engine="postgres",
+            DBInstanceClass="db.r6gd.large",
+        )
+    return arn
 
 
 def finish_creating(session: Any, cluster_id: str, instance_id: str, instance_class: str = "db.r6g.large") -> None:

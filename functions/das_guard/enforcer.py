@@ -121,23 +121,15 @@ def decide(
     mode, downgrade = checks.effective_mode(cluster, rule.mode)
     assert key.key is not None
     request = StartRequest(cluster.arn, mode.value, key.key.arn, rule.apply_immediately)
-    warnings = (downgrade,) if downgrade else ()
-    if rule.action is Action.REPORT_ONLY:
-        return replace(
-            base,
-            outcome=Outcome.WOULD_START,
-            reason="ReportOnly",
-            detail=f"would start a {mode.value} stream with {key.key.arn} (rule is report-only)",
-            start=request,
-            warnings=warnings,
-        )
+    plan = f"a {mode.value} stream with {key.key.arn}"
+    report_only = rule.action is Action.REPORT_ONLY
     return replace(
         base,
-        outcome=Outcome.STARTED,
-        reason="StreamStarted",
-        detail=f"starting a {mode.value} stream with {key.key.arn}",
+        outcome=Outcome.WOULD_START if report_only else Outcome.STARTED,
+        reason="ReportOnly" if report_only else "StreamStarted",
+        detail=f"would start {plan} (rule is report-only)" if report_only else f"starting {plan}",
         start=request,
-        warnings=warnings,
+        warnings=(downgrade,) if downgrade else (),
     )
 
 

@@ -14,6 +14,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import NoReturn
 
 from aws_lambda_powertools import Logger
 
@@ -90,32 +91,42 @@ class Pipeline:
             return earlier
         try:
             evaluation = self.enforcer.evaluate(parsed)
+            if evaluation.outcome is Outcome.DEFERRED:
+                evaluation = self._defer(parsed, evaluation)
         except PolicyError as err:
             self._policy_broken(err)
-            evaluation = self._retry_or_give_up(
+            self._retry_or_give_up(
                 parsed,
                 "PolicyInvalid",
                 str(err),
                 receive_count,
-                fix="Fix the policy document (see README, 'Policy document').",
+                fix="Fix the policy document (see README, 'The policy document').",
             )
         except AwsError as err:
-            if not err.transient:
-                raise  # a non-transient error outside StartActivityStream is a deployment bug: retry/DLQ
-            evaluation = self._retry_or_give_up(
-                parsed, err.code, str(err), receive_count, fix="AWS kept failing; redrive the message from the DLQ."
+            fix = (
+                "AWS kept failing (throttling or an outage); redrive the DLQ once it recovers."
+                if err.transient
+                else f"AWS refused {err.operation} ({err.code}): check the DAS Guard role's permissions and the "
+                "resource, then redrive the DLQ."
+            )
+            self._retry_or_give_up(parsed, err.code, str(err), receive_count, fix=fix)
+        except Exception as err:
+            self._logger.exception("unexpected error while evaluating", extra={"cluster_id": parsed.cluster_id})
+            self._retry_or_give_up(
+                parsed,
+                "InternalError",
+                f"{type(err).__name__}: {err}",
+                receive_count,
+                fix="This is a DAS Guard bug: keep the log lines and report it; redrive the DLQ after upgrading.",
             )
 
-        if evaluation.outcome is Outcome.DEFERRED:
-            evaluation = self._defer(parsed, evaluation)
         for key in {parsed.key, f"cluster:{evaluation.cluster_id}"}:
             batch[key] = evaluation
         self._reporter.record(evaluation, trigger=parsed.trigger, event_id=parsed.event_id)
         return evaluation
 
-    def _retry_or_give_up(
-        self, target: Target, reason: str, detail: str, receive_count: int, *, fix: str
-    ) -> Evaluation:
+    def _retry_or_give_up(self, target: Target, reason: str, detail: str, receive_count: int, *, fix: str) -> NoReturn:
+        """Fail the message so SQS redelivers it; on its last delivery, record Failed and alert first."""
         if receive_count < self.settings.max_receive_count:
             self._logger.warning(
                 f"will retry: {detail}",

@@ -240,6 +240,43 @@ class TestTransientFailures:
         [alert] = enforcer.alerts()
         assert "Failed" in alert["Subject"]
 
+    def test_a_permission_problem_is_also_reported_on_the_last_delivery(
+        self, make_enforcer: Callable[..., Enforcer], demo_clusters: None
+    ) -> None:
+        enforcer = make_enforcer()
+        enforcer.inject("DescribeDBClusters", "AccessDenied", status=403)
+        assert enforcer.invoke(sample("cloudtrail-create-db-cluster"), receive_count=1)["batchItemFailures"]
+        assert enforcer.decisions() == []
+        assert enforcer.invoke(sample("cloudtrail-create-db-cluster"), receive_count=3)["batchItemFailures"]
+        decision = enforcer.last()
+        assert (decision["outcome"], decision["reason"]) == ("Failed", "AccessDenied")
+        assert "permissions" in decision["fix"]
+        assert len(enforcer.alerts()) == 1
+
+    def test_a_bug_does_not_lose_the_event(self, make_enforcer: Callable[..., Enforcer], demo_clusters: None) -> None:
+        enforcer = make_enforcer()
+
+        def explode(model: Any, **_: Any) -> None:
+            if model.name == "DescribeDBInstances":
+                raise RuntimeError("simulated bug")
+
+        enforcer.counted_session.events.register("before-call.*.*", explode)
+        assert enforcer.invoke(sample("cloudtrail-create-db-cluster"), receive_count=3) == {
+            "batchItemFailures": [{"itemIdentifier": "m0"}]
+        }
+        decision = enforcer.last()
+        assert (decision["outcome"], decision["reason"]) == ("Failed", "InternalError")
+        assert "RuntimeError: simulated bug" in decision["detail"]
+        assert [r for r in enforcer.records() if r["message"] == "unexpected error while evaluating"]
+
+    def test_a_deferral_that_cannot_be_scheduled_is_redelivered(
+        self, make_enforcer: Callable[..., Enforcer], demo_clusters: None
+    ) -> None:
+        enforcer = make_enforcer()
+        enforcer.inject("SendMessage", "ThrottlingException")
+        response = enforcer.invoke(sample("cloudtrail-create-db-cluster-still-creating"))
+        assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+
     def test_only_the_failing_record_of_a_batch_is_redelivered(
         self, make_enforcer: Callable[..., Enforcer], demo_clusters: None
     ) -> None:

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localaws import das_extension
-from localaws.scenario import create_cluster
+from localaws.scenario import create_cluster, create_multi_az_cluster
 from localaws.server import local_aws
 
 ACCOUNT_REGION = "us-east-1:123456789012"
@@ -146,19 +146,7 @@ def test_serverless_v1_and_non_aurora_are_refused(rds: Any, key: str) -> None:
         "InvalidParameterCombination",
         "InvalidDBClusterStateFault",
     }
-    maz = create_cluster(
-        rds,
-        "maz",
-        "postgres",
-        "16.4",
-        DBClusterInstanceClass="db.r6gd.large",
-        StorageType="io1",
-        Iops=3000,
-        AllocatedStorage=100,
-    )
-    rds.create_db_instance(
-        DBInstanceIdentifier="maz-1", DBClusterIdentifier="maz", Engine="postgres", DBInstanceClass="db.r6gd.large"
-    )
+    maz = create_multi_az_cluster(rds, "maz", ["maz-1"])
     assert "Engine postgres" in error(rds.start_activity_stream, ResourceArn=maz, Mode="async", KmsKeyId=key)[2]
 
 
