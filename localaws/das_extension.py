@@ -27,7 +27,9 @@ Time does not pass in moto, so `settle_activity_streams()` moves `starting -> st
 `hold_cluster_status()` (moto flips a new cluster to `available` after one read), `add_foreign_cluster()`
 (moto has no DocumentDB engine, but RDS's DescribeDBClusters lists DocumentDB clusters too), and a fix
 so that reserved `alias/aws/*` keys are AWS managed and a key created without `KeyUsage` is
-`ENCRYPT_DECRYPT`, as in KMS (moto leaves both wrong, which would hide key-type checks).
+`ENCRYPT_DECRYPT`, as in KMS (moto leaves both wrong, which would hide key-type checks), and DescribeDBClusters
+pages by `MaxRecords`/`Marker` (default and maximum 100) as RDS does, where moto returns every cluster at once
+(which would hide how many calls a sweep makes).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ import re
 import threading
 from typing import Any
 
-from moto.core.responses import ActionResult
+from moto.core.responses import ActionResult, PaginatedResult
 from moto.kms.models import KmsBackend, kms_backends
 from moto.rds.exceptions import (
     DBClusterNotFoundError,
@@ -310,6 +312,7 @@ def install() -> None:
             (DBCluster, "status"): _status_that_can_be_held(),
             (KmsBackend, "create_key"): _create_key_with_default_usage(),
             (KmsBackend, "_generate_default_keys"): _reserved_aliases_are_aws_managed(),
+            (RDSResponse, "describe_db_clusters"): _paginated_describe_db_clusters(),
         }
         for (cls, name), value in patches.items():
             setattr(cls, name, value)
@@ -324,6 +327,18 @@ def _status_that_can_be_held() -> property:
         return held if held is not None else str(original.__get__(cluster))
 
     return property(status, original.fset)
+
+
+def _paginated_describe_db_clusters() -> Any:
+    describe = RDSResponse.describe_db_clusters
+
+    def describe_paginated(self: RDSResponse) -> Any:
+        max_records = int(self.params.get("MaxRecords") or 100)
+        if not 20 <= max_records <= 100:
+            raise InvalidParameterValue(f"Invalid value {max_records} for MaxRecords. Must be between 20 and 100")
+        return PaginatedResult(describe(self)._result)
+
+    return describe_paginated
 
 
 def _create_key_with_default_usage() -> Any:

@@ -26,7 +26,7 @@ from typing import Any, TextIO
 import boto3
 
 from . import das_extension, scenario
-from .runtime import REGION, QueuePoller, fast_forward_queue
+from .runtime import REGION, LambdaContext, QueuePoller, fast_forward_queue
 from .server import local_aws
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,13 +82,17 @@ def run(log_path: Path, out: TextIO = sys.stdout) -> dict[str, Any]:
         with handler_output_to(log) as handlers:
             poller = QueuePoller(sqs, stack.queue_url, handlers.handle_queue)
             first = poller.drain()
-            # Time passes: RDS finishes creating payments-pg and its first instance, started streams become
-            # `started`, and the delayed retry for payments-pg becomes due.
+            log.flush()
+            decided_first = len(_decisions(log_path))
+            # Time passes: RDS finishes creating payments-pg and its first instance, stopping/starting streams
+            # settle, and the delayed retries become due.
             scenario.finish_creating(session, "payments-pg", "payments-pg-1")
             settled = das_extension.settle_activity_streams()
             due = fast_forward_queue(stack.queue_url)
             second = poller.drain()
             das_extension.settle_activity_streams()
+            # The scheduled reconciliation sweep: every cluster of the region, read in bulk.
+            sweep = handlers.handle_sweep({"id": "demo-sweep"}, LambdaContext(aws_request_id="demo-sweep"))
 
         after = stream_states(rds)
         alerts = _alerts(sqs, stack.alerts_url)
@@ -104,8 +108,7 @@ def run(log_path: Path, out: TextIO = sys.stdout) -> dict[str, Any]:
         by_event.setdefault(decision.get("event_id") or "", decision)
     rows = []
     for sample in samples:
-        event = json.loads(sample.read_text(encoding="utf-8"))
-        decision = by_event.get(event["id"], {})
+        decision = by_event.get(json.loads(sample.read_text(encoding="utf-8"))["id"], {})
         rows.append(
             [
                 sample.stem,
@@ -115,40 +118,53 @@ def run(log_path: Path, out: TextIO = sys.stdout) -> dict[str, Any]:
                 _warnings(decision),
             ]
         )
-    print(f"DAS Guard demo: local AWS at {endpoint} (moto + DAS extension), account 123456789012, {REGION}\n", file=out)
-    print(
+    later = [d for d in decisions[decided_first:] if d["trigger"] != "Sweep"]
+
+    def say(text: str = "") -> None:
+        print(text, file=out)
+
+    say(f"DAS Guard demo: local AWS at {endpoint} (moto + DAS extension), account 123456789012, {REGION}\n")
+    say(
         f"1) {len(samples)} sample events from events/eventbridge -> SQS -> handler "
-        f"({first.invocations} invocation(s), {first.failed} redelivered)\n",
-        file=out,
+        f"({first.invocations} invocation(s), {first.failed} redelivered)\n"
     )
-    print(table(["event", "cluster", "outcome", "reason", "warnings"], rows), file=out)
-    print(
+    say(table(["event", "cluster", "outcome", "reason", "warnings"], rows))
+    say(
         f"\n2) time passes: payments-pg finished creating, {settled} stream(s) settled, {due} delayed "
-        f"retry message(s) due -> {second.invocations} more invocation(s)\n",
-        file=out,
+        f"message(s) due -> {second.invocations} more invocation(s)\n"
     )
-    if second.delivered:
-        later = decisions[-second.delivered :]
-        print(
-            table(
-                ["trigger", "cluster", "outcome", "reason"],
-                [[d["trigger"], d.get("cluster_id") or "-", d["outcome"], d["reason"]] for d in later],
-            ),
-            file=out,
+    say(
+        table(
+            ["trigger", "cluster", "outcome", "reason"],
+            [[d["trigger"], d.get("cluster_id") or "-", d["outcome"], d["reason"]] for d in later],
         )
-    print("\n3) ActivityStreamStatus of every cluster, before -> after\n", file=out)
-    print(
+    )
+    say(
+        f"\n3) reconciliation sweep: {sweep['clusters_seen']} clusters, {sweep['compliant']} with a stream, "
+        f"{sweep['started']} started, {sweep['violations']} in violation, {sweep['exempt']} exempt, "
+        f"{sweep['would_start']} report-only\n   reasons: "
+        + ", ".join(f"{k} x{v}" for k, v in sorted(sweep["reasons"].items()))
+    )
+    say("\n4) ActivityStreamStatus of every cluster, before -> after\n")
+    say(
         table(
             ["cluster", "engine", "before", "after"],
             [[c, before[c][0], before[c][1], after[c][1]] for c in sorted(before)],
-        ),
-        file=out,
+        )
     )
-    print(f"\n4) {len(alerts)} alert(s) published to the SNS topic (a person must act):\n", file=out)
+    say(f"\n5) {len(alerts)} alert(s) published to the SNS topic:\n")
     for subject in sorted(a["Subject"] for a in alerts):
-        print(f"   - {subject}", file=out)
-    print(f"\nDead-letter queue: {dlq} message(s). Structured logs and EMF metrics: {log_path}", file=out)
-    return {"decisions": decisions, "before": before, "after": after, "alerts": alerts, "dlq": dlq, "rows": rows}
+        say(f"   - {subject}")
+    say(f"\nDead-letter queue: {dlq} message(s). Structured logs and EMF metrics: {log_path}")
+    return {
+        "decisions": decisions,
+        "before": before,
+        "after": after,
+        "alerts": alerts,
+        "dlq": dlq,
+        "rows": rows,
+        "sweep": sweep,
+    }
 
 
 def _warnings(decision: dict[str, Any]) -> str:

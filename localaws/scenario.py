@@ -15,7 +15,9 @@ from . import das_extension
 from .runtime import ACCOUNT, REGION
 
 POLICY_PARAMETER = "/das-guard/policy"
+STATE_TABLE = "das-guard-state"
 KEY_ALIAS = "alias/das-guard"
+BREAK_GLASS = [f"arn:aws:iam::{ACCOUNT}:role/BreakGlass", f"arn:aws:sts::{ACCOUNT}:assumed-role/BreakGlass/*"]
 PASSWORD = "local-only-password"  # moto requires one; nothing real is protected by it
 
 DEMO_POLICY: dict[str, Any] = {
@@ -32,6 +34,17 @@ DEMO_POLICY: dict[str, Any] = {
         {"name": "regulated-data", "match": {"tags": {"data-class": ["pci", "pii"]}}, "mode": "sync"},
         {"name": "analytics-trial", "match": {"tags": {"team": "analytics"}}, "action": "report-only"},
     ],
+    "exemptions": [
+        # expired: the cluster is enforced again, and the expiry is announced once
+        {
+            "name": "legacy-migration",
+            "match": {"cluster_ids": ["legacy-*"]},
+            "expires": "2026-10-31",
+            "reason": "Migration to Aurora MySQL 3 (PROJ-88), due by the end of October",
+            "approved_by": "ciso@example.com",
+        },
+    ],
+    "stop_allowed": {"allowed_principals": BREAK_GLASS, "hold_hours": 8},
 }
 
 
@@ -43,6 +56,7 @@ class Stack:
     topic_arn: str
     alerts_url: str
     policy_parameter: str = POLICY_PARAMETER
+    state_table: str = STATE_TABLE
 
     def environment(self, **overrides: str) -> dict[str, str]:
         """The function's environment variables, as template.yaml sets them."""
@@ -52,6 +66,8 @@ class Stack:
             "DAS_GUARD_POLICY_PARAMETER": self.policy_parameter,
             "DAS_GUARD_ALERT_TOPIC_ARN": self.topic_arn,
             "DAS_GUARD_QUEUE_URL": self.queue_url,
+            "DAS_GUARD_STATE_TABLE": self.state_table,
+            "DAS_GUARD_ENFORCEMENT_MODE": "enforce",
             "DAS_GUARD_READINESS_TIMEOUT_MINUTES": "180",
             "DAS_GUARD_POLICY_CACHE_SECONDS": "60",
             "DAS_GUARD_MAX_RECEIVE_COUNT": "3",
@@ -84,6 +100,13 @@ def seed_stack(session: Any, policy: dict[str, Any] | str | None = None, *, max_
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receive_count)})
         },
     )["QueueUrl"]
+
+    session.client("dynamodb", region_name=REGION).create_table(
+        TableName=STATE_TABLE,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+    )
 
     sns = session.client("sns", region_name=REGION)
     topic_arn = sns.create_topic(Name="das-guard-alerts")["TopicArn"]
@@ -147,6 +170,11 @@ DEMO_EXPECTATIONS: dict[str, Expected] = {
     "rds-event-0170-sandbox-cluster-created": Expected("sandbox-pg", "Exempt", "ExemptByPolicy"),
     "cloudtrail-create-db-instance-standalone": Expected("reporting-db", "NotApplicable", "StandaloneInstance"),
     "cloudtrail-create-db-cluster-multi-az": Expected("inventory-maz", "NotApplicable", "NotAurora"),
+    "cloudtrail-add-tags-to-cluster": Expected("ledger-pg", "Started", "StreamStarted"),
+    "cloudtrail-remove-tags-from-instance": Expected("audit-pg", "AlreadyActive", "StreamActive"),
+    "cloudtrail-stop-activity-stream": Expected("reports-pg", "Tampered", "StoppedByUnauthorizedPrincipal"),
+    "cloudtrail-stop-activity-stream-break-glass": Expected("warehouse-pg", "Tampered", "StoppedByAllowedPrincipal"),
+    "rds-event-0180-stream-stopped": Expected("reports-pg", "Tampered", "StreamStoppedUnattributed"),
 }
 
 
@@ -204,6 +232,11 @@ def seed_demo_clusters(session: Any, stack: Stack) -> None:
         MasterUserPassword=PASSWORD,
     )
     create_multi_az_cluster(rds, "inventory-maz")
+    # lifecycle: a compliance tag set on an existing cluster, and streams that somebody just stopped
+    create_cluster(rds, "ledger-pg", pg, "15.4", [("ledger-pg-1", "db.r6g.large")], tags={"data-class": "pii"})
+    for name in ("reports-pg", "warehouse-pg"):
+        create_cluster(rds, name, pg, "16.1", [(f"{name}-1", "db.r6g.large")], tags={"team": "bi"})
+        das_extension.set_activity_stream(name, "stopping", "async", stack.key_arn)
 
 
 def create_multi_az_cluster(rds: Any, cluster_id: str, instances: Sequence[str] = ()) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -20,7 +21,7 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .model import AURORA_ENGINES, ClusterInfo, KeyInfo, KeyLookup, StartRequest
+from .model import AURORA_ENGINES, ClusterInfo, Hold, KeyInfo, KeyLookup, StartRequest
 
 T = TypeVar("T")
 
@@ -111,8 +112,10 @@ class AwsGateway:
         alert_topic_arn: str | None,
         queue_url: str | None,
         cache_seconds: float = 60.0,
+        state_table: str | None = None,
     ) -> None:
         self._session = session
+        self.state_table = state_table
         self.policy_parameter = policy_parameter
         self.alert_topic_arn = alert_topic_arn
         self.queue_url = queue_url
@@ -135,6 +138,10 @@ class AwsGateway:
     @cached_property
     def _sqs(self) -> Any:
         return self._session.client("sqs", config=CLIENT_CONFIG)
+
+    @cached_property
+    def _dynamodb(self) -> Any:
+        return self._session.client("dynamodb", config=CLIENT_CONFIG)
 
     @cached_property
     def _parameters(self) -> SSMProvider:
@@ -182,6 +189,36 @@ class AwsGateway:
             instances = response.get("DBInstances", [])
         return ClusterInfo.from_api(cluster, instances)
 
+    def cluster_pages(self) -> Iterator[list[dict[str, Any]]]:
+        """Every cluster in the region, a page (up to 100) at a time. DescribeDBClusters carries tags and DAS status."""
+        yield from self._pages("rds:DescribeDBClusters", "describe_db_clusters", "DBClusters")
+
+    def aurora_instances_by_cluster(self) -> dict[str, list[dict[str, Any]]]:
+        """All Aurora instances of the region, grouped by cluster: a few paged calls instead of one per cluster."""
+        grouped: dict[str, list[dict[str, Any]]] = {}
+        for page in self._pages(
+            "rds:DescribeDBInstances",
+            "describe_db_instances",
+            "DBInstances",
+            Filters=[{"Name": "engine", "Values": sorted(AURORA_ENGINES)}],
+        ):
+            for instance in page:
+                if instance.get("DBClusterIdentifier"):
+                    grouped.setdefault(instance["DBClusterIdentifier"], []).append(instance)
+        return grouped
+
+    def _pages(self, operation: str, method: str, key: str, **kwargs: Any) -> Iterator[list[dict[str, Any]]]:
+        pages = self._rds.get_paginator(method).paginate(PaginationConfig={"PageSize": 100}, **kwargs)
+        iterator = iter(pages)
+        while True:
+            try:
+                page = next(iterator)
+            except StopIteration:
+                return
+            except (ClientError, BotoCoreError) as err:
+                raise as_aws_error(operation, err) from err
+            yield list(page.get(key, []))
+
     def instance_cluster(self, instance_id: str) -> tuple[bool, str | None]:
         """(exists, cluster identifier or None for a standalone instance)."""
         try:
@@ -210,6 +247,73 @@ class AwsGateway:
             return KeyLookup(reference, None, err.code, err.message)
         return KeyLookup(reference, KeyInfo.from_api(response["KeyMetadata"]))
 
+    # -- state: break-glass holds and once-only notices (DynamoDB, items expire by TTL) --------------------
+    def hold_for(self, cluster_arn: str, now: datetime) -> Hold | None:
+        if not self.state_table:
+            return None
+        response = _call(
+            "dynamodb:GetItem",
+            self._dynamodb.get_item,
+            TableName=self.state_table,
+            Key={"pk": {"S": f"hold#{cluster_arn}"}},
+            ConsistentRead=True,
+        )
+        hold = _hold_from_item(response.get("Item"))
+        return hold if hold and hold.until > now else None
+
+    def holds(self, now: datetime) -> dict[str, Hold]:
+        """Every active hold (for the sweep: one paginated scan instead of a read per cluster)."""
+        if not self.state_table:
+            return {}
+        found: dict[str, Hold] = {}
+        kwargs: dict[str, Any] = {
+            "TableName": self.state_table,
+            "FilterExpression": "begins_with(pk, :p)",
+            "ExpressionAttributeValues": {":p": {"S": "hold#"}},
+        }
+        while True:
+            page = _call("dynamodb:Scan", self._dynamodb.scan, **kwargs)
+            for item in page.get("Items", []):
+                hold = _hold_from_item(item)
+                if hold and hold.until > now:
+                    found[hold.cluster_arn] = hold
+            if "LastEvaluatedKey" not in page:
+                return found
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def place_hold(self, hold: Hold) -> None:
+        if not self.state_table:
+            raise AwsError("dynamodb:PutItem", "NoStateTable", "DAS_GUARD_STATE_TABLE is not set", transient=False)
+        _call(
+            "dynamodb:PutItem",
+            self._dynamodb.put_item,
+            TableName=self.state_table,
+            Item={
+                "pk": {"S": f"hold#{hold.cluster_arn}"},
+                "principal": {"S": hold.principal},
+                "until": {"S": hold.until.isoformat()},
+                "expires_at": {"N": str(int(hold.until.timestamp()) + 86400)},
+            },
+        )
+
+    def first_notice(self, key: str, keep_seconds: int, now: datetime) -> bool:
+        """True the first time `key` is noticed (across all containers); False while it is remembered."""
+        if not self.state_table:
+            return True
+        try:
+            _call(
+                "dynamodb:PutItem",
+                self._dynamodb.put_item,
+                TableName=self.state_table,
+                Item={"pk": {"S": f"notice#{key}"}, "expires_at": {"N": str(int(now.timestamp()) + keep_seconds)}},
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except AwsError as err:
+            if err.code == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     # -- writes -------------------------------------------------------------------------------------------
     def start_activity_stream(self, request: StartRequest) -> dict[str, Any]:
         response = _call(
@@ -231,6 +335,23 @@ class AwsGateway:
         )
         return str(response.get("MessageId", ""))
 
+    def hand_off(self, bodies: list[str]) -> None:
+        """Queue evaluations the sweep had no time for (SendMessageBatch, ten per call)."""
+        if not self.queue_url:
+            raise AwsError(
+                "sqs:SendMessageBatch", "NoQueueConfigured", "DAS_GUARD_QUEUE_URL is not set", transient=False
+            )
+        for start in range(0, len(bodies), 10):
+            entries = [{"Id": str(i), "MessageBody": b} for i, b in enumerate(bodies[start : start + 10])]
+            response = _call(
+                "sqs:SendMessageBatch", self._sqs.send_message_batch, QueueUrl=self.queue_url, Entries=entries
+            )
+            if response.get("Failed"):
+                failed = response["Failed"][0]
+                raise AwsError(
+                    "sqs:SendMessageBatch", str(failed.get("Code")), str(failed.get("Message")), transient=True
+                )
+
     def schedule_retry(self, body: str, delay_seconds: int) -> None:
         if not self.queue_url:
             raise AwsError(
@@ -243,3 +364,13 @@ class AwsGateway:
             MessageBody=body,
             DelaySeconds=max(0, min(delay_seconds, 900)),
         )
+
+
+def _hold_from_item(item: dict[str, Any] | None) -> Hold | None:
+    if not item or "until" not in item:
+        return None
+    return Hold(
+        item["pk"]["S"].removeprefix("hold#"),
+        item.get("principal", {}).get("S", "?"),
+        datetime.fromisoformat(item["until"]["S"]),
+    )

@@ -1,22 +1,24 @@
 """What happens to a cluster: observe -> decide -> act. Read this file to know what DAS Guard does.
 
-`decide()` is pure: given the live cluster, the policy and a way to look up KMS keys, it returns the
-outcome and, if a stream should start, the exact StartActivityStream request. `Enforcer.evaluate()` does
-the I/O around it: read the live cluster, decide, and make the call. Whatever event woke us up, the same
-live state gives the same decision, so duplicate and out-of-order events converge.
+`decide()` is pure: given the live cluster, the policy and a few lookups, it returns the outcome and, if a
+stream should start, the exact StartActivityStream request. `assess_stop()` is the pure verdict on a stopped
+stream. `Enforcer.evaluate()` does the I/O around both: read the live cluster, decide, and make the call.
+Whatever event woke us up — a creation, a tag change, a stop, a retry or the sweep — the same live state gives
+the same decision, so duplicate and out-of-order events converge.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from . import checks
 from .aws import AwsError
-from .model import ACTIVE_STREAM_STATES, ClusterInfo, Finding, KeyLookup, Outcome, StartRequest
-from .policy import Action, EffectiveRule, PolicyDocument
-from .triggers import Target
+from .model import ACTIVE_STREAM_STATES, ClusterInfo, Finding, Hold, KeyLookup, Outcome, StartRequest
+from .policy import Action, EffectiveRule, OnStop, PolicyDocument
+from .triggers import StopInfo, Target
 
 
 @dataclass(frozen=True)
@@ -33,15 +35,27 @@ class Evaluation:
     warnings: tuple[Finding, ...] = ()
     start: StartRequest | None = None
     stream: dict[str, Any] | None = None
+    actor: StopInfo | None = None
 
 
 KeyLookupFn = Callable[[str], KeyLookup]
+HoldLookupFn = Callable[[str], Hold | None]
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What decide() may consult besides the cluster and the policy. Lookups are only called when needed."""
+
+    lookup_key: KeyLookupFn
+    today: date = field(default_factory=lambda: datetime.now(UTC).date())
+    report_only: bool = False  # the whole deployment only reports (template parameter EnforcementMode)
+    lookup_hold: HoldLookupFn | None = None  # None: no stream can have been stopped yet (creation events)
 
 
 def decide(
-    cluster: ClusterInfo | None, policy: PolicyDocument, lookup_key: KeyLookupFn, *, cluster_id: str | None = None
+    cluster: ClusterInfo | None, policy: PolicyDocument, inputs: Inputs, *, cluster_id: str | None = None
 ) -> Evaluation:
-    """The whole decision, in order. Pure: no AWS calls other than through `lookup_key`."""
+    """The whole decision, in order. Pure: no AWS calls other than through the lookups in `inputs`."""
     if cluster is None:
         return Evaluation(
             Outcome.NOT_APPLICABLE,
@@ -72,7 +86,7 @@ def decide(
             outcome=Outcome.ALREADY_ACTIVE,
             reason="StreamActive",
             detail=f"activity stream is {cluster.stream_status} (mode {cluster.stream_mode})",
-            warnings=_drift(cluster, rule, lookup_key),
+            warnings=_drift(cluster, rule, inputs.lookup_key),
         )
     if cluster.stream_status == "stopping":
         return replace(
@@ -82,7 +96,29 @@ def decide(
             detail="activity stream is stopping; it will be started again once stopped",
         )
 
-    # 3. The central policy may exempt the cluster (only the policy can; tags merely select the rule).
+    # 3. The central policy may exempt the cluster: a time-boxed exemption, or an exempt rule. Only the policy
+    #    can; tags merely select. An expired exemption no longer applies and says so (once, in an alert).
+    exemption, expired = policy.exemption_for(cluster.identifier, cluster.tags, inputs.today)
+    if exemption is not None:
+        return replace(
+            base,
+            outcome=Outcome.EXEMPT,
+            reason="ExemptionActive",
+            rule=exemption.name,
+            detail=f"exempt until {exemption.expires.isoformat()} by exemption {exemption.name!r}: {exemption.reason}",
+        )
+    base = replace(
+        base,
+        warnings=tuple(
+            Finding(
+                "ExemptionExpired",
+                f"exemption {e.name!r} expired on {e.expires.isoformat()}; the cluster is "
+                f"enforced by rule {rule.name!r} again",
+                "Renew the exemption in the policy if it is still needed.",
+            )
+            for e in expired
+        ),
+    )
     if rule.action is Action.EXEMPT:
         return replace(
             base, outcome=Outcome.EXEMPT, reason="ExemptByPolicy", detail=f"exempt by rule {rule.name!r}: {rule.reason}"
@@ -90,7 +126,7 @@ def decide(
 
     # 4. Validate everything that does not depend on timing. Problems here will not fix themselves.
     assert rule.kms_key is not None  # guaranteed by PolicyDocument validation for non-exempt rules
-    key = lookup_key(rule.kms_key)
+    key = inputs.lookup_key(rule.kms_key)
     problems = [
         finding
         for finding in (
@@ -117,20 +153,77 @@ def decide(
     if not_ready is not None:
         return replace(base, outcome=Outcome.DEFERRED, reason=not_ready.code, detail=not_ready.detail)
 
-    # 6. Start (or, in report-only, say that we would have).
+    # 6. A stream stopped by an allowed (break-glass) principal stays stopped until its hold ends.
+    hold = inputs.lookup_hold(cluster.arn) if inputs.lookup_hold else None
+    if hold is not None:
+        return replace(
+            base,
+            outcome=Outcome.EXEMPT,
+            reason="BreakGlassHold",
+            detail=f"stream stopped by {hold.principal}, an allowed principal; held until {hold.until.isoformat()}",
+        )
+
+    # 7. Start (or, in report-only, say that we would have).
     mode, downgrade = checks.effective_mode(cluster, rule.mode)
     assert key.key is not None
     request = StartRequest(cluster.arn, mode.value, key.key.arn, rule.apply_immediately)
     plan = f"a {mode.value} stream with {key.key.arn}"
-    report_only = rule.action is Action.REPORT_ONLY
+    report_only = inputs.report_only or rule.action is Action.REPORT_ONLY
+    why = "the deployment is report-only" if inputs.report_only else "rule is report-only"
     return replace(
         base,
         outcome=Outcome.WOULD_START if report_only else Outcome.STARTED,
         reason="ReportOnly" if report_only else "StreamStarted",
-        detail=f"would start {plan} (rule is report-only)" if report_only else f"starting {plan}",
+        detail=f"would start {plan} ({why})" if report_only else f"starting {plan}",
         start=request,
-        warnings=(downgrade,) if downgrade else (),
+        warnings=base.warnings + ((downgrade,) if downgrade else ()),
     )
+
+
+def assess_stop(
+    cluster: ClusterInfo | None, policy: PolicyDocument, stop: StopInfo, today: date
+) -> tuple[Evaluation | None, bool]:
+    """Somebody (or RDS) stopped a stream. (The Tampered report, or None if the policy does not enforce the
+    cluster; whether to start the stream again.)"""
+    if cluster is None or not cluster.is_aurora or cluster.status == "deleting":
+        return None, False  # a deleted cluster's stream stops with it
+    rule = policy.rule_for(cluster.tags)
+    exemption, _ = policy.exemption_for(cluster.identifier, cluster.tags, today)
+    if rule.action is not Action.ENFORCE or exemption is not None:
+        return None, False
+    where = f" from {stop.source_ip}" if stop.source_ip else ""
+    when = f" at {stop.time}" if stop.time else ""
+    base = Evaluation(
+        Outcome.TAMPERED, "", "", cluster_id=cluster.identifier, cluster_arn=cluster.arn, rule=rule.name, actor=stop
+    )
+    if policy.stop_allowed.allows(stop.principals):
+        hours = policy.stop_allowed.hold_hours
+        return replace(
+            base,
+            reason="StoppedByAllowedPrincipal",
+            detail=f"activity stream stopped by {stop.principal}{where}{when}, an allowed principal "
+            f"(policy stop_allowed); not restarted for {hours} h",
+            fix="Nothing, if this stop was planned (e.g. a PostgreSQL major upgrade). DAS Guard starts "
+            "the stream again when the hold ends.",
+        ), False
+    restart = rule.on_stop is OnStop.RESTART
+    then = "DAS Guard is starting it again" if restart else "the policy says on_stop: report, so it stays stopped"
+    if not stop.known:
+        return replace(
+            base,
+            reason="StreamStoppedUnattributed",
+            detail=f"RDS reports the activity stream stopped{when} (by a person — see CloudTrail "
+            f"StopActivityStream — or because instances could not reach KMS); {then}",
+            fix="Find who stopped it in CloudTrail; on Aurora MySQL check that instances reach the KMS "
+            "endpoint (NAT or a com.amazonaws.<region>.kms VPC endpoint).",
+        ), restart
+    return replace(
+        base,
+        reason="StoppedByUnauthorizedPrincipal",
+        detail=f"activity stream stopped by {stop.principal}{where}{when}; {then}",
+        fix="Find out why this principal could stop the stream and remove rds:StopActivityStream from "
+        "it; add it to the policy's stop_allowed if it is a break-glass role.",
+    ), restart
 
 
 def _drift(cluster: ClusterInfo, rule: EffectiveRule, lookup_key: KeyLookupFn) -> tuple[Finding, ...]:
@@ -162,61 +255,113 @@ class Gateway(Protocol):
     def instance_cluster(self, instance_id: str) -> tuple[bool, str | None]: ...
     def describe_key(self, reference: str) -> KeyLookup: ...
     def start_activity_stream(self, request: StartRequest) -> dict[str, Any]: ...
+    def hold_for(self, cluster_arn: str, now: datetime) -> Hold | None: ...
+    def place_hold(self, hold: Hold) -> None: ...
 
 
 class Enforcer:
-    def __init__(self, gateway: Gateway, load_policy: Callable[[], PolicyDocument]) -> None:
+    def __init__(
+        self,
+        gateway: Gateway,
+        load_policy: Callable[[], PolicyDocument],
+        *,
+        report_only: bool = False,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._aws = gateway
         self._load_policy = load_policy
+        self._report_only = report_only
+        self._clock = clock
 
-    def evaluate(self, target: Target) -> Evaluation:
-        """Observe, decide, act. Raises AwsError (transient) or PolicyError when it cannot decide now."""
+    def inputs(self, *, check_holds: bool, holds: dict[str, Hold] | None = None) -> Inputs:
+        """Lookups for decide(). `holds` (from one scan) replaces per-cluster hold reads in the sweep."""
+        now = self._clock()
+        lookup_hold: HoldLookupFn | None = None
+        if holds is not None:
+            lookup_hold = holds.get
+        elif check_holds:
+            lookup_hold = lambda arn: self._aws.hold_for(arn, now)  # noqa: E731
+        return Inputs(self._aws.describe_key, now.date(), self._report_only, lookup_hold)
+
+    def evaluate(self, target: Target) -> list[Evaluation]:
+        """Observe, decide, act. The last evaluation is the enforcement decision; a stop adds its report first.
+
+        Raises AwsError or PolicyError when it cannot decide now (the message is then redelivered).
+        """
         cluster_id = target.cluster_id
         if cluster_id is None:
             assert target.instance_id is not None
             exists, cluster_id = self._aws.instance_cluster(target.instance_id)
             if not exists:
-                return Evaluation(
-                    Outcome.NOT_APPLICABLE,
-                    "InstanceNotFound",
-                    f"DB instance {target.instance_id} does not exist (deleted before evaluation)",
-                )
+                return [
+                    Evaluation(
+                        Outcome.NOT_APPLICABLE,
+                        "InstanceNotFound",
+                        f"DB instance {target.instance_id} does not exist (deleted before evaluation)",
+                    )
+                ]
             if cluster_id is None:
-                return Evaluation(
-                    Outcome.NOT_APPLICABLE,
-                    "StandaloneInstance",
-                    f"DB instance {target.instance_id} is not part of a cluster",
-                )
+                return [
+                    Evaluation(
+                        Outcome.NOT_APPLICABLE,
+                        "StandaloneInstance",
+                        f"DB instance {target.instance_id} is not part of a cluster",
+                    )
+                ]
         policy = self._load_policy()
-        decision = decide(self._aws.describe_cluster(cluster_id), policy, self._aws.describe_key, cluster_id=cluster_id)
-        if decision.outcome is Outcome.STARTED and decision.start is not None:
-            return self._start(decision, decision.start, policy)
-        return decision
+        cluster = self._aws.describe_cluster(cluster_id)
+        reports: list[Evaluation] = []
+        if target.stop is not None:
+            tampered, restart = assess_stop(cluster, policy, target.stop, self._clock().date())
+            if tampered is not None:
+                reports.append(tampered)
+                if tampered.reason == "StoppedByAllowedPrincipal":
+                    assert cluster is not None
+                    until = self._clock() + timedelta(hours=policy.stop_allowed.hold_hours)
+                    self._aws.place_hold(Hold(cluster.arn, target.stop.principal, until))
+                if not restart:
+                    return reports
+                if not target.stop.known:
+                    # RDS's event has no principal and often arrives before CloudTrail's. Wait for the CloudTrail
+                    # event (which may place a break-glass hold) instead of restarting at once.
+                    return [
+                        *reports,
+                        replace(
+                            tampered,
+                            outcome=Outcome.DEFERRED,
+                            reason="AwaitingAttribution",
+                            detail="waiting for CloudTrail to say who stopped the stream",
+                            fix="",
+                            actor=None,
+                        ),
+                    ]
+        inputs = self.inputs(check_holds=not target.is_creation)
+        return [*reports, self.act(decide(cluster, policy, inputs, cluster_id=cluster_id), policy, inputs)]
 
-    def _start(self, decision: Evaluation, request: StartRequest, policy: PolicyDocument) -> Evaluation:
+    def act(self, decision: Evaluation, policy: PolicyDocument, inputs: Inputs) -> Evaluation:
+        """Carry out a decision: call StartActivityStream for Started, nothing otherwise."""
+        if decision.outcome is not Outcome.STARTED or decision.start is None:
+            return decision
         try:
-            stream = self._aws.start_activity_stream(request)
+            stream = self._aws.start_activity_stream(decision.start)
         except AwsError as err:
             if err.transient:
                 raise
-            return self._rejected(decision, err, policy)
+            return self._rejected(decision, err, policy, inputs)
         return replace(
             decision,
             stream=stream,
             detail=f"{decision.detail}: stream {stream.get('KinesisStreamName', '?')} is {stream.get('Status', '?')}",
         )
 
-    def _rejected(self, decision: Evaluation, err: AwsError, policy: PolicyDocument) -> Evaluation:
+    def _rejected(self, decision: Evaluation, err: AwsError, policy: PolicyDocument, inputs: Inputs) -> Evaluation:
         """StartActivityStream said no. Some refusals are races that re-reading the cluster resolves."""
         if err.code == "InvalidDBClusterStateFault":
             # Typically another invocation started the stream first, or the cluster changed state since we
             # read it. Re-read and decide again, but never call Start twice for one evaluation.
             assert decision.cluster_id is not None
             again = decide(
-                self._aws.describe_cluster(decision.cluster_id),
-                policy,
-                self._aws.describe_key,
-                cluster_id=decision.cluster_id,
+                self._aws.describe_cluster(decision.cluster_id), policy, inputs, cluster_id=decision.cluster_id
             )
             if again.outcome is Outcome.STARTED:
                 return replace(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -16,6 +17,7 @@ from .enforcer import Evaluation
 from .pipeline import Pipeline
 from .report import Reporter
 from .settings import Settings
+from .sweep import Sweeper
 
 SERVICE = "das-guard"
 logger = Logger(service=SERVICE)
@@ -33,7 +35,12 @@ def build_pipeline(settings: Settings, session: boto3.Session | None = None) -> 
         alert_topic_arn=settings.alert_topic_arn,
         queue_url=settings.queue_url,
         cache_seconds=settings.policy_cache_seconds,
+        state_table=settings.state_table,
     )
+
+    def first_notice(key: str) -> bool:
+        return gateway.first_notice(key, keep_seconds=400 * 86400, now=datetime.now(UTC))
+
     reporter = Reporter(
         logger,
         metrics,
@@ -42,6 +49,7 @@ def build_pipeline(settings: Settings, session: boto3.Session | None = None) -> 
         region=settings.region,
         policy_parameter=settings.policy_parameter,
         service=SERVICE,
+        first_notice=first_notice,
     )
     return Pipeline(settings, gateway, reporter, logger)
 
@@ -61,6 +69,17 @@ def reload_configuration(replacement: Pipeline | None = None) -> None:
     """
     global _pipeline  # noqa: PLW0603
     _pipeline = replacement
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context(clear_state=True)
+def handle_sweep(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The scheduled reconciliation sweep (EventBridge schedule): every cluster of the region."""
+    app = pipeline()
+    sweep_id = str(event.get("id") or context.aws_request_id)
+    logger.set_correlation_id(sweep_id)
+    sweeper = Sweeper(app.gateway, app.enforcer, app.policy, app.reporter, logger)
+    return sweeper.run(sweep_id, context.get_remaining_time_in_millis).as_dict()
 
 
 @metrics.log_metrics

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -25,11 +26,12 @@ class Outcome(StrEnum):
     VIOLATION = "Violation"
     FAILED = "Failed"
     IGNORED = "Ignored"
+    TAMPERED = "Tampered"
 
     @property
     def needs_a_person(self) -> bool:
-        """Outcomes that page someone: the cluster is not audited and the software cannot fix it."""
-        return self in (Outcome.VIOLATION, Outcome.FAILED)
+        """Outcomes that page someone: the cluster is not audited, or somebody switched its audit off."""
+        return self in (Outcome.VIOLATION, Outcome.FAILED, Outcome.TAMPERED)
 
 
 AURORA_ENGINES = frozenset({"aurora-mysql", "aurora-postgresql"})
@@ -190,6 +192,15 @@ class Finding:
     code: str
     detail: str
     fix: str = ""
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A stream stopped by an allowed (break-glass) principal stays stopped until `until`."""
+
+    cluster_arn: str
+    principal: str
+    until: datetime
 
 
 @dataclass(frozen=True)

@@ -60,12 +60,14 @@ class Pipeline:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.settings = settings
+        self.gateway = gateway
+        self.reporter = reporter
         self._aws = gateway
         self._reporter = reporter
         self._logger = logger
         self._clock = clock
         self.policy = PolicySource(gateway.policy_text, f"SSM parameter {settings.policy_parameter}")
-        self.enforcer = Enforcer(gateway, self.policy)
+        self.enforcer = Enforcer(gateway, self.policy, report_only=settings.report_only, clock=clock)
 
     def process(self, body: str, *, receive_count: int = 1, batch: dict[str, Evaluation] | None = None) -> Evaluation:
         """Handle one message. Returns its evaluation, or raises RetryLater to have SQS deliver it again.
@@ -82,7 +84,7 @@ class Pipeline:
             return evaluation
 
         self._logger.set_correlation_id(parsed.event_id or None)
-        if parsed.key in batch:
+        if parsed.stop is None and parsed.key in batch:  # a stop is never folded into another event
             earlier = batch[parsed.key]
             self._logger.info(
                 f"coalesced: {parsed.key} was evaluated earlier in this batch",
@@ -90,7 +92,7 @@ class Pipeline:
             )
             return earlier
         try:
-            evaluation = self.enforcer.evaluate(parsed)
+            *reports, evaluation = self.enforcer.evaluate(parsed)
             if evaluation.outcome is Outcome.DEFERRED:
                 evaluation = self._defer(parsed, evaluation)
         except PolicyError as err:
@@ -122,6 +124,8 @@ class Pipeline:
 
         for key in {parsed.key, f"cluster:{evaluation.cluster_id}"}:
             batch[key] = evaluation
+        for report in reports:
+            self._reporter.record(report, trigger=parsed.trigger, event_id=parsed.event_id)
         self._reporter.record(evaluation, trigger=parsed.trigger, event_id=parsed.event_id)
         return evaluation
 
@@ -161,8 +165,12 @@ class Pipeline:
                 "DAS Guard will start the stream on the next instance-created event.",
             )
         assert evaluation.cluster_id is not None
-        retry = replace(target, cluster_id=evaluation.cluster_id, instance_id=None)
-        delay = self.settings.retry_delay(target.attempt)
+        retry = replace(target, cluster_id=evaluation.cluster_id, instance_id=None, stop=None)
+        delay = (
+            self.settings.retry_max_seconds  # CloudTrail may take minutes to say who stopped a stream
+            if evaluation.reason == "AwaitingAttribution"
+            else self.settings.retry_delay(target.attempt)
+        )
         self._aws.schedule_retry(retry.retry_message(), delay)
         return replace(
             evaluation, detail=f"{evaluation.detail}; next check in {delay} s (attempt {target.attempt + 1})"

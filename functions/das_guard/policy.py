@@ -20,10 +20,12 @@ Example::
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -49,6 +51,13 @@ class Action(StrEnum):
 class StreamMode(StrEnum):
     SYNC = "sync"
     ASYNC = "async"
+
+
+class OnStop(StrEnum):
+    """What enforce rules do when somebody stops a stream: start it again, or only report it."""
+
+    RESTART = "restart"
+    REPORT = "report"
 
 
 TagKey = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -88,6 +97,7 @@ class _Settings(BaseModel):
     mode: StreamMode | None = None
     kms_key: str | None = None
     apply_immediately: bool | None = None
+    on_stop: OnStop | None = None
 
     @model_validator(mode="after")
     def _key_is_usable(self) -> _Settings:
@@ -108,6 +118,7 @@ class Defaults(_Settings):
     action: Action = Action.ENFORCE
     mode: StreamMode = StreamMode.ASYNC
     apply_immediately: bool = True
+    on_stop: OnStop = OnStop.RESTART
 
 
 class Rule(_Settings):
@@ -123,20 +134,73 @@ class Rule(_Settings):
         return self
 
 
+class ExemptionMatch(BaseModel):
+    """Clusters by identifier pattern (`legacy-*`, shell-style) and/or by tags; all given conditions must hold."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    cluster_ids: (
+        Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=63)]], Field(min_length=1)] | None
+    ) = None
+    tags: Annotated[dict[TagKey, TagCondition], Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> ExemptionMatch:
+        if self.cluster_ids is None and self.tags is None:
+            raise ValueError("an exemption must match 'cluster_ids' or 'tags' (or both)")
+        return self
+
+    def matches(self, cluster_id: str, tags: Mapping[str, str]) -> bool:
+        if self.cluster_ids is not None and not any(
+            fnmatch.fnmatchcase(cluster_id, pattern.lower()) for pattern in self.cluster_ids
+        ):
+            return False
+        return self.tags is None or all(_condition_holds(c, tags.get(k)) for k, c in self.tags.items())
+
+
+class Exemption(BaseModel):
+    """A time-boxed exception: it needs a reason and ends on `expires` (the last day it applies)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    match: ExemptionMatch
+    reason: Annotated[str, StringConstraints(min_length=3)]
+    expires: date
+    approved_by: str = ""
+
+    def active_on(self, today: date) -> bool:
+        return today <= self.expires
+
+
+class StopPolicy(BaseModel):
+    """Who may stop a stream without it being restarted, and for how long it then stays stopped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    allowed_principals: list[Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:(iam|sts)::")]] = Field(
+        default_factory=list
+    )
+    hold_hours: Annotated[int, Field(ge=1, le=720)] = 24
+
+    def allows(self, principals: tuple[str, ...]) -> bool:
+        """Patterns are shell-style, e.g. arn:aws:sts::111122223333:assumed-role/BreakGlass/*."""
+        return any(fnmatch.fnmatchcase(p, pattern) for p in principals for pattern in self.allowed_principals)
+
+
 class PolicyDocument(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     version: Literal[1]
     description: str = ""
     defaults: Defaults
     rules: list[Rule] = Field(default_factory=list)
+    exemptions: list[Exemption] = Field(default_factory=list)
+    stop_allowed: StopPolicy = Field(default_factory=StopPolicy)
 
     @model_validator(mode="after")
     def _consistent(self) -> PolicyDocument:
         seen: set[str] = set()
-        for rule in self.rules:
-            if rule.name in seen:
-                raise ValueError(f"rule name {rule.name!r} is used twice; names must be unique")
-            seen.add(rule.name)
+        for name in [r.name for r in self.rules] + [e.name for e in self.exemptions]:
+            if name in seen:
+                raise ValueError(f"name {name!r} is used twice; rule and exemption names must be unique")
+            seen.add(name)
         for effective in [self.resolve(None), *(self.resolve(r) for r in self.rules)]:
             if effective.action is not Action.EXEMPT and not effective.kms_key:
                 raise ValueError(
@@ -149,7 +213,7 @@ class PolicyDocument(BaseModel):
         """A rule with every omitted field filled in from `defaults`."""
         d = self.defaults
         if rule is None:
-            return EffectiveRule("default", d.action, d.mode, d.kms_key, d.apply_immediately, "")
+            return EffectiveRule("default", d.action, d.mode, d.kms_key, d.apply_immediately, "", d.on_stop)
         return EffectiveRule(
             name=rule.name,
             action=rule.action or d.action,
@@ -157,7 +221,21 @@ class PolicyDocument(BaseModel):
             kms_key=rule.kms_key or d.kms_key,
             apply_immediately=d.apply_immediately if rule.apply_immediately is None else rule.apply_immediately,
             reason=rule.reason,
+            on_stop=rule.on_stop or d.on_stop,
         )
+
+    def exemption_for(
+        self, cluster_id: str, tags: Mapping[str, str], today: date
+    ) -> tuple[Exemption | None, list[Exemption]]:
+        """(the first active exemption matching the cluster, the expired ones that match it)."""
+        matching = [e for e in self.exemptions if e.match.matches(cluster_id, tags)]
+        active = next((e for e in matching if e.active_on(today)), None)
+        return active, [e for e in matching if not e.active_on(today)]
+
+    def expiring(self, today: date, within_days: int = 7) -> list[Exemption]:
+        """Exemptions still active that end within `within_days` days (for the sweep summary)."""
+        horizon = today + timedelta(days=within_days)
+        return [e for e in self.exemptions if today <= e.expires <= horizon]
 
     def rule_for(self, tags: Mapping[str, str]) -> EffectiveRule:
         """First matching rule wins; the defaults apply when none matches."""
@@ -175,6 +253,7 @@ class EffectiveRule:
     kms_key: str | None
     apply_immediately: bool
     reason: str
+    on_stop: OnStop = OnStop.RESTART
 
 
 class PolicyError(ValueError):

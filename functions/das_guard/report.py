@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from .enforcer import Evaluation
-from .model import Outcome
+from .model import Finding, Outcome
 
 ALERT_REPEAT_SECONDS = 3600.0
 
@@ -24,8 +24,16 @@ def render_alert(
     """Subject and body of the alert for one evaluation (pure, so its wording is tested)."""
     cluster = evaluation.cluster_id or "unknown cluster"
     subject = f"DAS Guard {evaluation.outcome.value}: {cluster} ({evaluation.reason}) in {account}/{region}"
+    headline = f"Database activity stream NOT started for Aurora cluster {cluster}."
+    stop = evaluation.actor
+    if evaluation.outcome is Outcome.TAMPERED and stop is not None:
+        allowed = evaluation.reason == "StoppedByAllowedPrincipal"
+        kind = "notice: allowed stop" if allowed else "HIGH: activity stream STOPPED"
+        who = f"by {_short(stop.principal)}" if stop.known else "(RDS event)"
+        subject = f"DAS Guard {kind} on {cluster} {who} in {account}/{region}"
+        headline = f"The database activity stream of Aurora cluster {cluster} was STOPPED."
     lines = [
-        f"Database activity stream NOT started for Aurora cluster {cluster}.",
+        headline,
         "",
         f"Outcome:  {evaluation.outcome.value}",
         f"Reason:   {evaluation.reason}",
@@ -35,6 +43,11 @@ def render_alert(
         f"Region:   {region}",
         f"Rule:     {evaluation.rule or '-'} (policy in SSM parameter {policy_parameter})",
         f"Trigger:  {trigger} (event {event_id or '-'})",
+        *(
+            [f"Stopped by: {stop.principal}", f"From:       {stop.source_ip or '-'}", f"At:         {stop.time or '-'}"]
+            if stop
+            else []
+        ),
         "",
         f"How to fix: {evaluation.fix or 'see the detail above and the DAS Guard README (outcome catalogue).'}",
     ]
@@ -50,6 +63,11 @@ def render_alert(
         "or when the message is redriven from the dead-letter queue.",
     ]
     return subject[:100], "\n".join(lines)
+
+
+def _short(principal: str) -> str:
+    """arn:aws:sts::1:assumed-role/BreakGlass/alice -> BreakGlass/alice; anything else unchanged."""
+    return principal.split(":assumed-role/", 1)[-1] if ":assumed-role/" in principal else principal
 
 
 class _Once:
@@ -82,6 +100,7 @@ class Reporter:
         policy_parameter: str,
         service: str = "das-guard",
         repeat_seconds: float = ALERT_REPEAT_SECONDS,
+        first_notice: Callable[[str], bool] = lambda _key: True,
     ) -> None:
         self._logger = logger
         self._metrics = metrics
@@ -91,8 +110,12 @@ class Reporter:
         self._policy_parameter = policy_parameter
         self._service = service
         self._once = _Once(repeat_seconds)
+        self._first_notice = first_notice
 
-    def record(self, evaluation: Evaluation, *, trigger: str, event_id: str) -> None:
+    def record(
+        self, evaluation: Evaluation, *, trigger: str, event_id: str, alert: bool = True, metrics: bool = True
+    ) -> None:
+        """One log line; metrics and an alert unless the caller (the sweep) summarises them itself."""
         fields: dict[str, Any] = {
             "outcome": evaluation.outcome.value,
             "reason": evaluation.reason,
@@ -114,15 +137,19 @@ class Reporter:
         log = self._logger.warning if evaluation.outcome.needs_a_person else self._logger.info
         log(f"{evaluation.outcome.value}: {evaluation.cluster_id or '-'}: {evaluation.reason}", extra=fields)
 
-        self._count(evaluation.outcome.value, evaluation.reason)
+        if metrics:
+            self._count(evaluation.outcome.value, evaluation.reason)
         for warning in evaluation.warnings:
             self._logger.warning(
                 f"Warning: {evaluation.cluster_id}: {warning.code}",
                 extra={"warning": asdict(warning), "cluster_arn": evaluation.cluster_arn},
             )
-            self._count("Warning", warning.code)
+            if metrics:
+                self._count("Warning", warning.code)
+            if warning.code == "ExemptionExpired":
+                self._notice_expired_exemption(evaluation, warning)
 
-        if evaluation.outcome.needs_a_person:
+        if alert and evaluation.outcome.needs_a_person:
             self.alert(evaluation, trigger=trigger, event_id=event_id)
 
     def alert(self, evaluation: Evaluation, *, trigger: str, event_id: str) -> None:
@@ -138,6 +165,57 @@ class Reporter:
             policy_parameter=self._policy_parameter,
         )
         self.send(subject, body)
+
+    def _notice_expired_exemption(self, evaluation: Evaluation, warning: Finding) -> None:
+        """Told once, across all containers (the state table remembers), not on every event."""
+        try:
+            first = self._first_notice(f"ExemptionExpired|{evaluation.cluster_arn}|{warning.detail}")
+        except Exception:  # the warning is in the log line; a failed notice must not fail the decision
+            self._logger.exception("could not record the expired-exemption notice")
+            return
+        if first:
+            self.send(
+                f"DAS Guard: exemption expired for {evaluation.cluster_id} in {self._account}/{self._region}",
+                f"{warning.detail}.\n\nCluster: {evaluation.cluster_arn}\nDecision now: "
+                f"{evaluation.outcome.value} ({evaluation.reason}): {evaluation.detail}\n\n{warning.fix}",
+            )
+
+    def sweep_summary(self, summary: dict[str, Any], violations: list[str]) -> None:
+        """One log line, the summary metric set, and one alert if anything needs a person."""
+        self._logger.info("sweep summary", extra={"sweep": summary})
+        for name, key in (
+            ("SweepClustersSeen", "clusters_seen"),
+            ("SweepCompliant", "compliant"),
+            ("SweepStarted", "started"),
+            ("SweepViolations", "violations"),
+            ("SweepExempt", "exempt"),
+            ("SweepWouldStart", "would_start"),
+            ("SweepHandedOff", "handed_off"),
+        ):
+            self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=summary[key])
+        expiring = summary["expiring_exemptions"]
+        self._metrics.add_metric(name="ExemptionsExpiringSoon", unit=MetricUnit.Count, value=len(expiring))
+        if not violations and not expiring:
+            return
+        lines = [
+            f"DAS Guard sweep {summary['sweep_id']} of {self._account}/{self._region}:",
+            f"{summary['clusters_seen']} clusters, {summary['compliant']} with an activity stream, "
+            f"{summary['started']} started now, {summary['exempt']} exempt, {summary['violations']} in violation.",
+            "",
+        ]
+        if violations:
+            lines += [
+                "Clusters without a stream that need a person (first 100):",
+                *(f"  - {v}" for v in violations[:100]),
+                "",
+            ]
+        if expiring:
+            lines += ["Exemptions expiring within 7 days:", *(f"  - {e}" for e in expiring), ""]
+        self.send(
+            f"DAS Guard sweep: {len(violations)} violation(s), {len(expiring)} exemption(s) expiring in "
+            f"{self._account}/{self._region}",
+            "\n".join(lines),
+        )
 
     def alert_once(self, key: str, subject: str, body: str) -> None:
         if self._once.first(key):

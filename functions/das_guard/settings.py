@@ -24,6 +24,8 @@ class Settings:
     max_receive_count: int = 5
     retry_base_seconds: int = 60
     retry_max_seconds: int = 900
+    state_table: str | None = None
+    report_only: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -44,11 +46,20 @@ class Settings:
             max_receive_count=_int(env, "DAS_GUARD_MAX_RECEIVE_COUNT", 5),
             retry_base_seconds=_int(env, "DAS_GUARD_RETRY_BASE_SECONDS", 60),
             retry_max_seconds=min(_int(env, "DAS_GUARD_RETRY_MAX_SECONDS", 900), 900),
+            state_table=env.get("DAS_GUARD_STATE_TABLE") or None,
+            report_only=_enforcement_mode(env) == "report-only",
         )
 
     def retry_delay(self, attempt: int) -> int:
         """Exponential backoff for deferred clusters: 1, 2, 4, 8 minutes, then every 15 (SQS's maximum)."""
         return int(min(self.retry_base_seconds * 2 ** min(attempt, 16), self.retry_max_seconds))
+
+
+def _enforcement_mode(env: Mapping[str, str]) -> str:
+    mode = env.get("DAS_GUARD_ENFORCEMENT_MODE") or "enforce"
+    if mode not in ("enforce", "report-only"):
+        raise ConfigurationError(f"DAS_GUARD_ENFORCEMENT_MODE must be enforce or report-only, not {mode!r}")
+    return mode
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

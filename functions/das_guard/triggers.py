@@ -20,8 +20,32 @@ CLUSTER_CREATING_CALLS = frozenset(
     {"CreateDBCluster", "RestoreDBClusterFromSnapshot", "RestoreDBClusterToPointInTime", "RestoreDBClusterFromS3"}
 )
 INSTANCE_CREATING_CALLS = frozenset({"CreateDBInstance"})
+TAG_CALLS = frozenset({"AddTagsToResource", "RemoveTagsFromResource"})
+STOP_CALL = "StopActivityStream"
 CLUSTER_EVENTS = {"RDS-EVENT-0170"}  # DB cluster created
 INSTANCE_EVENTS = {"RDS-EVENT-0005"}  # DB instance created
+STREAM_STOPPED_EVENT = "RDS-EVENT-0180"  # Database Activity Streams is stopped on your database cluster
+CREATION_TRIGGERS = frozenset(
+    {f"CloudTrail:{c}" for c in CLUSTER_CREATING_CALLS | INSTANCE_CREATING_CALLS}
+    | {f"RDS:{e}" for e in CLUSTER_EVENTS | INSTANCE_EVENTS}
+)
+
+
+@dataclass(frozen=True)
+class StopInfo:
+    """Who stopped a stream, from where and when (CloudTrail), or that RDS reported it stopped."""
+
+    principal: str
+    principals: tuple[str, ...]
+    source_ip: str
+    time: str
+    via: str
+
+    @property
+    def known(self) -> bool:
+        return bool(self.principals)
+
+
 RETRY_KEY = "dasGuard"
 RETRY_FORMAT = 1
 
@@ -36,6 +60,12 @@ class Target:
     cluster_id: str | None = None
     instance_id: str | None = None
     attempt: int = 0
+    stop: StopInfo | None = None
+
+    @property
+    def is_creation(self) -> bool:
+        """Creation events (and their retries) concern a cluster nobody can have stopped a stream on yet."""
+        return self.trigger in CREATION_TRIGGERS
 
     @property
     def key(self) -> str:
@@ -148,6 +178,17 @@ def _from_cloudtrail(
         if not cluster:
             return Dismissal(Outcome.IGNORED, "MalformedEvent", f"{name} names no cluster", trigger, event_id)
         return Target(trigger, event_id, first_seen, cluster_id=cluster.lower())
+    if name in TAG_CALLS:
+        return _from_tag_change(request, name, trigger, event_id, first_seen, region=region, account=account)
+    if name == STOP_CALL:
+        cluster = _identifier_from_arn(
+            request.get("resourceArn") or request.get("ResourceArn"), "cluster", region, account
+        )
+        if isinstance(cluster, Dismissal):
+            return replace(cluster, trigger=trigger, event_id=event_id)
+        if not cluster:
+            return Dismissal(Outcome.IGNORED, "MalformedEvent", f"{name} names no cluster", trigger, event_id)
+        return Target(trigger, event_id, first_seen, cluster_id=cluster.lower(), stop=_stopped_by(detail))
     if name in INSTANCE_CREATING_CALLS:
         cluster = _text(response.get("dBClusterIdentifier")) or _text(request.get("dBClusterIdentifier"))
         instance = _text(response.get("dBInstanceIdentifier")) or _text(request.get("dBInstanceIdentifier"))
@@ -161,7 +202,11 @@ def _from_cloudtrail(
             event_id,
         )
     return Dismissal(
-        Outcome.IGNORED, "UnrecognisedEvent", f"CloudTrail call {name!r} is not a creation", trigger, event_id
+        Outcome.IGNORED,
+        "UnrecognisedEvent",
+        f"CloudTrail call {name!r} is not handled",
+        trigger,
+        event_id,
     )
 
 
@@ -170,13 +215,17 @@ def _from_rds_event(
 ) -> Target | Dismissal:
     rds_event = str(detail.get("EventID", ""))
     trigger = f"RDS:{rds_event}"
-    if rds_event in CLUSTER_EVENTS:
+    if rds_event in CLUSTER_EVENTS or rds_event == STREAM_STOPPED_EVENT:
         kind, expected = "cluster", "cluster"
     elif rds_event in INSTANCE_EVENTS:
         kind, expected = "instance", "db"
     else:
         return Dismissal(
-            Outcome.IGNORED, "UnrecognisedEvent", f"RDS event {rds_event!r} is not a creation", trigger, event_id
+            Outcome.IGNORED,
+            "UnrecognisedEvent",
+            f"RDS event {rds_event!r} is not handled",
+            trigger,
+            event_id,
         )
     name = _identifier_from_arn(detail.get("SourceArn"), expected, region, account)
     if isinstance(name, Dismissal):
@@ -184,9 +233,48 @@ def _from_rds_event(
     name = name or _text(detail.get("SourceIdentifier")).removeprefix("rds:")
     if not name:
         return Dismissal(Outcome.IGNORED, "MalformedEvent", f"{rds_event} names no source", trigger, event_id)
+    if rds_event == STREAM_STOPPED_EVENT:
+        stop = StopInfo("unknown (reported by RDS)", (), "", str(detail.get("Date", "")), trigger)
+        return Target(trigger, event_id, first_seen, cluster_id=name.lower(), stop=stop)
     if kind == "cluster":
         return Target(trigger, event_id, first_seen, cluster_id=name.lower())
     return Target(trigger, event_id, first_seen, instance_id=name.lower())
+
+
+def _from_tag_change(
+    request: dict[str, Any], name: str, trigger: str, event_id: str, first_seen: datetime, *, region: str, account: str
+) -> Target | Dismissal:
+    """Tags select the policy rule, so a tag change on a cluster (or one of its instances) re-evaluates it."""
+    resource = _text(request.get("resourceName"))
+    arn = Arn.parse(resource)
+    if arn is None or arn.service != "rds" or arn.resource_type not in {"cluster", "db"}:
+        return Dismissal(
+            Outcome.IGNORED,
+            "NotAClusterResource",
+            f"{name} on {resource or '?'}: only clusters and their instances matter",
+            trigger,
+            event_id,
+        )
+    owned = _identifier_from_arn(resource, arn.resource_type, region, account)
+    if isinstance(owned, Dismissal):
+        return replace(owned, trigger=trigger, event_id=event_id)
+    if arn.resource_type == "cluster":
+        return Target(trigger, event_id, first_seen, cluster_id=arn.resource_id.lower())
+    return Target(trigger, event_id, first_seen, instance_id=arn.resource_id.lower())
+
+
+def _stopped_by(detail: dict[str, Any]) -> StopInfo:
+    identity = detail.get("userIdentity") if isinstance(detail.get("userIdentity"), dict) else {}
+    assert isinstance(identity, dict)
+    issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
+    principals = tuple(p for p in (_text(identity.get("arn")), _text(issuer.get("arn"))) if p)
+    return StopInfo(
+        principal=principals[0] if principals else _text(identity.get("type")) or "unknown",
+        principals=principals,
+        source_ip=_text(detail.get("sourceIPAddress")),
+        time=_text(detail.get("eventTime")),
+        via="CloudTrail:StopActivityStream",
+    )
 
 
 def _identifier_from_arn(value: Any, resource_type: str, region: str, account: str) -> str | Dismissal | None:

@@ -20,26 +20,46 @@ def test_demo_reaches_every_expected_outcome_and_shows_it(tmp_path: Path) -> Non
     }
     assert {row[0]: row[1:4] for row in result["rows"]} == expected
 
-    # streams went from stopped to started where the policy enforces, and nowhere else
+    # streams went from stopped to started where the policy enforces, the tampered one was restarted, and the
+    # one stopped by the break-glass role stayed stopped
     changed = {
         c: (result["before"][c][1], result["after"][c][1])
         for c in result["before"]
         if result["before"][c] != result["after"][c]
     }
-    assert changed == dict.fromkeys(
-        ("orders-pg", "billing-mysql", "orders-pg-dr", "payments-pg"), ("stopped", "started")
-    )
+    assert changed == {
+        **dict.fromkeys(
+            ("orders-pg", "billing-mysql", "orders-pg-dr", "payments-pg", "ledger-pg"), ("stopped", "started")
+        ),
+        "reports-pg": ("stopping", "started"),
+        "warehouse-pg": ("stopping", "stopped"),
+    }
     assert result["after"]["audit-pg"][1] == "started"
 
+    # the sweep saw every cluster, started nothing new, and kept the break-glass hold
+    sweep = result["sweep"]
+    assert (sweep["clusters_seen"], sweep["started"], sweep["violations"]) == (15, 0, 3)
+    assert sweep["reasons"]["Exempt:BreakGlassHold"] == 1
+
     # the deferred cluster was picked up by its delayed retry
-    retried = [d for d in result["decisions"] if d.get("cluster_id") == "payments-pg"]
+    retried = [d for d in result["decisions"] if d.get("cluster_id") == "payments-pg" and d["trigger"] != "Sweep"]
     assert [d["outcome"] for d in retried] == ["Deferred", "Started"]
 
-    assert sorted(a["Subject"].split(":")[1].split()[0] for a in result["alerts"]) == [
-        "dev-burst",
-        "legacy-import",
-        "sessions-sls",
+    subjects = sorted(a["Subject"] for a in result["alerts"])
+    assert [s for s in subjects if "Violation" in s] == [
+        f"DAS Guard Violation: {c} ({r}) in 123456789012/us-east-1"
+        for c, r in (
+            ("dev-burst", "UnsupportedInstanceClass"),
+            ("legacy-import", "UnsupportedEngineVersion"),
+            ("sessions-sls", "UnsupportedEngineMode"),
+        )
     ]
+    assert "DAS Guard HIGH: activity stream STOPPED on reports-pg by DBA/bob in 123456789012/us-east-1" in subjects
+    assert "DAS Guard notice: allowed stop on warehouse-pg by BreakGlass/carol in 123456789012/us-east-1" in subjects
+    assert "DAS Guard: exemption expired for legacy-import in 123456789012/us-east-1" in subjects
+    [digest] = [a for a in result["alerts"] if a["Subject"].startswith("DAS Guard sweep")]
+    assert digest["Subject"] == "DAS Guard sweep: 3 violation(s), 0 exemption(s) expiring in 123456789012/us-east-1"
+    assert "legacy-import: UnsupportedEngineVersion" in digest["Message"]
     assert result["dlq"] == 0
 
     for fragment in (
@@ -47,7 +67,7 @@ def test_demo_reaches_every_expected_outcome_and_shows_it(tmp_path: Path) -> Non
         "UnsupportedEngineMode",
         "ModeDowngraded",
         "payments-pg",
-        "3 alert(s)",
+        "reconciliation sweep: 15 clusters",
         "Dead-letter queue: 0",
     ):
         assert fragment in text

@@ -8,6 +8,7 @@ know raise, so a template change that relies on one cannot pass the routing test
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 _MISSING = object()
@@ -53,6 +54,10 @@ def _operator(matcher: dict[str, Any], value: Any) -> bool:
         return isinstance(value, str) and value.endswith(argument)
     if name == "equals-ignore-case":
         return isinstance(value, str) and value.lower() == str(argument).lower()
+    if name == "wildcard":
+        # `*` matches any run of characters (`\\*` is a literal star, unused here); everything else is literal
+        regex = ".*".join(re.escape(part) for part in str(argument).split("*"))
+        return isinstance(value, str) and re.fullmatch(regex, value) is not None
     if name == "anything-but":
         excluded = argument if isinstance(argument, list) else [argument]
         return value not in excluded

@@ -33,6 +33,10 @@ EVENT = {
         ({"detail": {"eventName": [{"prefix": "Create"}]}}, True),
         ({"detail": {"eventName": [{"anything-but": ["CreateDBCluster"]}]}}, False),
         ({"detail": {"eventName": [{"equals-ignore-case": "createdbcluster"}]}}, True),
+        ({"detail": {"eventName": [{"wildcard": "Create*Cluster"}]}}, True),
+        ({"detail": {"eventName": [{"wildcard": "Create*"}]}}, True),
+        ({"detail": {"eventName": [{"wildcard": "*Instance"}]}}, False),
+        ({"detail": {"eventName": [{"wildcard": "CreateDB.Cluster"}]}}, False),  # only * is special
         ({"source": ["aws.rds"], "detail": {"eventName": ["Delete"]}}, False),  # all fields must match
         ({"detail": ["x"]}, False),  # detail is an object, not a value
     ],
@@ -42,5 +46,5 @@ def test_documented_semantics(pattern: dict[str, object], expected: bool) -> Non
 
 
 def test_unknown_operators_fail_loudly() -> None:
-    with pytest.raises(ValueError, match="wildcard"):
-        matches({"source": [{"wildcard": "aws.*"}]}, EVENT)
+    with pytest.raises(ValueError, match="cidr"):
+        matches({"source": [{"cidr": "10.0.0.0/8"}]}, EVENT)

@@ -27,16 +27,19 @@ def rules(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.parametrize("path", ROUTED, ids=lambda p: p.stem)
-def test_creation_samples_are_routed_by_exactly_one_rule(template: dict[str, Any], path: Path) -> None:
+def test_samples_are_routed_by_exactly_one_rule(template: dict[str, Any], path: Path) -> None:
     event = json.loads(path.read_text(encoding="utf-8"))
     assert [n for n, pattern in rules(template).items() if matches(pattern, event)] in (
-        ["ClusterCreationApiCallRule"],
-        ["RdsCreationEventRule"],
+        ["RdsApiCallRule"],
+        ["RdsTagChangeRule"],
+        ["RdsEventRule"],
     )
 
 
 @pytest.mark.parametrize("path", NOT_ROUTED, ids=lambda p: p.stem)
-def test_failed_calls_deletions_and_foreign_sources_are_not_routed(template: dict[str, Any], path: Path) -> None:
+def test_failed_calls_deletions_snapshots_and_foreign_sources_are_not_routed(
+    template: dict[str, Any], path: Path
+) -> None:
     event = json.loads(path.read_text(encoding="utf-8"))
     assert [n for n, pattern in rules(template).items() if matches(pattern, event)] == []
 
@@ -51,8 +54,11 @@ def test_every_trigger_the_issue_names_has_a_routed_sample(template: dict[str, A
         "RestoreDBClusterToPointInTime",
         "RestoreDBClusterFromS3",
         "CreateDBInstance",
+        "AddTagsToResource",
+        "RemoveTagsFromResource",
+        "StopActivityStream",
     }
-    assert rds_events == {"RDS-EVENT-0170", "RDS-EVENT-0005"}
+    assert rds_events == {"RDS-EVENT-0170", "RDS-EVENT-0005", "RDS-EVENT-0180"}
     assert any(e["detail"].get("requestParameters", {}).get("globalClusterIdentifier") for e in events)
     assert any(e["detail"].get("requestParameters", {}).get("restoreType") == "copy-on-write" for e in events)
 

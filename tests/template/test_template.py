@@ -71,8 +71,13 @@ def test_code_package_holds_only_the_lambda_code() -> None:
 
 
 def test_environment_variables_are_exactly_what_the_function_reads(template: dict[str, Any]) -> None:
-    variables = template["Resources"]["EnforcerFunction"]["Properties"]["Environment"]["Variables"]
-    numbers = {"ReadinessTimeoutMinutes": "180", "PolicyCacheSeconds": "60", "MaxReceiveCount": "5"}
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    numbers = {
+        "ReadinessTimeoutMinutes": "180",
+        "PolicyCacheSeconds": "60",
+        "MaxReceiveCount": "5",
+        "EnforcementMode": "report-only",
+    }
     env = {"AWS_REGION": "us-east-1"}
     for name, value in variables.items():
         ref = value.get("Ref") if isinstance(value, dict) else None
@@ -82,6 +87,8 @@ def test_environment_variables_are_exactly_what_the_function_reads(template: dic
     assert settings.queue_url == "value-of-EventsQueue"
     assert settings.alert_topic_arn == "value-of-AlertTopic"
     assert settings.max_receive_count == 5
+    assert settings.state_table == "value-of-StateTable"
+    assert settings.report_only is True
     read_by_code = set(re.findall(r'"(DAS_GUARD_[A-Z_]+)"', (ROOT / "functions/das_guard/settings.py").read_text()))
     assert read_by_code - {"DAS_GUARD_RETRY_BASE_SECONDS", "DAS_GUARD_RETRY_MAX_SECONDS"} == {
         k for k in variables if k.startswith("DAS_GUARD_")
@@ -149,7 +156,7 @@ class TestLeastPrivilege:
 class TestEventDelivery:
     def test_rules_deliver_to_the_queue_with_retries_and_a_dead_letter_queue(self, template: dict[str, Any]) -> None:
         rules = resources_of(template, "AWS::Events::Rule")
-        assert set(rules) == {"ClusterCreationApiCallRule", "RdsCreationEventRule"}
+        assert set(rules) == {"RdsApiCallRule", "RdsTagChangeRule", "RdsEventRule"}
         for rule in rules.values():
             [target] = rule["Properties"]["Targets"]
             assert target["Arn"] == {"Fn::GetAtt": ["EventsQueue", "Arn"]}
@@ -170,8 +177,9 @@ class TestEventDelivery:
         [statement] = template["Resources"]["EventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
         assert statement["Principal"] == {"Service": "events.amazonaws.com"}
         assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == [
-            {"Fn::GetAtt": ["ClusterCreationApiCallRule", "Arn"]},
-            {"Fn::GetAtt": ["RdsCreationEventRule", "Arn"]},
+            {"Fn::GetAtt": ["RdsApiCallRule", "Arn"]},
+            {"Fn::GetAtt": ["RdsTagChangeRule", "Arn"]},
+            {"Fn::GetAtt": ["RdsEventRule", "Arn"]},
         ]
 
     def test_batches_report_partial_failures(self, transformed: dict[str, Any]) -> None:

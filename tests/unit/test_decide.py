@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from das_guard.enforcer import decide
+from das_guard.enforcer import Inputs, decide
 from das_guard.model import KeyLookup, Outcome, StartRequest
 from das_guard.policy import PolicyDocument, parse_policy
 
@@ -47,9 +47,9 @@ class Keys:
         return lookup(reference)
 
 
-def run(c: object, policy: PolicyDocument = POLICY) -> tuple[object, Keys]:
+def run(c: object, policy: PolicyDocument = POLICY, **inputs: object) -> tuple[object, Keys]:
     keys = Keys()
-    return decide(c, policy, keys, cluster_id="c1"), keys  # type: ignore[arg-type]
+    return decide(c, policy, Inputs(keys, **inputs), cluster_id="c1"), keys  # type: ignore[arg-type]
 
 
 def test_supported_cluster_starts_with_the_designated_key_and_mode() -> None:

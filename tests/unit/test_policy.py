@@ -149,7 +149,7 @@ class TestRejectedDocuments:
 
     def test_rule_names_are_unique(self) -> None:
         rule = {"name": "a", "match": {"tags": {"env": "x"}}}
-        assert problems(doc(rule, rule)) == ["rule name 'a' is used twice; names must be unique"]
+        assert problems(doc(rule, rule)) == ["name 'a' is used twice; rule and exemption names must be unique"]
 
     def test_a_bad_tag_condition_gets_one_clear_message(self) -> None:
         text = doc({"name": "a", "match": {"tags": {"data-class": {"present": "maybe"}}}})

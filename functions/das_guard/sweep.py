@@ -1,0 +1,122 @@
+"""The reconciliation sweep: every cluster of the region, through the same decide() as every event.
+
+It catches what events missed (a trail misconfigured, a throttled function, a region added later, a stream
+stopped while DAS Guard was down) and reports the state of the whole region once per run.
+
+API calls grow by pages, not by clusters: DescribeDBClusters already carries tags and stream status (100 a
+page), the instances' classes come from DescribeDBInstances filtered to Aurora engines (100 a page), break-glass
+holds from one scan of the state table, and each KMS key is described once. Only StartActivityStream is per
+cluster, and only for clusters that need a stream. When the Lambda clock runs low, the clusters not yet decided
+are handed to the queue (ten per SendMessageBatch) and evaluated there one by one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from .aws import AwsGateway
+from .enforcer import Enforcer, Evaluation, decide
+from .model import ClusterInfo, Outcome
+from .policy import PolicyDocument
+from .report import Reporter
+from .triggers import Target
+
+TRIGGER = "Sweep"
+RESERVE_MS = 20_000  # stop deciding with this much Lambda time left, to hand off the rest safely
+
+
+@dataclass
+class SweepSummary:
+    sweep_id: str
+    outcomes: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)
+    handed_off: int = 0
+    violations: list[str] = field(default_factory=list)
+    expiring_exemptions: list[str] = field(default_factory=list)
+
+    def add(self, evaluation: Evaluation) -> None:
+        self.outcomes[evaluation.outcome.value] += 1
+        self.reasons[f"{evaluation.outcome.value}:{evaluation.reason}"] += 1
+        if evaluation.outcome in (Outcome.VIOLATION, Outcome.FAILED):
+            self.violations.append(f"{evaluation.cluster_id}: {evaluation.reason}: {evaluation.detail}")
+
+    @property
+    def seen(self) -> int:
+        return sum(self.outcomes.values()) + self.handed_off
+
+    @property
+    def compliant(self) -> int:
+        """Clusters whose stream is on (or starting): the audit is in place."""
+        return self.outcomes[Outcome.ALREADY_ACTIVE.value] + self.outcomes[Outcome.STARTED.value]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "sweep_id": self.sweep_id,
+            "clusters_seen": self.seen,
+            "compliant": self.compliant,
+            "started": self.outcomes[Outcome.STARTED.value],
+            "violations": self.outcomes[Outcome.VIOLATION.value] + self.outcomes[Outcome.FAILED.value],
+            "exempt": self.outcomes[Outcome.EXEMPT.value],
+            "would_start": self.outcomes[Outcome.WOULD_START.value],
+            "deferred": self.outcomes[Outcome.DEFERRED.value],
+            "not_applicable": self.outcomes[Outcome.NOT_APPLICABLE.value],
+            "handed_off": self.handed_off,
+            "expiring_exemptions": self.expiring_exemptions,
+            "outcomes": dict(self.outcomes),
+            "reasons": dict(self.reasons),
+        }
+
+
+class Sweeper:
+    def __init__(
+        self,
+        gateway: AwsGateway,
+        enforcer: Enforcer,
+        load_policy: Callable[[], PolicyDocument],
+        reporter: Reporter,
+        logger: Logger,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._aws = gateway
+        self._enforcer = enforcer
+        self._load_policy = load_policy
+        self._reporter = reporter
+        self._logger = logger
+        self._clock = clock
+
+    def run(self, sweep_id: str, remaining_ms: Callable[[], int]) -> SweepSummary:
+        """Evaluate every cluster of the region. Raises PolicyError/AwsError if it cannot start at all."""
+        now = self._clock()
+        summary = SweepSummary(sweep_id)
+        policy = self._load_policy()
+        summary.expiring_exemptions = [
+            f"{e.name} (expires {e.expires.isoformat()}: {e.reason})" for e in policy.expiring(now.date())
+        ]
+        inputs = self._enforcer.inputs(check_holds=True, holds=self._aws.holds(now))
+        instances = self._aws.aurora_instances_by_cluster()
+        leftover: list[str] = []
+        for page in self._aws.cluster_pages():
+            for raw in page:
+                if leftover or remaining_ms() < RESERVE_MS:
+                    leftover.append(raw["DBClusterIdentifier"])
+                    continue
+                cluster = ClusterInfo.from_api(raw, instances.get(raw["DBClusterIdentifier"], []))
+                decision = decide(cluster, policy, inputs)
+                # A not-ready cluster has its own creation events and deferral chain; the sweep only counts it.
+                evaluation = self._enforcer.act(decision, policy, inputs)
+                summary.add(evaluation)
+                self._reporter.record(evaluation, trigger=TRIGGER, event_id=sweep_id, alert=False, metrics=False)
+        if leftover:
+            self._aws.hand_off(
+                [Target(TRIGGER, sweep_id, now, cluster_id=cluster_id).retry_message() for cluster_id in leftover]
+            )
+            summary.handed_off = len(leftover)
+        self._reporter.sweep_summary(summary.as_dict(), summary.violations)
+        return summary
