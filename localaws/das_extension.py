@@ -29,7 +29,7 @@ Time does not pass in moto, so `settle_activity_streams()` moves `starting -> st
 so that reserved `alias/aws/*` keys are AWS managed and a key created without `KeyUsage` is
 `ENCRYPT_DECRYPT`, as in KMS (moto leaves both wrong, which would hide key-type checks), and DescribeDBClusters
 pages by `MaxRecords`/`Marker` (default and maximum 100) as RDS does, where moto returns every cluster at once
-(which would hide how many calls a sweep makes).
+(which would hide how many calls a sweep makes); DescribeDBInstances pages the same way.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import re
 import threading
 from typing import Any
 
-from moto.core.responses import ActionResult, PaginatedResult
+from moto.core.responses import ActionResult
 from moto.kms.models import KmsBackend, kms_backends
 from moto.rds.exceptions import (
     DBClusterNotFoundError,
@@ -312,7 +312,8 @@ def install() -> None:
             (DBCluster, "status"): _status_that_can_be_held(),
             (KmsBackend, "create_key"): _create_key_with_default_usage(),
             (KmsBackend, "_generate_default_keys"): _reserved_aliases_are_aws_managed(),
-            (RDSResponse, "describe_db_clusters"): _paginated_describe_db_clusters(),
+            (RDSResponse, "describe_db_clusters"): _paged(RDSResponse.describe_db_clusters, "DBClusters"),
+            (RDSResponse, "describe_db_instances"): _paged(RDSResponse.describe_db_instances, "DBInstances"),
         }
         for (cls, name), value in patches.items():
             setattr(cls, name, value)
@@ -329,16 +330,29 @@ def _status_that_can_be_held() -> property:
     return property(status, original.fset)
 
 
-def _paginated_describe_db_clusters() -> Any:
-    describe = RDSResponse.describe_db_clusters
+def _paged(operation: Any, key: str) -> Any:
+    """RDS paging: `MaxRecords` (20..100, default 100) items per page and an opaque `Marker` for the next one.
 
-    def describe_paginated(self: RDSResponse) -> Any:
+    moto returns every cluster at once and its generic paginator fails past the first page of RDS results, which
+    would hide how many calls a sweep makes; this pages the full result of moto's own handler.
+    """
+
+    def paged(self: RDSResponse) -> Any:
         max_records = int(self.params.get("MaxRecords") or 100)
         if not 20 <= max_records <= 100:
             raise InvalidParameterValue(f"Invalid value {max_records} for MaxRecords. Must be between 20 and 100")
-        return PaginatedResult(describe(self)._result)
+        marker = str(self.params.get("Marker") or "")
+        start = int(marker.removeprefix("page-")) if marker.startswith("page-") else 0
+        self.params.pop("MaxRecords", None)
+        self.params.pop("Marker", None)
+        result = dict(operation(self)._result)
+        items = list(result[key])
+        result[key] = items[start : start + max_records]
+        if start + max_records < len(items):
+            result["Marker"] = f"page-{start + max_records}"
+        return ActionResult(result)
 
-    return describe_paginated
+    return paged
 
 
 def _create_key_with_default_usage() -> Any:

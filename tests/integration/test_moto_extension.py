@@ -196,3 +196,25 @@ def test_works_through_the_threaded_server_too() -> None:
         key = kms.create_key()["KeyMetadata"]["Arn"]
         arn = pg(rds, "srv")
         assert rds.start_activity_stream(ResourceArn=arn, Mode="async", KmsKeyId=key)["Status"] == "starting"
+
+
+@pytest.mark.parametrize(
+    ("operation", "key", "count"),
+    [("describe_db_clusters", "DBClusters", 45), ("describe_db_instances", "DBInstances", 45)],
+)
+def test_describe_calls_page_like_rds(rds: Any, operation: str, key: str, count: int) -> None:
+    for n in range(count):
+        create_cluster(rds, f"c{n:02d}", "aurora-postgresql", "16.1", [(f"c{n:02d}-1", "db.r6g.large")])
+    first = getattr(rds, operation)(MaxRecords=20)
+    assert len(first[key]) == 20
+    assert first["Marker"]
+    pages = list(rds.get_paginator(operation).paginate(PaginationConfig={"PageSize": 20}))
+    assert [len(p[key]) for p in pages] == [20, 20, 5]
+    names = [i.get("DBClusterIdentifier") for p in pages for i in p[key]]
+    assert names == sorted(names)
+    assert len(set(names)) == count
+    assert "Marker" not in getattr(rds, operation)()  # default page size is 100
+
+
+def test_max_records_is_bounded_like_rds(rds: Any) -> None:
+    assert error(rds.describe_db_clusters, MaxRecords=5)[:2] == ("InvalidParameterValue", 400)

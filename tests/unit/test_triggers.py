@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -143,3 +144,55 @@ def test_cluster_identifiers_are_lowercased_like_rds_does() -> None:
     result = parse(event)
     assert isinstance(result, Target)
     assert result.cluster_id == "orders-pg"
+
+
+class TestLifecycleTriggers:
+    def test_tag_change_on_a_cluster(self) -> None:
+        target = parse(load("eventbridge", "cloudtrail-add-tags-to-cluster"))
+        assert isinstance(target, Target)
+        assert (target.trigger, target.cluster_id, target.stop, target.is_creation) == (
+            "CloudTrail:AddTagsToResource",
+            "ledger-pg",
+            None,
+            False,
+        )
+
+    def test_tag_change_on_an_instance_resolves_its_cluster_later(self) -> None:
+        target = parse(load("eventbridge", "cloudtrail-remove-tags-from-instance"))
+        assert isinstance(target, Target)
+        assert (target.cluster_id, target.instance_id) == (None, "audit-pg-1")
+
+    def test_tag_change_on_anything_else_is_ignored(self) -> None:
+        result = parse(load("not-routed", "cloudtrail-add-tags-to-snapshot"))
+        assert isinstance(result, Dismissal)
+        assert (result.outcome, result.reason) == (Outcome.IGNORED, "NotAClusterResource")
+
+    def test_tag_change_in_another_account_is_not_ours(self) -> None:
+        event = load("eventbridge", "cloudtrail-add-tags-to-cluster")
+        event["detail"]["requestParameters"]["resourceName"] = "arn:aws:rds:us-east-1:999999999999:cluster:x"
+        result = parse(event)
+        assert isinstance(result, Dismissal)
+        assert result.reason == "ForeignAccount"
+
+    def test_stop_names_who_where_and_when(self) -> None:
+        target = parse(load("eventbridge", "cloudtrail-stop-activity-stream"))
+        assert isinstance(target, Target)
+        assert target.cluster_id == "reports-pg"
+        assert target.stop is not None
+        assert target.stop.principal == "arn:aws:sts::123456789012:assumed-role/DBA/bob"
+        assert target.stop.principals == (target.stop.principal, "arn:aws:iam::123456789012:role/DBA")
+        assert (target.stop.source_ip, target.stop.time) == ("203.0.113.24", "2026-11-25T10:05:09Z")
+
+    def test_rds_stream_stopped_event_has_no_principal(self) -> None:
+        target = parse(load("eventbridge", "rds-event-0180-stream-stopped"))
+        assert isinstance(target, Target)
+        assert target.cluster_id == "reports-pg"
+        assert target.stop is not None
+        assert (target.stop.known, target.stop.via) == (False, "RDS:RDS-EVENT-0180")
+
+    def test_retries_of_a_stop_are_ordinary_evaluations(self) -> None:
+        target = parse(load("eventbridge", "cloudtrail-stop-activity-stream"))
+        assert isinstance(target, Target)
+        retry = parse(replace(target, stop=None).retry_message())
+        assert isinstance(retry, Target)
+        assert (retry.stop, retry.trigger, retry.is_creation) == (None, "CloudTrail:StopActivityStream", False)

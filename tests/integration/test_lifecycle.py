@@ -1,0 +1,398 @@
+"""A cluster's whole life against moto: tag changes, stops (tampering and break-glass), exemptions that
+expire, a report-only deployment, and the reconciliation sweep over hundreds of clusters."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import pytest
+
+from das_guard import handlers
+from localaws import das_extension, scenario
+from localaws.runtime import LambdaContext
+
+from ..conftest import Enforcer, sample
+
+BREAK_GLASS_ROLE = "arn:aws:iam::123456789012:role/BreakGlass"
+
+
+def put_policy(session: Any, policy: dict[str, Any]) -> None:
+    session.client("ssm").put_parameter(
+        Name=scenario.POLICY_PARAMETER, Value=json.dumps(policy), Type="String", Overwrite=True
+    )
+
+
+def status(rds: Any, cluster_id: str) -> str:
+    return str(rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]["ActivityStreamStatus"])
+
+
+def tag_event(cluster_id: str, name: str = "AddTagsToResource", resource: str = "cluster") -> dict[str, Any]:
+    event = sample("cloudtrail-add-tags-to-cluster")
+    event["detail"]["eventName"] = name
+    event["detail"]["requestParameters"]["resourceName"] = f"arn:aws:rds:us-east-1:123456789012:{resource}:{cluster_id}"
+    return event
+
+
+def stop_event(cluster_id: str, role: str = "DBA", user: str = "bob") -> dict[str, Any]:
+    event = sample("cloudtrail-stop-activity-stream")
+    event["detail"]["requestParameters"]["resourceArn"] = f"arn:aws:rds:us-east-1:123456789012:cluster:{cluster_id}"
+    identity = event["detail"]["userIdentity"]
+    identity["arn"] = f"arn:aws:sts::123456789012:assumed-role/{role}/{user}"
+    identity["sessionContext"]["sessionIssuer"]["arn"] = f"arn:aws:iam::123456789012:role/{role}"
+    return event
+
+
+def pg(
+    session: Any,
+    cluster_id: str,
+    tags: dict[str, str] | None = None,
+    stream: str | None = None,
+    key_arn: str | None = None,
+) -> None:
+    scenario.create_cluster(
+        session.client("rds"), cluster_id, "aurora-postgresql", "16.1", [(f"{cluster_id}-1", "db.r6g.large")], tags=tags
+    )
+    if stream:
+        das_extension.set_activity_stream(cluster_id, stream, "async", key_arn)
+
+
+# A roll-out: everything is report-only except regulated data (rules inherit omitted fields from defaults,
+# so the enforced rule says so explicitly).
+ROLLOUT: dict[str, Any] = {
+    **scenario.DEMO_POLICY,
+    "defaults": {**scenario.DEMO_POLICY["defaults"], "action": "report-only"},
+    "rules": [{"name": "regulated-data", "match": {"tags": {"data-class": ["pci", "pii"]}}, "action": "enforce"}],
+}
+
+
+class TestTagChanges:
+    def test_setting_a_compliance_tag_on_an_existing_cluster_starts_its_stream(
+        self, make_enforcer: Callable[..., Enforcer], session: Any, rds: Any
+    ) -> None:
+        put_policy(session, ROLLOUT)  # only regulated data is enforced during the roll-out
+        pg(session, "ledger-pg")
+        enforcer = make_enforcer()
+        enforcer.invoke(tag_event("ledger-pg"))
+        assert enforcer.last()["outcome"] == "WouldStart"
+
+        rds.add_tags_to_resource(
+            ResourceName="arn:aws:rds:us-east-1:123456789012:cluster:ledger-pg",
+            Tags=[{"Key": "data-class", "Value": "pii"}],
+        )
+        enforcer.invoke(tag_event("ledger-pg"))
+        decision = enforcer.last()
+        assert (decision["outcome"], decision["rule"], decision["trigger"]) == (
+            "Started",
+            "regulated-data",
+            "CloudTrail:AddTagsToResource",
+        )
+        assert status(rds, "ledger-pg") == "starting"
+
+    def test_a_tag_on_a_member_instance_re_evaluates_its_cluster(self, enforcer: Enforcer, session: Any) -> None:
+        pg(session, "ledger-pg")
+        enforcer.invoke(tag_event("ledger-pg-1", "RemoveTagsFromResource", resource="db"))
+        assert (enforcer.last()["outcome"], enforcer.last()["cluster_id"]) == ("Started", "ledger-pg")
+
+    def test_removing_the_tag_never_stops_a_stream(
+        self, enforcer: Enforcer, session: Any, rds: Any, stack: scenario.Stack
+    ) -> None:
+        pg(session, "ledger-pg", stream="started", key_arn=stack.key_arn)
+        enforcer.invoke(tag_event("ledger-pg", "RemoveTagsFromResource"))
+        assert enforcer.last()["outcome"] == "AlreadyActive"
+        assert status(rds, "ledger-pg") == "started"
+
+    def test_removing_an_exempting_tag_enforces_the_default(self, enforcer: Enforcer, session: Any, rds: Any) -> None:
+        pg(session, "lab-pg", tags={"env": "sandbox"})
+        enforcer.invoke(tag_event("lab-pg"))
+        assert enforcer.last()["outcome"] == "Exempt"
+        rds.remove_tags_from_resource(ResourceName="arn:aws:rds:us-east-1:123456789012:cluster:lab-pg", TagKeys=["env"])
+        enforcer.invoke(tag_event("lab-pg", "RemoveTagsFromResource"))
+        assert enforcer.last()["outcome"] == "Started"
+
+    def test_a_tag_the_policy_does_not_exempt_cannot_switch_enforcement_off(
+        self, enforcer: Enforcer, session: Any
+    ) -> None:
+        pg(session, "sneaky-pg", tags={"das-guard": "exempt", "audit": "off"})
+        enforcer.invoke(tag_event("sneaky-pg"))
+        assert enforcer.last()["outcome"] == "Started"
+
+
+class TestTamperResponse:
+    def test_stop_by_an_unknown_principal_is_alerted_and_reverted(
+        self, enforcer: Enforcer, session: Any, rds: Any, stack: scenario.Stack, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        pg(session, "reports-pg", stream="started", key_arn=stack.key_arn)
+        rds.stop_activity_stream(ResourceArn="arn:aws:rds:us-east-1:123456789012:cluster:reports-pg")
+        capsys.readouterr()
+        enforcer.invoke(stop_event("reports-pg"))
+
+        tampered, then = enforcer.decisions()
+        assert (tampered["outcome"], tampered["reason"]) == ("Tampered", "StoppedByUnauthorizedPrincipal")
+        assert (then["outcome"], then["reason"]) == ("Deferred", "StreamStopping")
+        [alert] = enforcer.alerts()
+        assert alert["Subject"] == (
+            "DAS Guard HIGH: activity stream STOPPED on reports-pg by DBA/bob in 123456789012/us-east-1"
+        )
+        for fragment in (
+            "Stopped by: arn:aws:sts::123456789012:assumed-role/DBA/bob",
+            "From:       203.0.113.24",
+            "At:         2026-11-25T10:05:09Z",
+            "remove rds:StopActivityStream",
+        ):
+            assert fragment in alert["Message"]
+        emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+        assert any(m.get("Reason") == "StoppedByUnauthorizedPrincipal" and "Tampered" in m for m in emf)
+
+        # RDS finishes stopping; the delayed retry starts the stream again
+        das_extension.settle_activity_streams()
+        [retry] = enforcer.queued()
+        enforcer.invoke(retry["body"])
+        assert enforcer.last()["outcome"] == "Started"
+        assert status(rds, "reports-pg") == "starting"
+
+    def test_stop_by_the_break_glass_role_is_only_reported_and_held(
+        self, make_enforcer: Callable[..., Enforcer], session: Any, rds: Any, stack: scenario.Stack
+    ) -> None:
+        pg(session, "warehouse-pg", stream="stopping", key_arn=stack.key_arn)
+        enforcer = make_enforcer()
+        enforcer.invoke(stop_event("warehouse-pg", role="BreakGlass", user="carol"))
+        [decision] = enforcer.decisions()
+        assert (decision["outcome"], decision["reason"]) == ("Tampered", "StoppedByAllowedPrincipal")
+        assert enforcer.queued() == []
+        [alert] = enforcer.alerts()
+        assert alert["Subject"].startswith("DAS Guard notice: allowed stop on warehouse-pg by BreakGlass/carol")
+        hold = session.client("dynamodb").get_item(
+            TableName=scenario.STATE_TABLE,
+            Key={
+                "pk": {
+                    "S": "hold#"
+                    + rds.describe_db_clusters(DBClusterIdentifier="warehouse-pg")["DBClusters"][0]["DBClusterArn"]
+                }
+            },
+        )["Item"]
+        assert hold["principal"]["S"] == "arn:aws:sts::123456789012:assumed-role/BreakGlass/carol"
+
+        # neither a later tag change nor the sweep reverts it while the hold lasts
+        das_extension.settle_activity_streams()
+        enforcer.invoke(tag_event("warehouse-pg"))
+        assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("Exempt", "BreakGlassHold")
+        sweep = handlers.handle_sweep({"id": "s1"}, LambdaContext())
+        assert sweep["reasons"] == {"Exempt:BreakGlassHold": 1}
+        assert status(rds, "warehouse-pg") == "stopped"
+
+        # when the hold (8 h in the demo policy) is over, enforcement resumes
+        enforcer.pipeline._clock = lambda: datetime.now(UTC) + timedelta(hours=9)
+        enforcer.pipeline.enforcer._clock = enforcer.pipeline._clock
+        enforcer.invoke(tag_event("warehouse-pg"))
+        assert enforcer.last()["outcome"] == "Started"
+
+    def test_rds_stopped_event_waits_for_cloudtrail_before_restarting(
+        self, enforcer: Enforcer, session: Any, stack: scenario.Stack
+    ) -> None:
+        pg(session, "reports-pg", stream="stopped", key_arn=stack.key_arn)
+        enforcer.invoke(sample("rds-event-0180-stream-stopped"))
+        tampered, waiting = enforcer.decisions()
+        assert (tampered["outcome"], tampered["reason"]) == ("Tampered", "StreamStoppedUnattributed")
+        assert (waiting["outcome"], waiting["reason"]) == ("Deferred", "AwaitingAttribution")
+        [retry] = enforcer.queued()
+        assert 895 <= retry["delay"] <= 900
+        assert enforcer.api.calls["rds:StartActivityStream"] == 0
+
+    def test_a_late_break_glass_attribution_still_holds(
+        self, enforcer: Enforcer, session: Any, rds: Any, stack: scenario.Stack
+    ) -> None:
+        pg(session, "warehouse-pg", stream="stopped", key_arn=stack.key_arn)
+        enforcer.invoke(
+            sample("rds-event-0180-stream-stopped")
+            | {
+                "detail": {
+                    **sample("rds-event-0180-stream-stopped")["detail"],
+                    "SourceArn": "arn:aws:rds:us-east-1:123456789012:cluster:warehouse-pg",
+                }
+            }
+        )
+        [retry] = enforcer.queued()
+        enforcer.invoke(stop_event("warehouse-pg", role="BreakGlass", user="carol"))  # CloudTrail, minutes later
+        enforcer.invoke(retry["body"])
+        assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("Exempt", "BreakGlassHold")
+        assert status(rds, "warehouse-pg") == "stopped"
+
+    def test_on_stop_report_only_reports(
+        self, make_enforcer: Callable[..., Enforcer], session: Any, stack: scenario.Stack
+    ) -> None:
+        put_policy(
+            session, {**scenario.DEMO_POLICY, "defaults": {**scenario.DEMO_POLICY["defaults"], "on_stop": "report"}}
+        )
+        pg(session, "reports-pg", stream="stopping", key_arn=stack.key_arn)
+        enforcer = make_enforcer()
+        enforcer.invoke(stop_event("reports-pg"))
+        assert [d["outcome"] for d in enforcer.decisions()] == ["Tampered"]
+        assert enforcer.queued() == []
+
+
+def test_report_only_deployment_changes_nothing(
+    make_enforcer: Callable[..., Enforcer], session: Any, rds: Any, stack: scenario.Stack
+) -> None:
+    enforcer = make_enforcer(DAS_GUARD_ENFORCEMENT_MODE="report-only")
+    scenario.seed_demo_clusters(session, stack)
+    das_extension.settle_activity_streams()
+    before = {c["DBClusterIdentifier"]: c.get("ActivityStreamStatus") for c in rds.describe_db_clusters()["DBClusters"]}
+
+    enforcer.invoke(sample("cloudtrail-create-db-cluster"), sample("cloudtrail-stop-activity-stream"))
+    sweep = handlers.handle_sweep({"id": "s"}, LambdaContext())
+
+    outcomes = [(d.get("cluster_id"), d["outcome"]) for d in enforcer.decisions() if d["trigger"] != "Sweep"]
+    assert outcomes == [("orders-pg", "WouldStart"), ("reports-pg", "Tampered"), ("reports-pg", "WouldStart")]
+    assert sweep["started"] == 0
+    assert sweep["would_start"] > 0
+    assert enforcer.api.calls["rds:StartActivityStream"] == 0
+    after = {c["DBClusterIdentifier"]: c.get("ActivityStreamStatus") for c in rds.describe_db_clusters()["DBClusters"]}
+    assert after == before
+
+
+def test_an_expired_exemption_is_announced_once_across_containers(
+    make_enforcer: Callable[..., Enforcer], session: Any, stack: scenario.Stack
+) -> None:
+    scenario.seed_demo_clusters(session, stack)  # the demo policy's legacy-* exemption expired on 2026-10-31
+    for _container in range(2):
+        enforcer = make_enforcer()
+        enforcer.invoke(sample("cloudtrail-restore-db-cluster-from-s3"))
+        assert [w["code"] for w in enforcer.last()["warnings"]] == ["ExemptionExpired"]
+    notices = [a for a in enforcer.alerts() if "exemption expired" in a["Subject"]]
+    assert len(notices) == 1
+    assert "'legacy-migration' expired on 2026-10-31" in notices[0]["Message"]
+
+
+@dataclass
+class Kind:
+    name: str
+    outcome: str
+    reason: str
+
+
+KINDS = [
+    Kind("supported", "Started", "StreamStarted"),
+    Kind("active", "AlreadyActive", "StreamActive"),
+    Kind("burstable", "Violation", "UnsupportedInstanceClass"),
+    Kind("serverless", "Violation", "UnsupportedEngineMode"),
+    Kind("docdb", "NotApplicable", "NotAurora"),
+    Kind("sandbox", "Exempt", "ExemptByPolicy"),
+    Kind("analytics", "WouldStart", "ReportOnly"),
+    Kind("creating", "Deferred", "ClusterNotAvailable"),
+    Kind("mysql", "Started", "StreamStarted"),
+    Kind("two-readers", "Started", "StreamStarted"),
+]
+
+
+def seed_fleet(session: Any, stack: scenario.Stack, count: int) -> tuple[dict[str, Kind], int]:
+    """`count` clusters of mixed kinds; returns the kind of each and how many Aurora instances exist."""
+    rds = session.client("rds")
+    kinds: dict[str, Kind] = {}
+    instances = 0
+    for n in range(count):
+        kind = KINDS[n % len(KINDS)]
+        cid = f"{kind.name}-{n:04d}"
+        kinds[cid] = kind
+        if kind.name == "docdb":
+            das_extension.add_foreign_cluster(cid, "docdb", "5.0.0")
+            continue
+        engine, version = (
+            ("aurora-mysql", "8.0.mysql_aurora.3.05.2")
+            if kind.name in ("mysql", "serverless")
+            else ("aurora-postgresql", "16.1")
+        )
+        classes = {
+            "burstable": ["db.t4g.medium"],
+            "serverless": [],
+            "creating": [],
+            "two-readers": ["db.r6g.large"] * 3,
+        }.get(kind.name, ["db.r6g.large"])
+        tags = {"sandbox": {"env": "sandbox"}, "analytics": {"team": "analytics"}}.get(kind.name)
+        scenario.create_cluster(
+            rds,
+            cid,
+            engine,
+            version,
+            [(f"{cid}-{i}", c) for i, c in enumerate(classes)],
+            tags=tags,
+            engine_mode="serverless" if kind.name == "serverless" else "provisioned",
+        )
+        instances += len(classes)
+        if kind.name == "active":
+            das_extension.set_activity_stream(cid, "started", "async", stack.key_arn)
+        if kind.name == "creating":
+            das_extension.hold_cluster_status(cid, "creating")
+    return kinds, instances
+
+
+@pytest.mark.parametrize("count", [120, 520])
+def test_sweep_reaches_every_outcome_with_calls_that_grow_by_pages(
+    enforcer: Enforcer, session: Any, stack: scenario.Stack, count: int
+) -> None:
+    kinds, instances = seed_fleet(session, stack, count)
+    enforcer.api.reset()
+
+    summary = handlers.handle_sweep({"id": f"sweep-{count}"}, LambdaContext())
+
+    decided = {d["cluster_id"]: (d["outcome"], d["reason"]) for d in enforcer.decisions() if d["trigger"] == "Sweep"}
+    assert decided == {cid: (k.outcome, k.reason) for cid, k in kinds.items()}
+    starts = sum(1 for k in kinds.values() if k.outcome == "Started")
+    assert dict(enforcer.api.calls) == {
+        "ssm:GetParameter": 1,
+        "dynamodb:Scan": 1,
+        "rds:DescribeDBInstances": math.ceil(instances / 100),
+        "rds:DescribeDBClusters": math.ceil(count / 100),
+        "kms:DescribeKey": 1,
+        "rds:StartActivityStream": starts,
+        "sns:Publish": 1,  # one summary alert for all violations, not one per cluster
+    }
+    assert summary["clusters_seen"] == count
+    assert summary["started"] == starts
+    assert summary["compliant"] == starts + sum(1 for k in kinds.values() if k.name == "active")
+    assert summary["violations"] == sum(1 for k in kinds.values() if k.outcome == "Violation")
+    [line] = [r for r in enforcer.records() if r.get("message") == "sweep summary"]
+    assert line["sweep"]["clusters_seen"] == count
+
+
+def test_sweep_hands_off_what_it_has_no_time_for(
+    enforcer: Enforcer, session: Any, stack: scenario.Stack, sqs: Any
+) -> None:
+    seed_fleet(session, stack, 45)
+
+    class ShortOnTime(LambdaContext):
+        calls = 0
+
+        def get_remaining_time_in_millis(self) -> int:
+            ShortOnTime.calls += 1
+            return 60_000 if ShortOnTime.calls <= 20 else 5_000
+
+    summary = handlers.handle_sweep({"id": "short"}, ShortOnTime())
+    assert (summary["clusters_seen"], summary["handed_off"]) == (45, 25)
+    assert enforcer.api.calls["sqs:SendMessageBatch"] == 3  # 25 clusters, ten per call
+    queued = [m["body"]["dasGuard"] for m in enforcer.queued()]
+    assert len(queued) == 25
+    assert {q["trigger"] for q in queued} == {"Sweep"}
+    # the handed-off clusters are evaluated by the queue handler like any other message
+    enforcer.invoke(*[json.dumps({"dasGuard": q}) for q in queued[:10]])
+    assert len([d for d in enforcer.decisions() if d["trigger"] == "Sweep"]) == 20 + 10
+
+
+def test_sweep_sees_only_its_own_region(enforcer: Enforcer, session: Any, stack: scenario.Stack) -> None:
+    """Each regional cluster of a global database is evaluated by the stack in its own region."""
+    pg(session, "orders-pg")
+    scenario.create_cluster(
+        boto3.client("rds", region_name="eu-west-1"),
+        "orders-pg-eu",
+        "aurora-postgresql",
+        "16.1",
+        [("orders-pg-eu-1", "db.r6g.large")],
+    )
+    summary = handlers.handle_sweep({"id": "regional"}, LambdaContext())
+    assert summary["clusters_seen"] == 1
+    assert [d["cluster_id"] for d in enforcer.decisions() if d["trigger"] == "Sweep"] == ["orders-pg"]
