@@ -15,6 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from .aws import AwsGateway
 from .enforcer import Evaluation
 from .pipeline import Pipeline
+from .policy import PolicyError
 from .report import Reporter
 from .settings import Settings
 from .sweep import Sweeper
@@ -79,7 +80,11 @@ def handle_sweep(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
     sweep_id = str(event.get("id") or context.aws_request_id)
     logger.set_correlation_id(sweep_id)
     sweeper = Sweeper(app.gateway, app.enforcer, app.policy, app.reporter, logger)
-    return sweeper.run(sweep_id, context.get_remaining_time_in_millis).as_dict()
+    try:
+        return sweeper.run(sweep_id, context.get_remaining_time_in_millis).as_dict()
+    except PolicyError as err:
+        app.policy_broken(err)  # the sweep fails (and EventBridge retries it); the alert names the bad fields
+        raise
 
 
 @metrics.log_metrics

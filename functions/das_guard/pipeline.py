@@ -96,7 +96,7 @@ class Pipeline:
             if evaluation.outcome is Outcome.DEFERRED:
                 evaluation = self._defer(parsed, evaluation)
         except PolicyError as err:
-            self._policy_broken(err)
+            self.policy_broken(err)
             self._retry_or_give_up(
                 parsed,
                 "PolicyInvalid",
@@ -176,7 +176,8 @@ class Pipeline:
             evaluation, detail=f"{evaluation.detail}; next check in {delay} s (attempt {target.attempt + 1})"
         )
 
-    def _policy_broken(self, err: PolicyError) -> None:
+    def policy_broken(self, err: PolicyError) -> None:
+        """Log and alert (once per distinct set of problems) that no cluster can be evaluated."""
         problems = "\n".join(f"  - {p}" for p in err.problems)
         self._logger.error(
             "policy document is invalid; events are kept and retried",

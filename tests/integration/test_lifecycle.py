@@ -14,6 +14,7 @@ import boto3
 import pytest
 
 from das_guard import handlers
+from das_guard.policy import PolicyError
 from localaws import das_extension, scenario
 from localaws.runtime import LambdaContext
 
@@ -396,3 +397,13 @@ def test_sweep_sees_only_its_own_region(enforcer: Enforcer, session: Any, stack:
     summary = handlers.handle_sweep({"id": "regional"}, LambdaContext())
     assert summary["clusters_seen"] == 1
     assert [d["cluster_id"] for d in enforcer.decisions() if d["trigger"] == "Sweep"] == ["orders-pg"]
+
+
+def test_sweep_with_a_broken_policy_alerts_and_fails(enforcer: Enforcer, session: Any) -> None:
+    session.client("ssm").put_parameter(
+        Name=scenario.POLICY_PARAMETER, Value='{"version": 1}', Type="String", Overwrite=True
+    )
+    with pytest.raises(PolicyError):
+        handlers.handle_sweep({"id": "broken"}, LambdaContext())
+    [alert] = enforcer.alerts()
+    assert "defaults: Field required" in alert["Message"]

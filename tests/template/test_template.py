@@ -202,7 +202,7 @@ def test_every_parameter_is_described_and_has_a_default_or_is_prompted(template:
     assert template["Parameters"]["ReadinessTimeoutMinutes"]["Default"] >= 120
 
 
-@pytest.mark.parametrize("environment", ["default", "prod"])
+@pytest.mark.parametrize("environment", ["default", "prod", "prod-eu-west-1"])
 def test_samconfig_environments_only_override_real_parameters(template: dict[str, Any], environment: str) -> None:
     config = tomllib.loads(Path(ROOT / "samconfig.toml").read_text(encoding="utf-8"))
     deploy = config[environment]["deploy"]["parameters"]
@@ -213,3 +213,53 @@ def test_samconfig_environments_only_override_real_parameters(template: dict[str
             assert value in [str(v) for v in parameter["AllowedValues"]], name
     assert deploy["capabilities"] == "CAPABILITY_IAM"
     assert config[environment]["global"]["parameters"]["stack_name"] == "das-guard"
+
+
+class TestLifecycleResources:
+    def test_state_table_expires_items_and_is_encrypted(self, template: dict[str, Any]) -> None:
+        table = template["Resources"]["StateTable"]["Properties"]
+        assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+        assert table["SSESpecification"] == {"SSEEnabled": True}
+        assert table["BillingMode"] == "PAY_PER_REQUEST"
+
+    def test_state_access_is_scoped_to_the_table(self, template: dict[str, Any]) -> None:
+        [statement] = [s for s in role_statements(template) if any(a.startswith("dynamodb:") for a in actions(s))]
+        assert set(actions(statement)) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"}
+        assert statement["Resource"] == {"Fn::GetAtt": ["StateTable", "Arn"]}
+
+    def test_sweep_runs_on_a_schedule_that_can_be_disabled(self, transformed: dict[str, Any]) -> None:
+        sweep = transformed["Resources"]["SweepFunction"]["Properties"]
+        module, _, name = sweep["Handler"].rpartition(".")
+        assert callable(getattr(importlib.import_module(module), name))
+        assert (sweep["Timeout"], sweep["Runtime"], sweep["Architectures"]) == (900, "python3.13", ["arm64"])
+        [schedule] = [
+            r["Properties"]
+            for r in resources_of(transformed, "AWS::Events::Rule").values()
+            if "ScheduleExpression" in r["Properties"]
+        ]
+        assert schedule["ScheduleExpression"] == {"Ref": "SweepSchedule"}
+        assert schedule["State"] == {"Fn::If": ["SweepIsEnabled", "ENABLED", "DISABLED"]}
+
+    def test_both_functions_share_the_configuration(self, transformed: dict[str, Any]) -> None:
+        enforcer, sweep = (transformed["Resources"][n]["Properties"] for n in ("EnforcerFunction", "SweepFunction"))
+        assert enforcer["Environment"] == sweep["Environment"]
+        assert enforcer["Layers"] == sweep["Layers"]
+        assert enforcer["Role"] == sweep["Role"]
+
+    def test_report_only_is_a_deployment_parameter(self, template: dict[str, Any]) -> None:
+        parameter = template["Parameters"]["EnforcementMode"]
+        assert (parameter["Default"], parameter["AllowedValues"]) == ("enforce", ["enforce", "report-only"])
+
+    def test_tag_changes_are_routed_only_for_clusters_and_instances(self, template: dict[str, Any]) -> None:
+        pattern = template["Resources"]["RdsTagChangeRule"]["Properties"]["EventPattern"]
+        assert pattern["detail"]["requestParameters"]["resourceName"] == [
+            {"wildcard": "arn:*:rds:*:*:cluster:*"},
+            {"wildcard": "arn:*:rds:*:*:db:*"},
+        ]
+
+
+def test_the_second_region_example_really_targets_another_region() -> None:
+    config = tomllib.loads(Path(ROOT / "samconfig.toml").read_text(encoding="utf-8"))
+    assert config["prod-eu-west-1"]["global"]["parameters"]["region"] == "eu-west-1"
+    keys = [o for o in config["prod-eu-west-1"]["deploy"]["parameters"]["parameter_overrides"] if o.startswith("Kms")]
+    assert keys == ["KmsKeyArns=arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab"]
