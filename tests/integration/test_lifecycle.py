@@ -407,3 +407,46 @@ def test_sweep_with_a_broken_policy_alerts_and_fails(enforcer: Enforcer, session
         handlers.handle_sweep({"id": "broken"}, LambdaContext())
     [alert] = enforcer.alerts()
     assert "defaults: Field required" in alert["Message"]
+
+
+def test_sweep_applies_valid_exemptions_and_lists_those_about_to_expire(
+    enforcer: Enforcer, session: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    today = datetime.now(UTC).date()
+    put_policy(
+        session,
+        {
+            **scenario.DEMO_POLICY,
+            "exemptions": [
+                {
+                    "name": "vendor",
+                    "match": {"cluster_ids": ["vendor-*"]},
+                    "reason": "case 4711",
+                    "expires": (today + timedelta(days=3)).isoformat(),
+                },
+                {
+                    "name": "far",
+                    "match": {"tags": {"project": "far"}},
+                    "reason": "PROJ-9",
+                    "expires": (today + timedelta(days=60)).isoformat(),
+                },
+            ],
+        },
+    )
+    pg(session, "vendor-db")
+    pg(session, "far-db", tags={"project": "far"})
+    capsys.readouterr()
+
+    summary = handlers.handle_sweep({"id": "exemptions"}, LambdaContext())
+
+    assert summary["reasons"] == {"Exempt:ExemptionActive": 2}
+    assert summary["expiring_exemptions"] == [f"vendor (expires {(today + timedelta(days=3)).isoformat()}: case 4711)"]
+    [digest] = enforcer.alerts()
+    assert "Exemptions expiring within 7 days:\n  - vendor" in digest["Message"]
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    [totals] = [m for m in emf if "SweepClustersSeen" in m]
+    assert (totals["SweepClustersSeen"], totals["SweepExempt"], totals["ExemptionsExpiringSoon"]) == (
+        [2.0],
+        [2.0],
+        [1.0],
+    )
