@@ -14,13 +14,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from .aws import AwsGateway
+from .aws import AwsError, AwsGateway
 from .enforcer import Enforcer, Evaluation, decide
 from .model import ClusterInfo, Outcome
 from .policy import PolicyDocument
@@ -110,7 +110,16 @@ class Sweeper:
                 cluster = ClusterInfo.from_api(raw, instances.get(raw["DBClusterIdentifier"], []))
                 decision = decide(cluster, policy, inputs)
                 # A not-ready cluster has its own creation events and deferral chain; the sweep only counts it.
-                evaluation = self._enforcer.act(decision, policy, inputs)
+                try:
+                    evaluation = self._enforcer.act(decision, policy, inputs)
+                except AwsError as err:  # one cluster's failure must not end the sweep; the next sweep retries
+                    evaluation = replace(
+                        decision,
+                        outcome=Outcome.FAILED,
+                        reason=err.code,
+                        start=None,
+                        detail=f"{err}; the next sweep tries again",
+                    )
                 summary.add(evaluation)
                 self._reporter.record(evaluation, trigger=TRIGGER, event_id=sweep_id, alert=False, metrics=False)
         if leftover:

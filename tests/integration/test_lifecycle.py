@@ -450,3 +450,19 @@ def test_sweep_applies_valid_exemptions_and_lists_those_about_to_expire(
         [2.0],
         [1.0],
     )
+
+
+def test_one_failing_start_does_not_end_the_sweep(
+    make_enforcer: Callable[..., Enforcer], session: Any, stack: scenario.Stack
+) -> None:
+    kinds, _ = seed_fleet(session, stack, 20)
+    needing = sum(1 for k in kinds.values() if k.outcome == "Started")
+    enforcer = make_enforcer()
+    enforcer.inject("StartActivityStream", "ThrottlingException", times=1)
+    summary = handlers.handle_sweep({"id": "throttled"}, LambdaContext())
+    assert summary["clusters_seen"] == 20
+    assert summary["reasons"]["Failed:ThrottlingException"] == 1
+    assert summary["started"] == needing - 1
+    assert enforcer.api.calls["rds:StartActivityStream"] == needing
+    [digest] = enforcer.alerts()
+    assert "ThrottlingException" in digest["Message"]
