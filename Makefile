@@ -4,8 +4,10 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
+TOOLS ?= .venv-tools
+CHECKOV := $(TOOLS)/bin/checkov
 
-.PHONY: demo test lint typecheck unit events validate clean
+.PHONY: demo test lint typecheck unit events validate scan clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "DAS Guard needs Python 3.11 or newer (set PYTHON=python3.x)")'
@@ -13,13 +15,23 @@ $(INSTALLED): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $@
 
+# checkov lives in its own venv: it pins boto3 1.35, which conflicts with the project's boto3
+$(CHECKOV): constraints-tools.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints-tools.txt checkov
+	@touch $@
+
 ## demo: run the real handler on an embedded local AWS (moto server on 127.0.0.1) and show what it did
 demo: $(INSTALLED)
 	$(PY) -m localaws.demo
 
 ## test: lint, type-check and run the whole test suite (what CI runs)
-test: lint typecheck $(INSTALLED)
-	$(PY) -m pytest -n auto -q
+test: lint typecheck $(INSTALLED) $(CHECKOV)
+	DAS_GUARD_CHECKOV=$(CHECKOV) $(PY) -m pytest -n auto -q
+
+## scan: checkov over the deployed (SAM-transformed) template
+scan: $(INSTALLED) $(CHECKOV)
+	DAS_GUARD_CHECKOV=$(CHECKOV) $(PY) -m pytest -q tests/template/test_security_scan.py
 
 lint: $(INSTALLED)
 	$(PY) -m ruff check .
@@ -41,4 +53,4 @@ validate:
 	sam validate --lint
 
 clean:
-	rm -rf $(VENV) .demo .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(TOOLS) .demo .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -140,6 +140,10 @@ class AwsGateway:
         return self._session.client("sqs", config=CLIENT_CONFIG)
 
     @cached_property
+    def _events(self) -> Any:
+        return self._session.client("events", config=CLIENT_CONFIG)
+
+    @cached_property
     def _dynamodb(self) -> Any:
         return self._session.client("dynamodb", config=CLIENT_CONFIG)
 
@@ -351,6 +355,14 @@ class AwsGateway:
                 raise AwsError(
                     "sqs:SendMessageBatch", str(failed.get("Code")), str(failed.get("Message")), transient=True
                 )
+
+    def put_events(self, entries: list[dict[str, Any]]) -> list[str]:
+        """PutEvents, ten entries a call (its limit); returns the error codes of entries EventBridge refused."""
+        refused: list[str] = []
+        for start in range(0, len(entries), 10):
+            response = _call("events:PutEvents", self._events.put_events, Entries=entries[start : start + 10])
+            refused += [str(e.get("ErrorCode")) for e in response.get("Entries", []) if e.get("ErrorCode")]
+        return refused
 
     def schedule_retry(self, body: str, delay_seconds: int) -> None:
         if not self.queue_url:

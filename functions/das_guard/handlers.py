@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -23,6 +23,7 @@ from .sweep import Sweeper
 SERVICE = "das-guard"
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace="DASGuard", service=SERVICE)
+tracer = Tracer(service=SERVICE)  # X-Ray: the handler, and every boto3 call (patched) as a subsegment
 # A failed record is retried on its own; the others in the batch are not redelivered.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
@@ -51,6 +52,8 @@ def build_pipeline(settings: Settings, session: boto3.Session | None = None) -> 
         policy_parameter=settings.policy_parameter,
         service=SERVICE,
         first_notice=first_notice,
+        put_events=gateway.put_events,
+        event_bus=settings.event_bus,
     )
     return Pipeline(settings, gateway, reporter, logger)
 
@@ -72,6 +75,7 @@ def reload_configuration(replacement: Pipeline | None = None) -> None:
     _pipeline = replacement
 
 
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handle_sweep(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
@@ -87,6 +91,7 @@ def handle_sweep(event: dict[str, Any], context: LambdaContext) -> dict[str, Any
         raise
 
 
+@tracer.capture_lambda_handler(capture_response=False)
 @metrics.log_metrics
 @logger.inject_lambda_context(clear_state=True)
 def handle_queue(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
@@ -96,6 +101,13 @@ def handle_queue(event: dict[str, Any], context: LambdaContext) -> PartialItemFa
 
     def record_handler(record: SQSRecord) -> str:
         receive_count = int(record.attributes.approximate_receive_count or 1)
-        return app.process(record.body, receive_count=receive_count, batch=batch).outcome.value
+        evaluation = app.process(record.body, receive_count=receive_count, batch=batch)
+        tracer.put_annotation(key="outcome", value=evaluation.outcome.value)
+        return evaluation.outcome.value
 
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
+    try:
+        return process_partial_response(
+            event=event, record_handler=record_handler, processor=processor, context=context
+        )
+    finally:
+        app.reporter.flush_results()  # result events of the whole batch, ten per PutEvents

@@ -3,10 +3,12 @@ an SNS alert whose subject and body say what happened, where, why and how to fix
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -16,6 +18,38 @@ from .enforcer import Evaluation
 from .model import Finding, Outcome
 
 ALERT_REPEAT_SECONDS = 3600.0
+RESULT_SOURCE = "das-guard"
+RESULT_DETAIL_TYPE = "DAS Guard Enforcement Result"
+SWEEP_DETAIL_TYPE = "DAS Guard Sweep Summary"
+RESULT_FORMAT = 1
+# The sweep publishes results only where something changed or a person must act; a daily event for every
+# cluster whose stream is simply on would make the sweep's calls grow with the number of clusters.
+STEADY_OUTCOMES = frozenset({Outcome.ALREADY_ACTIVE, Outcome.NOT_APPLICABLE, Outcome.EXEMPT, Outcome.DEFERRED})
+
+
+def result_detail(
+    evaluation: Evaluation, *, trigger: str, event_id: str, account: str, region: str, decided_at: datetime
+) -> dict[str, Any]:
+    """The `detail` of the result event for one evaluation (schema in README, "Result events")."""
+    return {
+        "version": RESULT_FORMAT,
+        "outcome": evaluation.outcome.value,
+        "reason": evaluation.reason,
+        "detail": evaluation.detail,
+        "fix": evaluation.fix or None,
+        "cluster_id": evaluation.cluster_id,
+        "cluster_arn": evaluation.cluster_arn,
+        "rule": evaluation.rule,
+        "trigger": trigger,
+        "event_id": event_id or None,
+        "account": account,
+        "region": region,
+        "warnings": [{"code": w.code, "detail": w.detail} for w in evaluation.warnings],
+        "stopped_by": asdict(evaluation.actor) if evaluation.actor else None,
+        "start_request": asdict(evaluation.start) if evaluation.start else None,
+        "stream": evaluation.stream,
+        "decided_at": decided_at.isoformat(),
+    }
 
 
 def render_alert(
@@ -101,6 +135,9 @@ class Reporter:
         service: str = "das-guard",
         repeat_seconds: float = ALERT_REPEAT_SECONDS,
         first_notice: Callable[[str], bool] = lambda _key: True,
+        put_events: Callable[[list[dict[str, Any]]], list[str]] | None = None,
+        event_bus: str | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._logger = logger
         self._metrics = metrics
@@ -111,6 +148,10 @@ class Reporter:
         self._service = service
         self._once = _Once(repeat_seconds)
         self._first_notice = first_notice
+        self._put_events = put_events
+        self._event_bus = event_bus
+        self._clock = clock
+        self._results: list[dict[str, Any]] = []
 
     def record(
         self, evaluation: Evaluation, *, trigger: str, event_id: str, alert: bool = True, metrics: bool = True
@@ -149,6 +190,19 @@ class Reporter:
             if warning.code == "ExemptionExpired":
                 self._notice_expired_exemption(evaluation, warning)
 
+        if metrics or evaluation.outcome not in STEADY_OUTCOMES:
+            self._queue_result(
+                RESULT_DETAIL_TYPE,
+                evaluation.cluster_arn,
+                result_detail(
+                    evaluation,
+                    trigger=trigger,
+                    event_id=event_id,
+                    account=self._account,
+                    region=self._region,
+                    decided_at=self._clock(),
+                ),
+            )
         if alert and evaluation.outcome.needs_a_person:
             self.alert(evaluation, trigger=trigger, event_id=event_id)
 
@@ -180,9 +234,43 @@ class Reporter:
                 f"{evaluation.outcome.value} ({evaluation.reason}): {evaluation.detail}\n\n{warning.fix}",
             )
 
+    def _queue_result(self, detail_type: str, resource: str | None, detail: dict[str, Any]) -> None:
+        if self._put_events is None or not self._event_bus:
+            return
+        self._results.append(
+            {
+                "Source": RESULT_SOURCE,
+                "DetailType": detail_type,
+                "Detail": json.dumps(detail),
+                "Resources": [resource] if resource else [],
+                "EventBusName": self._event_bus,
+            }
+        )
+
+    def flush_results(self) -> None:
+        """Publish the queued result events (ten per PutEvents). Never fails the decisions they describe."""
+        pending, self._results = self._results, []
+        if not pending or self._put_events is None:
+            return
+        try:
+            refused = self._put_events(pending)
+        except Exception:  # the decisions are in the log lines; a lost result event must not redo them
+            self._logger.exception("could not publish result events", extra={"result_events": len(pending)})
+            self._metrics.add_metric(name="ResultEventsFailed", unit=MetricUnit.Count, value=len(pending))
+            return
+        if refused:
+            self._logger.error("EventBridge refused result events", extra={"error_codes": refused})
+            self._metrics.add_metric(name="ResultEventsFailed", unit=MetricUnit.Count, value=len(refused))
+
     def sweep_summary(self, summary: dict[str, Any], violations: list[str]) -> None:
-        """One log line, the summary metric set, and one alert if anything needs a person."""
+        """One log line, the summary metric set, one result event, and one alert if anything needs a person."""
         self._logger.info("sweep summary", extra={"sweep": summary})
+        self._queue_result(
+            SWEEP_DETAIL_TYPE,
+            None,
+            {"version": RESULT_FORMAT, "account": self._account, "region": self._region, **summary},
+        )
+        self.flush_results()
         for name, key in (
             ("SweepClustersSeen", "clusters_seen"),
             ("SweepCompliant", "compliant"),

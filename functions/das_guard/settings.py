@@ -26,6 +26,7 @@ class Settings:
     retry_max_seconds: int = 900
     state_table: str | None = None
     report_only: bool = False
+    event_bus: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -48,6 +49,7 @@ class Settings:
             retry_max_seconds=min(_int(env, "DAS_GUARD_RETRY_MAX_SECONDS", 900), 900),
             state_table=env.get("DAS_GUARD_STATE_TABLE") or None,
             report_only=_enforcement_mode(env) == "report-only",
+            event_bus=env.get("DAS_GUARD_EVENT_BUS") or None,
         )
 
     def retry_delay(self, attempt: int) -> int:

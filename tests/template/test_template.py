@@ -7,7 +7,7 @@ import json
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from cfnlint.api import lint_file
@@ -132,20 +132,32 @@ class TestLeastPrivilege:
     def test_no_wildcard_actions(self, template: dict[str, Any]) -> None:
         assert [a for s in role_statements(template) for a in actions(s) if "*" in a] == []
 
+    # The only actions AWS offers no resource-level permission for (X-Ray trace upload).
+    UNSCOPABLE: ClassVar[set[str]] = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+
     def test_every_allow_is_scoped_to_resources_of_this_stack_or_account_region(self, template: dict[str, Any]) -> None:
         for statement in role_statements(template):
-            if statement["Effect"] == "Allow":
-                assert statement["Resource"] != "*", statement["Sid"]
-                assert "*" not in json.dumps(statement["Resource"]).replace(":cluster:*", "").replace(":db:*", ""), (
-                    statement["Sid"]
-                )
+            if statement["Effect"] != "Allow":
+                continue
+            if statement["Resource"] == "*":
+                assert set(actions(statement)) <= self.UNSCOPABLE, statement["Sid"]
+                continue
+            assert "*" not in json.dumps(statement["Resource"]).replace(":cluster:*", "").replace(":db:*", ""), (
+                statement["Sid"]
+            )
 
     def test_kms_only_on_designated_keys_and_grants_only_for_aws_resources(self, template: dict[str, Any]) -> None:
-        kms = {a: s for s in role_statements(template) for a in actions(s) if a.startswith("kms:")}
-        assert set(kms) == {"kms:DescribeKey", "kms:CreateGrant"}
+        statements = {s["Sid"]: s for s in role_statements(template) if any(a.startswith("kms:") for a in actions(s))}
+        assert set(statements) == {"DescribeDesignatedKeys", "LetRdsUseDesignatedKeys", "UseTheOperationsKey"}
         designated = {"Fn::If": ["CreateKey", [{"Fn::GetAtt": ["ActivityStreamKey", "Arn"]}], {"Ref": "KmsKeyArns"}]}
-        assert kms["kms:DescribeKey"]["Resource"] == kms["kms:CreateGrant"]["Resource"] == designated
-        assert kms["kms:CreateGrant"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+        assert actions(statements["DescribeDesignatedKeys"]) == ["kms:DescribeKey"]
+        assert actions(statements["LetRdsUseDesignatedKeys"]) == ["kms:CreateGrant"]
+        assert statements["DescribeDesignatedKeys"]["Resource"] == designated
+        assert statements["LetRdsUseDesignatedKeys"]["Resource"] == designated
+        assert statements["LetRdsUseDesignatedKeys"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
+        # the stream keys are never used to encrypt or decrypt anything by DAS Guard itself
+        assert set(actions(statements["UseTheOperationsKey"])) == {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}
+        assert statements["UseTheOperationsKey"]["Resource"] == {"Fn::GetAtt": ["OperationsKey", "Arn"]}
 
     def test_sam_adds_no_managed_policies(self, transformed: dict[str, Any]) -> None:
         roles = resources_of(transformed, "AWS::IAM::Role")
@@ -219,7 +231,11 @@ class TestLifecycleResources:
     def test_state_table_expires_items_and_is_encrypted(self, template: dict[str, Any]) -> None:
         table = template["Resources"]["StateTable"]["Properties"]
         assert table["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
-        assert table["SSESpecification"] == {"SSEEnabled": True}
+        assert table["SSESpecification"] == {
+            "SSEEnabled": True,
+            "SSEType": "KMS",
+            "KMSMasterKeyId": {"Ref": "OperationsKey"},
+        }
         assert table["BillingMode"] == "PAY_PER_REQUEST"
 
     def test_state_access_is_scoped_to_the_table(self, template: dict[str, Any]) -> None:
