@@ -279,3 +279,101 @@ def test_the_second_region_example_really_targets_another_region() -> None:
     assert config["prod-eu-west-1"]["global"]["parameters"]["region"] == "eu-west-1"
     keys = [o for o in config["prod-eu-west-1"]["deploy"]["parameters"]["parameter_overrides"] if o.startswith("Kms")]
     assert keys == ["KmsKeyArns=arn:aws:kms:eu-west-1:111122223333:key/mrk-1234abcd12ab34cd56ef1234567890ab"]
+
+
+class TestOperations:
+    ALARMS: ClassVar[set[str]] = {
+        "DeadLetterQueueNotEmptyAlarm",
+        "EnforcerErrorsAlarm",
+        "SweepErrorsAlarm",
+        "OldestMessageAgeAlarm",
+        "ViolationsAlarm",
+        "TamperedAlarm",
+        "SweepDidNotRunAlarm",
+    }
+
+    def test_every_alarm_notifies_the_alert_topic(self, template: dict[str, Any]) -> None:
+        alarms = resources_of(template, "AWS::CloudWatch::Alarm")
+        assert set(alarms) == self.ALARMS
+        for name, alarm in alarms.items():
+            assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlertTopic"}], name
+            assert len(alarm["Properties"]["AlarmDescription"]) > 60, f"{name} must say what to do"
+
+    def test_thresholds_are_parameters(self, template: dict[str, Any]) -> None:
+        props = {n: a["Properties"] for n, a in resources_of(template, "AWS::CloudWatch::Alarm").items()}
+        assert props["EnforcerErrorsAlarm"]["Threshold"] == {"Ref": "FunctionErrorsThreshold"}
+        assert props["ViolationsAlarm"]["Threshold"] == {"Ref": "ViolationsThreshold"}
+        assert props["TamperedAlarm"]["Threshold"] == {"Ref": "TamperedThreshold"}
+        # the queue-age alarm compares minutes with the readiness window itself
+        assert props["OldestMessageAgeAlarm"]["Threshold"] == {"Ref": "ReadinessTimeoutMinutes"}
+        assert [m.get("Expression") for m in props["OldestMessageAgeAlarm"]["Metrics"]] == [None, "age / 60"]
+
+    def test_alarms_watch_the_metrics_the_code_emits(self, template: dict[str, Any]) -> None:
+        code = "".join((ROOT / "functions/das_guard" / f).read_text() for f in ("report.py", "model.py"))
+        props = {n: a["Properties"] for n, a in resources_of(template, "AWS::CloudWatch::Alarm").items()}
+        assert props["TamperedAlarm"]["MetricName"] == "Tampered"
+        assert '"Tampered"' in code
+        assert props["SweepDidNotRunAlarm"]["MetricName"] == "SweepClustersSeen"
+        assert '"SweepClustersSeen"' in code
+        assert template["Resources"]["SweepDidNotRunAlarm"]["Condition"] == "SweepIsEnabled"
+        assert props["SweepDidNotRunAlarm"]["TreatMissingData"] == "breaching"
+        names = {
+            m["MetricStat"]["Metric"]["MetricName"] for m in props["ViolationsAlarm"]["Metrics"] if "MetricStat" in m
+        }
+        assert names == {"Violation", "Failed"}
+
+    def test_dashboard_is_valid_json_showing_outcomes_queues_functions_and_the_sweep(
+        self, template: dict[str, Any]
+    ) -> None:
+        body, variables = template["Resources"]["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+        values = {k: f"<{k}>" for k in variables} | {"AWS::AccountId": "123456789012", "AWS::Region": "us-east-1"}
+        dashboard = json.loads(re.sub(r"\$\{([\w:]+)\}", lambda m: values[m.group(1)], body))
+        text = json.dumps(dashboard)
+        for metric in (
+            "Started",
+            "Violation",
+            "Deferred",
+            "Tampered",
+            "Failed",
+            "ApproximateAgeOfOldestMessage",
+            "ApproximateNumberOfMessagesVisible",
+            "Throttles",
+            "Duration",
+            "SweepClustersSeen",
+            "SweepCompliant",
+            "<DeadLetterQueue>",
+            "<Enforcer>",
+            "<Sweep>",
+        ):
+            assert metric in text, metric
+        [alarms] = [w for w in dashboard["widgets"] if w["type"] == "alarm"]
+        assert len(alarms["properties"]["alarms"]) == 6
+
+    def test_own_data_is_encrypted(self, template: dict[str, Any]) -> None:
+        r = template["Resources"]
+        assert r["AlertTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "OperationsKey"}
+        for group in ("EnforcerLogGroup", "SweepLogGroup"):
+            assert r[group]["Properties"]["KmsKeyId"] == {"Fn::GetAtt": ["OperationsKey", "Arn"]}
+        statements = {s["Sid"]: s for s in r["OperationsKey"]["Properties"]["KeyPolicy"]["Statement"]}
+        assert statements["CloudWatchAlarmsPublishToTheEncryptedTopic"]["Principal"] == {
+            "Service": "cloudwatch.amazonaws.com"
+        }
+        assert (
+            "kms:EncryptionContext:aws:logs:arn"
+            in statements["CloudWatchLogsEncryptsOurLogGroups"]["Condition"]["ArnLike"]
+        )
+        assert r["OperationsKey"]["Properties"]["EnableKeyRotation"] is True
+
+    def test_functions_have_reserved_concurrency_tracing_and_the_sweep_a_dlq(self, transformed: dict[str, Any]) -> None:
+        enforcer, sweep = (transformed["Resources"][n]["Properties"] for n in ("EnforcerFunction", "SweepFunction"))
+        assert enforcer["ReservedConcurrentExecutions"] == {"Ref": "EnforcerConcurrency"}
+        assert sweep["ReservedConcurrentExecutions"] == 1
+        assert enforcer["TracingConfig"] == sweep["TracingConfig"] == {"Mode": {"Ref": "TracingMode"}}
+        assert sweep["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}}
+
+    def test_result_events_go_to_the_default_bus_only(self, template: dict[str, Any]) -> None:
+        [statement] = [s for s in role_statements(template) if "events:PutEvents" in actions(s)]
+        assert statement["Resource"] == {
+            "Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"
+        }
+        assert template["Globals"]["Function"]["Environment"]["Variables"]["DAS_GUARD_EVENT_BUS"] == "default"
