@@ -121,3 +121,25 @@ def test_no_bus_configured_means_no_calls(enforcer: Enforcer, session: Any, stac
     scenario.seed_demo_clusters(session, stack)
     enforcer.invoke(sample("cloudtrail-create-db-cluster"))
     assert enforcer.api.calls["events:PutEvents"] == 0
+
+
+def test_api_calls_per_event_as_deployed(publishing: Enforcer) -> None:
+    """As deployed, results are published: one PutEvents per invocation on top of the decision's calls."""
+    publishing.invoke(sample("cloudtrail-create-db-cluster"))
+    cold = dict(publishing.api.calls)
+    publishing.api.reset()
+    publishing.invoke(sample("cloudtrail-create-db-cluster-global-secondary"))
+    assert cold == {
+        "ssm:GetParameter": 1,
+        "rds:DescribeDBClusters": 1,
+        "rds:DescribeDBInstances": 1,
+        "kms:DescribeKey": 1,
+        "rds:StartActivityStream": 1,
+        "events:PutEvents": 1,
+    }
+    assert dict(publishing.api.calls) == {
+        "rds:DescribeDBClusters": 1,
+        "rds:DescribeDBInstances": 1,
+        "rds:StartActivityStream": 1,
+        "events:PutEvents": 1,
+    }
