@@ -377,3 +377,11 @@ class TestOperations:
             "Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"
         }
         assert template["Globals"]["Function"]["Environment"]["Variables"]["DAS_GUARD_EVENT_BUS"] == "default"
+
+    def test_logs_are_kept_as_configured_in_the_groups_the_functions_use(self, transformed: dict[str, Any]) -> None:
+        r = transformed["Resources"]
+        for function, group in (("EnforcerFunction", "EnforcerLogGroup"), ("SweepFunction", "SweepLogGroup")):
+            assert r[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+            assert r[function]["Properties"]["LoggingConfig"] == {"LogGroup": {"Ref": group}}
+        variables = r["EnforcerFunction"]["Properties"]["Environment"]["Variables"]
+        assert variables["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
