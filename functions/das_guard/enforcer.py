@@ -267,11 +267,15 @@ class Enforcer:
         *,
         report_only: bool = False,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        dry_run: bool = False,
     ) -> None:
+        """`dry_run` (the CLI's simulate): decide exactly as in production, but never start a stream or write a
+        hold; a Started decision then describes the call that would be made."""
         self._aws = gateway
         self._load_policy = load_policy
         self._report_only = report_only
         self._clock = clock
+        self._dry_run = dry_run
 
     def inputs(self, *, check_holds: bool, holds: dict[str, Hold] | None = None) -> Inputs:
         """Lookups for decide(). `holds` (from one scan) replaces per-cluster hold reads in the sweep."""
@@ -315,7 +319,7 @@ class Enforcer:
             tampered, restart = assess_stop(cluster, policy, target.stop, self._clock().date())
             if tampered is not None:
                 reports.append(tampered)
-                if tampered.reason == "StoppedByAllowedPrincipal":
+                if tampered.reason == "StoppedByAllowedPrincipal" and not self._dry_run:
                     assert cluster is not None
                     until = self._clock() + timedelta(hours=policy.stop_allowed.hold_hours)
                     self._aws.place_hold(Hold(cluster.arn, target.stop.principal, until))
@@ -340,7 +344,7 @@ class Enforcer:
 
     def act(self, decision: Evaluation, policy: PolicyDocument, inputs: Inputs) -> Evaluation:
         """Carry out a decision: call StartActivityStream for Started, nothing otherwise."""
-        if decision.outcome is not Outcome.STARTED or decision.start is None:
+        if decision.outcome is not Outcome.STARTED or decision.start is None or self._dry_run:
             return decision
         try:
             stream = self._aws.start_activity_stream(decision.start)

@@ -257,11 +257,15 @@ class EffectiveRule:
 
 
 class PolicyError(ValueError):
-    """The policy document cannot be used. `problems` name the offending field (JSON path) of each error."""
+    """The policy document cannot be used. `problems` name the offending field (JSON path) of each error;
+    `locations` holds the same field as a path tuple (for tools that map it to a line of the file)."""
 
-    def __init__(self, problems: list[str], source: str = "policy") -> None:
+    def __init__(
+        self, problems: list[str], source: str = "policy", locations: list[tuple[str | int, ...]] | None = None
+    ) -> None:
         self.problems = problems
         self.source = source
+        self.locations = locations if locations is not None else [() for _ in problems]
         super().__init__(f"{source} is invalid: " + "; ".join(problems))
 
 
@@ -277,29 +281,38 @@ def parse_policy(text: str, source: str = "policy") -> PolicyDocument:
         raise PolicyError([f"not valid JSON at line {err.lineno} column {err.colno}: {err.msg}"], source) from err
     except RecursionError as err:
         raise PolicyError(["the document is nested too deeply"], source) from err
+    return validate_policy(raw, source)
+
+
+def validate_policy(raw: Any, source: str = "policy") -> PolicyDocument:
+    """Validate an already parsed document (the CLI reads JSON or YAML files itself, to report line numbers)."""
     if not isinstance(raw, dict):
         raise PolicyError([f"the document must be a JSON object, not {type(raw).__name__}"], source)
     try:
         return PolicyDocument.model_validate(raw)
     except ValidationError as err:
-        raise PolicyError(_problems(err.errors()), source) from err
+        problems, locations = _problems(err.errors())
+        raise PolicyError(problems, source, locations) from err
 
 
-def _problems(errors: list[Any]) -> list[str]:
+def _problems(errors: list[Any]) -> tuple[list[str], list[tuple[str | int, ...]]]:
     """One message per bad field. A tag condition that fits none of its three forms gets one message, not three."""
     problems: list[str] = []
+    locations: list[tuple[str | int, ...]] = []
     for error in errors:
         loc = tuple(error.get("loc", ()))
         union_at = next((i for i, part in enumerate(loc) if _is_union_member(part)), None)
         if union_at is not None:
-            message = f"{_json_path(loc[:union_at])}: {TAG_CONDITION_HELP}"
+            loc = loc[:union_at]
+            message = f"{_json_path(loc)}: {TAG_CONDITION_HELP}"
         else:
             path = _json_path(loc)
             text = str(error.get("msg", "invalid")).removeprefix("Value error, ")
             message = f"{path}: {text}" if path else text
         if message not in problems:
             problems.append(message)
-    return problems
+            locations.append(loc)
+    return problems, locations
 
 
 def _is_union_member(part: Any) -> bool:

@@ -1,0 +1,73 @@
+"""AWS sessions for the CLI: real credentials, an endpoint URL, or the embedded local AWS; read-only by default.
+
+Read-only commands (audit, explain, simulate, validate) install a botocore hook that refuses every call that is
+not a read (Describe*, Get*, List*, Scan, Query, Lookup*), so "read-only" is a property of the session, not a
+promise of the code. Every call is also recorded in `CALLS` (for `--debug` and the tests).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+READ_PREFIXES = ("Describe", "Get", "List", "Scan", "Query", "Lookup")
+CALLS: list[str] = []
+
+
+class ReadOnlyViolation(RuntimeError):
+    """A read-only command tried to change something (a bug: it is refused before it reaches AWS)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the CLI talks to: region(s), profile, endpoint."""
+
+    regions: tuple[str, ...]
+    profile: str | None = None
+    read_only: bool = True
+
+    def session(self, region: str) -> boto3.Session:
+        session = boto3.Session(profile_name=self.profile, region_name=region)
+        session.events.register("before-call.*.*", _record)
+        if self.read_only:
+            session.events.register("before-call.*.*", _refuse_writes)
+        return session
+
+
+def _record(model: Any, **_: Any) -> None:
+    CALLS.append(f"{model.service_model.service_name}:{model.name}")
+
+
+def _refuse_writes(model: Any, **_: Any) -> None:
+    if not model.name.startswith(READ_PREFIXES):
+        raise ReadOnlyViolation(f"{model.service_model.service_name}:{model.name} refused: this command is read-only")
+
+
+@contextlib.contextmanager
+def endpoint(url: str | None, local: bool) -> Iterator[str | None]:
+    """Point boto3 at `url`, or at a freshly started and seeded embedded local AWS (`--local`)."""
+    if local:
+        try:
+            from localaws.demo_world import seeded_local_aws  # noqa: PLC0415 - dev extras, only for --local
+        except ImportError as err:
+            raise SystemExit("--local needs the development extras (pip install -e '.[dev]')") from err
+        with seeded_local_aws() as started:
+            yield started
+        return
+    if not url:
+        yield None
+        return
+    saved = os.environ.get("AWS_ENDPOINT_URL")
+    os.environ["AWS_ENDPOINT_URL"] = url
+    try:
+        yield url
+    finally:
+        if saved is None:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = saved

@@ -1,0 +1,533 @@
+"""`das-guard`: audit, explain and validate DAS Guard's policy without reading code or logs.
+
+Every command shares the enforcer's package: the same policy model, the same `decide()`, the same gateway.
+Nothing here is deployed (the CLI and its libraries stay out of the Lambda package).
+
+Exit codes: 0 all good, 1 findings (violations, an invalid policy), 2 usage or credential errors.
+"""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import io
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+
+from das_guard import checks
+from das_guard.aws import AwsError, AwsGateway
+from das_guard.enforcer import Enforcer, Evaluation, Inputs, decide
+from das_guard.model import ClusterInfo, Outcome
+from das_guard.policy import Action, PolicyDocument, PolicyError, parse_policy, validate_policy
+from das_guard.policy_analysis import Remark, review, why_not
+from das_guard.triggers import Dismissal, parse_message
+
+from . import aws_session
+from .policy_files import PolicyFile, PolicyFileError, load
+
+app = typer.Typer(
+    help=__doc__.splitlines()[0] if __doc__ else None, no_args_is_help=True, pretty_exceptions_enable=False
+)
+policy_app = typer.Typer(help="Validate, explain and publish the policy document.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+DEFAULT_PARAMETER = "/das-guard/policy"
+Region = Annotated[list[str] | None, typer.Option("--region", "-r", help="AWS region (repeatable).")]
+Profile = Annotated[str | None, typer.Option(help="AWS profile.")]
+Endpoint = Annotated[str | None, typer.Option(help="AWS endpoint URL, e.g. a local moto server.")]
+Local = Annotated[bool, typer.Option("--local", help="Use the embedded local AWS with the demo's account.")]
+PolicyPath = Annotated[Path | None, typer.Option("--policy", help="A local policy file instead of the deployed one.")]
+Parameter = Annotated[str, typer.Option(help="SSM parameter holding the deployed policy.")]
+StateTable = Annotated[
+    str | None, typer.Option(envvar="DAS_GUARD_STATE_TABLE", help="DAS Guard's state table, to see break-glass holds.")
+]
+
+
+class Usage(Exception):
+    """Exit 2 with this message."""
+
+
+@contextmanager
+def aws_errors() -> Iterator[None]:
+    """Credential, region and permission problems are usage errors (exit 2) with a readable message."""
+    try:
+        yield
+    except (NoCredentialsError, NoRegionError) as error:
+        raise Usage(f"{error}. Configure credentials and a region (or use --local).") from error
+    except AwsError as error:
+        raise Usage(f"AWS refused {error.operation}: {error.code}: {error.message}") from error
+    except (ClientError, BotoCoreError) as error:
+        raise Usage(str(error)) from error
+
+
+def run(body: Any) -> None:
+    """Run a command body, mapping failures to exit codes."""
+    try:
+        code = body()
+    except Usage as error:
+        err.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from error
+    except PolicyError as error:
+        err.print(f"[red]error:[/red] the policy is invalid: {'; '.join(error.problems)}")
+        raise typer.Exit(1) from error
+    raise typer.Exit(code or 0)
+
+
+def regions_of(region: list[str] | None, session_region: str | None) -> tuple[str, ...]:
+    chosen = tuple(region or ([session_region] if session_region else []))
+    if not chosen:
+        raise Usage("no region: pass --region or set AWS_REGION")
+    return chosen
+
+
+def default_region() -> str | None:
+    import boto3  # noqa: PLC0415 - only to read the configured region
+
+    region: str | None = boto3.Session().region_name
+    return region
+
+
+def load_policy(path: Path | None, gateway: AwsGateway) -> PolicyDocument:
+    if path is not None:
+        try:
+            return validate_policy(load(path).data, str(path))
+        except PolicyFileError as error:
+            raise Usage(f"{path}:{error.line or '?'}: {error}") from error
+    with aws_errors():
+        return parse_policy(gateway.policy_text(), f"SSM parameter {gateway.policy_parameter}")
+
+
+def gateway_for(
+    target: aws_session.Target, region: str, parameter: str = DEFAULT_PARAMETER, state_table: str | None = None
+) -> AwsGateway:
+    return AwsGateway(
+        target.session(region),
+        policy_parameter=parameter,
+        alert_topic_arn=None,
+        queue_url=None,
+        state_table=state_table,
+    )
+
+
+# ------------------------------------------------------------------------------------------------------ audit
+VERDICTS = {
+    Outcome.ALREADY_ACTIVE: "compliant",
+    Outcome.EXEMPT: "exempt",
+    Outcome.NOT_APPLICABLE: "not-applicable",
+    Outcome.STARTED: "missing-stream",
+    Outcome.WOULD_START: "missing-stream",
+    Outcome.VIOLATION: "violation",
+    Outcome.DEFERRED: "not-ready",
+}
+FAILING_VERDICTS = {"missing-stream", "violation"}
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    region: str
+    cluster: str
+    engine: str
+    version: str
+    classes: str
+    stream: str
+    rule: str
+    verdict: str
+    reason: str
+    detail: str
+
+
+def audit_region(gateway: AwsGateway, region: str, policy: PolicyDocument, progress: Progress) -> list[AuditRow]:
+    now = datetime.now(UTC)
+    instances = gateway.aurora_instances_by_cluster()
+    inputs = Inputs(gateway.describe_key, now.date(), False, gateway.holds(now).get)
+    task = progress.add_task(f"{region}: clusters", total=None)
+    rows = []
+    for page in gateway.cluster_pages():
+        for raw in page:
+            cluster = ClusterInfo.from_api(raw, instances.get(raw["DBClusterIdentifier"], []))
+            decision = decide(cluster, policy, inputs)
+            rows.append(
+                AuditRow(
+                    region,
+                    cluster.identifier,
+                    cluster.engine,
+                    cluster.engine_version,
+                    ",".join(sorted({i.instance_class for i in cluster.instances})) or "-",
+                    cluster.stream_status if cluster.is_aurora else "n/a",
+                    decision.rule or "-",
+                    VERDICTS.get(decision.outcome, decision.outcome.value.lower()),
+                    decision.reason,
+                    decision.detail,
+                )
+            )
+            progress.advance(task)
+    return rows
+
+
+def render(rows: list[AuditRow], fmt: str) -> str:
+    fields = list(AuditRow.__dataclass_fields__)
+    if fmt == "json":
+        return json.dumps([asdict(r) for r in rows], indent=2) + "\n"
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(asdict(r) for r in rows)
+        return buffer.getvalue()
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(fields) + " |", "|" + "---|" * len(fields)]
+        lines += ["| " + " | ".join(str(getattr(r, f)).replace("|", "\\|") for f in fields) + " |" for r in rows]
+        return "\n".join(lines) + "\n"
+    raise Usage(f"unknown format {fmt!r}")
+
+
+@app.command()
+def audit(
+    region: Region = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json, csv or markdown.")] = "table",
+    policy: PolicyPath = None,
+    parameter: Parameter = DEFAULT_PARAMETER,
+    state_table: StateTable = None,
+    profile: Profile = None,
+    endpoint_url: Endpoint = None,
+    local: Local = False,
+) -> None:
+    """Evaluate every cluster (read-only) and print its verdict. Exit 1 if any cluster lacks a stream it needs."""
+
+    def body() -> int:
+        if fmt not in ("table", "json", "csv", "markdown"):
+            raise Usage(f"--format must be table, json, csv or markdown, not {fmt!r}")
+        with aws_session.endpoint(endpoint_url, local):
+            target = aws_session.Target(regions_of(region, default_region()), profile)
+            rows: list[AuditRow] = []
+            with (
+                Progress(
+                    TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
+                ) as progress,
+                aws_errors(),
+            ):
+                for each in target.regions:
+                    gateway = gateway_for(target, each, parameter, state_table)
+                    rows += audit_region(gateway, each, load_policy(policy, gateway), progress)
+        if fmt == "table":
+            table = Table(title=f"DAS Guard audit: {len(rows)} clusters")
+            for name in ("region", "cluster", "engine", "version", "classes", "stream", "rule", "verdict", "reason"):
+                table.add_column(name, overflow="fold")
+            for r in rows:
+                style = "red" if r.verdict in FAILING_VERDICTS else None
+                table.add_row(
+                    r.region,
+                    r.cluster,
+                    r.engine,
+                    r.version,
+                    r.classes,
+                    r.stream,
+                    r.rule,
+                    r.verdict,
+                    r.reason,
+                    style=style,
+                )
+            out.print(table)
+        else:
+            sys.stdout.write(render(rows, fmt))
+        failing = sum(1 for r in rows if r.verdict in FAILING_VERDICTS)
+        err.print(f"{len(rows)} clusters, {failing} without the stream the policy requires")
+        return 1 if failing else 0
+
+    run(body)
+
+
+# ------------------------------------------------------------------------------------------------------ policy
+@policy_app.command("validate")
+def policy_validate(
+    file: Annotated[Path, typer.Argument(help="Policy document, JSON or YAML.")],
+    check_keys: Annotated[
+        bool, typer.Option(help="Describe the KMS keys the policy names (needs credentials).")
+    ] = False,
+    region: Region = None,
+    profile: Profile = None,
+    endpoint_url: Endpoint = None,
+    local: Local = False,
+) -> None:
+    """Schema and semantic checks, with the line of every problem. Exit 1 if the policy has errors."""
+
+    def body() -> int:
+        try:
+            document = load(file)
+        except PolicyFileError as error:
+            if error.line is None and not file.exists():
+                raise Usage(str(error)) from error
+            out.print(f"{file}:{error.line or '?'}: error: {error}")
+            return 1
+        remarks: list[Remark] = []
+        policy: PolicyDocument | None = None
+        try:
+            policy = validate_policy(document.data, str(file))
+        except PolicyError as error:
+            remarks += [
+                Remark("error", loc, message) for loc, message in zip(error.locations, error.problems, strict=True)
+            ]
+        if policy is not None:
+            remarks += review(policy, datetime.now(UTC).date())
+            if check_keys:
+                remarks += key_remarks(policy, region, profile, endpoint_url, local)
+        for remark in remarks:
+            out.print(
+                f"{file}:{document.line_of(remark.path) or '?'}: {remark.level}: {remark.message}", highlight=False
+            )
+        errors = sum(1 for r in remarks if r.level == "error")
+        out.print(
+            f"{file}: {'invalid' if errors else 'valid'} ({errors} error(s), {len(remarks) - errors} other remark(s))",
+            highlight=False,
+        )
+        return 1 if errors else 0
+
+    run(body)
+
+
+def key_remarks(
+    policy: PolicyDocument, region: list[str] | None, profile: str | None, endpoint_url: str | None, local: bool
+) -> list[Remark]:
+    """Does every KMS key the policy names resolve to a usable key in the region(s)?"""
+    references: dict[str, tuple[str | int, ...]] = {}
+    if policy.defaults.kms_key:
+        references[policy.defaults.kms_key] = ("defaults", "kms_key")
+    for i, rule in enumerate(policy.rules):
+        if rule.kms_key:
+            references.setdefault(rule.kms_key, ("rules", i, "kms_key"))
+    remarks = []
+    with aws_session.endpoint(endpoint_url, local), aws_errors():
+        target = aws_session.Target(regions_of(region, default_region()), profile)
+        for each in target.regions:
+            gateway = gateway_for(target, each)
+            for reference, path in references.items():
+                finding = checks.check_kms_key(gateway.describe_key(reference), each)
+                if finding:
+                    remarks.append(Remark("error", path, f"{each}: {finding.detail}"))
+    return remarks
+
+
+@policy_app.command("explain")
+def policy_explain(
+    cluster: Annotated[str, typer.Argument(help="DB cluster identifier.")],
+    policy: PolicyPath = None,
+    parameter: Parameter = DEFAULT_PARAMETER,
+    state_table: StateTable = None,
+    region: Region = None,
+    profile: Profile = None,
+    endpoint_url: Endpoint = None,
+    local: Local = False,
+) -> None:
+    """Which rule applies to CLUSTER and why, what DAS Guard would do now, and which tags would change it."""
+
+    def body() -> int:
+        with aws_session.endpoint(endpoint_url, local), aws_errors():
+            target = aws_session.Target(regions_of(region, default_region())[:1], profile)
+            gateway = gateway_for(target, target.regions[0], parameter, state_table)
+            document = load_policy(policy, gateway)
+            info = gateway.describe_cluster(cluster.lower())
+            if info is None:
+                raise Usage(f"no DB cluster {cluster!r} in {target.regions[0]}")
+            now = datetime.now(UTC)
+            decision = decide(
+                info, document, Inputs(gateway.describe_key, now.date(), False, lambda arn: gateway.hold_for(arn, now))
+            )
+        explain(info, document, decision, now)
+        return 0
+
+    run(body)
+
+
+def explain(info: ClusterInfo, policy: PolicyDocument, decision: Evaluation, now: datetime) -> None:
+    tags = dict(info.tags)
+    out.print(
+        f"[bold]{info.identifier}[/bold]  {info.engine} {info.engine_version}  status {info.status}  "
+        f"stream {info.stream_status}"
+    )
+    out.print("tags: " + (", ".join(f"{k}={v}" for k, v in sorted(tags.items())) or "(none)"), highlight=False)
+    exemption, expired = policy.exemption_for(info.identifier, tags, now.date())
+    for e in expired:
+        out.print(f"exemption {e.name!r}: matches, but expired on {e.expires.isoformat()}", highlight=False)
+    if exemption:
+        out.print(
+            f"exemption {exemption.name!r}: applies until {exemption.expires.isoformat()} ({exemption.reason})",
+            highlight=False,
+        )
+    effective = policy.rule_for(tags)
+    out.print("\n[bold]rules, in order (the first match wins):[/bold]")
+    for rule in policy.rules:
+        missing = why_not(rule, tags)
+        action = (rule.action or policy.defaults.action).value
+        if not missing:
+            mark = "[green]matches[/green]" + (" - applies" if rule.name == effective.name else " - shadowed")
+        else:
+            mark = "no match - needs: " + "; ".join(missing)
+        out.print(f"  {rule.name} ({action}): {mark}", highlight=False)
+    out.print(f"  default ({policy.defaults.action.value}): applies when no rule matches", highlight=False)
+    out.print(
+        f"\n[bold]applies:[/bold] {effective.name} -> action {effective.action.value}, mode "
+        f"{effective.mode.value}, key {effective.kms_key or '-'}",
+        highlight=False,
+    )
+    now_says = (
+        decision.detail.replace("starting a", "would start a", 1)
+        if decision.outcome is Outcome.STARTED
+        else decision.detail
+    )
+    out.print(
+        f"[bold]what DAS Guard would do now:[/bold] {decision.outcome.value} ({decision.reason}): {now_says}",
+        highlight=False,
+    )
+    out.print("\n[bold]tags that would change it:[/bold]")
+    changes = 0
+    for rule in policy.rules:
+        if rule.name == effective.name:
+            break
+        out.print(
+            f"  {'; '.join(why_not(rule, tags))} -> rule {rule.name} ({(rule.action or policy.defaults.action).value})",
+            highlight=False,
+        )
+        changes += 1
+    matched = next((r for r in policy.rules if r.name == effective.name), None)
+    for key in sorted(matched.match.tags if matched else {}):
+        without = {k: v for k, v in tags.items() if k != key}
+        other = policy.rule_for(without)
+        if other.name != effective.name:
+            out.print(f"  remove tag {key!r} -> rule {other.name} ({other.action.value})", highlight=False)
+            changes += 1
+    if not changes:
+        out.print("  none: no tag change selects another rule")
+    if effective.action is Action.EXEMPT or exemption:
+        out.print("note: only the central policy exempts clusters; tags merely select its rules")
+
+
+@policy_app.command("push")
+def policy_push(
+    file: Annotated[Path, typer.Argument(help="Policy document, JSON or YAML.")],
+    parameter: Parameter = DEFAULT_PARAMETER,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (pipelines).")] = False,
+    region: Region = None,
+    profile: Profile = None,
+    endpoint_url: Endpoint = None,
+    local: Local = False,
+) -> None:
+    """Validate FILE, show the difference to the deployed policy, and write it to the SSM parameter."""
+
+    def body() -> int:
+        try:
+            document: PolicyFile = load(file)
+        except PolicyFileError as error:
+            if not file.exists():
+                raise Usage(str(error)) from error
+            out.print(f"{file}:{error.line or '?'}: error: {error}")
+            return 1
+        try:
+            validate_policy(document.data, str(file))
+        except PolicyError as error:
+            for loc, message in zip(error.locations, error.problems, strict=True):
+                out.print(f"{file}:{document.line_of(loc) or '?'}: error: {message}", highlight=False)
+            out.print("not pushed: fix the errors first")
+            return 1
+        with aws_session.endpoint(endpoint_url, local), aws_errors():
+            target = aws_session.Target(regions_of(region, default_region())[:1], profile, read_only=False)
+            ssm = target.session(target.regions[0]).client("ssm")
+            try:
+                current = ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ParameterNotFound":
+                    raise
+                current = ""
+            new = document.canonical_json()
+            old = json.dumps(json.loads(current), indent=2) + "\n" if current.strip() else ""
+            if old == new:
+                out.print(f"{parameter} is already up to date")
+                return 0
+            sys.stdout.writelines(
+                difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"{parameter} (deployed)", str(file))
+            )
+            if not yes:
+                if not sys.stdin.isatty():
+                    raise Usage("not a terminal: pass --yes to push without confirmation")
+                typer.confirm(f"Write this policy to {parameter}?", abort=True)
+            ssm.put_parameter(Name=parameter, Value=new, Type="String", Overwrite=True, Tier="Intelligent-Tiering")
+        out.print(f"pushed {file} to {parameter}; function containers pick it up within their cache time")
+        return 0
+
+    run(body)
+
+
+# ------------------------------------------------------------------------------------------------------ simulate
+@app.command()
+def simulate(
+    event_file: Annotated[Path, typer.Argument(help="An EventBridge event, or an SQS event as Lambda gets it.")],
+    policy: PolicyPath = None,
+    parameter: Parameter = DEFAULT_PARAMETER,
+    state_table: StateTable = None,
+    region: Region = None,
+    profile: Profile = None,
+    endpoint_url: Endpoint = None,
+    local: Local = False,
+) -> None:
+    """Run an event through the decision path, read-only: print what DAS Guard would do, change nothing."""
+
+    def body() -> int:
+        try:
+            event = json.loads(event_file.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise Usage(f"cannot read {event_file}: {error}") from error
+        bodies = (
+            [r.get("body", "") for r in event["Records"]]
+            if isinstance(event, dict) and "Records" in event
+            else [json.dumps(event)]
+        )
+        with aws_session.endpoint(endpoint_url, local), aws_errors():
+            target = aws_session.Target(regions_of(region, default_region())[:1], profile)
+            session = target.session(target.regions[0])
+            account = session.client("sts").get_caller_identity()["Account"]
+            gateway = gateway_for(target, target.regions[0], parameter, state_table)
+            document = load_policy(policy, gateway)
+            for text in bodies:
+                simulate_one(text, gateway, document, target.regions[0], account)
+        return 0
+
+    run(body)
+
+
+def simulate_one(text: str, gateway: AwsGateway, policy: PolicyDocument, region: str, account: str) -> None:
+    """The enforcer's own evaluate(), in dry-run: the same decisions as production, and no change."""
+    parsed = parse_message(text, region=region, account=account, now=datetime.now(UTC))
+    if isinstance(parsed, Dismissal):
+        out.print(f"{parsed.trigger}: {parsed.outcome.value} ({parsed.reason}): {parsed.detail}", highlight=False)
+        return
+    for evaluation in Enforcer(gateway, lambda: policy, dry_run=True).evaluate(parsed):
+        detail = evaluation.detail
+        if evaluation.outcome is Outcome.STARTED:
+            detail = detail.replace("starting a", "would start a", 1)
+        out.print(f"{parsed.trigger}: {evaluation.outcome.value} ({evaluation.reason}): {detail}", highlight=False)
+        if evaluation.outcome is Outcome.STARTED and evaluation.start is not None:
+            start = evaluation.start
+            out.print(
+                f"  would call StartActivityStream(ResourceArn={start.cluster_arn}, Mode={start.mode}, "
+                f"KmsKeyId={start.kms_key_id}, ApplyImmediately={start.apply_immediately}) - not called",
+                highlight=False,
+            )
+        for warning in evaluation.warnings:
+            out.print(f"  warning {warning.code}: {warning.detail}", highlight=False)
+
+
+def main() -> None:  # pragma: no cover - the console script
+    app()

@@ -1,0 +1,95 @@
+"""Policy files as compliance teams write them (JSON or YAML), with the line of every field for messages."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+Path_ = tuple[str | int, ...]
+
+
+class PolicyFileError(Exception):
+    """The file cannot be read or parsed at all (with the line where parsing stopped)."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        self.line = line
+        super().__init__(message)
+
+
+@dataclass
+class PolicyFile:
+    path: Path
+    data: Any
+    lines: dict[Path_, int] = field(default_factory=dict)
+
+    def line_of(self, location: Path_) -> int | None:
+        """The line of `location`, or of its nearest parent that has one."""
+        for end in range(len(location), -1, -1):
+            line = self.lines.get(tuple(location[:end]))
+            if line is not None:
+                return line
+        return None
+
+    def canonical_json(self) -> str:
+        """The document as DAS Guard stores it in the SSM parameter."""
+        return json.dumps(self.data, indent=2, default=str) + "\n"
+
+
+def load(path: Path) -> PolicyFile:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise PolicyFileError(f"cannot read {path}: {err.strerror or err}") from err
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise PolicyFileError(f"not valid JSON: {err.msg} (column {err.colno})", err.lineno) from err
+    else:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            raise PolicyFileError(
+                f"not valid YAML: {getattr(err, 'problem', err)}", mark.line + 1 if mark else None
+            ) from err
+    data = _plain(data)
+    return PolicyFile(path, data, _lines(text))
+
+
+def _plain(value: Any) -> Any:
+    """YAML turns `2026-12-31` into a date; the policy schema reads dates from strings, as JSON has them."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def _lines(text: str) -> dict[Path_, int]:
+    """Map every path in the document to its 1-based line (JSON is YAML, so one walker serves both)."""
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return {}
+    lines: dict[Path_, int] = {}
+
+    def walk(node: Any, path: Path_) -> None:
+        lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                walk(value, (*path, key.value))
+                lines[(*path, key.value)] = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                walk(item, (*path, index))
+
+    if root is not None:
+        walk(root, ())
+    return lines
