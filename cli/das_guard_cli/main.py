@@ -43,7 +43,7 @@ app = typer.Typer(
 policy_app = typer.Typer(help="Validate, explain and publish the policy document.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DEFAULT_PARAMETER = "/das-guard/policy"
 Region = Annotated[list[str] | None, typer.Option("--region", "-r", help="AWS region (repeatable).")]
@@ -69,7 +69,7 @@ def aws_errors() -> Iterator[None]:
     except (NoCredentialsError, NoRegionError) as error:
         raise Usage(f"{error}. Configure credentials and a region (or use --local).") from error
     except AwsError as error:
-        raise Usage(f"AWS refused {error.operation}: {error.code}: {error.message}") from error
+        raise Usage(f"{error.operation} failed: {error.code}: {error.message}") from error
     except (ClientError, BotoCoreError) as error:
         raise Usage(str(error)) from error
 
@@ -226,7 +226,7 @@ def audit(
         if fmt == "table":
             table = Table(title=f"DAS Guard audit: {len(rows)} clusters")
             for name in ("region", "cluster", "engine", "version", "classes", "stream", "rule", "verdict", "reason"):
-                table.add_column(name, overflow="fold")
+                table.add_column(name, overflow="fold", no_wrap=name in ("cluster", "verdict"))
             for r in rows:
                 style = "red" if r.verdict in FAILING_VERDICTS else None
                 table.add_row(
@@ -460,7 +460,7 @@ def policy_push(
                 difflib.unified_diff(old.splitlines(True), new.splitlines(True), f"{parameter} (deployed)", str(file))
             )
             if not yes:
-                if not sys.stdin.isatty():
+                if not interactive():
                     raise Usage("not a terminal: pass --yes to push without confirmation")
                 typer.confirm(f"Write this policy to {parameter}?", abort=True)
             ssm.put_parameter(Name=parameter, Value=new, Type="String", Overwrite=True, Tier="Intelligent-Tiering")
@@ -468,6 +468,11 @@ def policy_push(
         return 0
 
     run(body)
+
+
+def interactive() -> bool:
+    """Can we ask a person? (Pipelines must pass --yes.)"""
+    return sys.stdin.isatty()
 
 
 # ------------------------------------------------------------------------------------------------------ simulate

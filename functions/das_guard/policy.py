@@ -29,7 +29,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
 
 SCHEMA_VERSION = 1
 
@@ -99,17 +99,18 @@ class _Settings(BaseModel):
     apply_immediately: bool | None = None
     on_stop: OnStop | None = None
 
-    @model_validator(mode="after")
-    def _key_is_usable(self) -> _Settings:
-        if self.kms_key is None:
-            return self
-        if AWS_MANAGED_ALIAS.search(self.kms_key):
+    @field_validator("kms_key")
+    @classmethod
+    def _key_is_usable(cls, kms_key: str | None) -> str | None:
+        if kms_key is None:
+            return kms_key
+        if AWS_MANAGED_ALIAS.search(kms_key):
             raise ValueError(
-                f"kms_key {self.kms_key!r} is an AWS managed key; database activity streams need a customer managed key"
+                f"{kms_key!r} is an AWS managed key; database activity streams need a customer managed key"
             )
-        if not KMS_KEY_REFERENCE.match(self.kms_key):
-            raise ValueError(f"kms_key {self.kms_key!r} is not a key ID, key ARN, alias name (alias/...) or alias ARN")
-        return self
+        if not KMS_KEY_REFERENCE.match(kms_key):
+            raise ValueError(f"{kms_key!r} is not a key ID, key ARN, alias name (alias/...) or alias ARN")
+        return kms_key
 
 
 class Defaults(_Settings):

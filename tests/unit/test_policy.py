@@ -124,7 +124,7 @@ class TestRejectedDocuments:
 
     def test_aws_managed_key_is_refused_with_the_reason(self) -> None:
         assert problems(doc(kms_key="alias/aws/rds")) == [
-            "defaults: kms_key 'alias/aws/rds' is an AWS managed key; database activity streams need a "
+            "defaults.kms_key: 'alias/aws/rds' is an AWS managed key; database activity streams need a "
             "customer managed key"
         ]
 

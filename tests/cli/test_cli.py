@@ -1,0 +1,310 @@
+"""`das-guard` for compliance teams, against moto: output shapes, exit codes, clear errors, and read-only."""
+
+from __future__ import annotations
+
+import ast
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from typer.testing import CliRunner
+
+from das_guard_cli import aws_session
+from das_guard_cli.main import app
+from localaws import das_extension, scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION = ["--region", "us-east-1"]
+runner = CliRunner()
+
+
+@pytest.fixture
+def world(session: Any, stack: scenario.Stack) -> scenario.Stack:
+    scenario.seed_demo_clusters(session, stack)
+    aws_session.CALLS.clear()
+    return stack
+
+
+def cli(*args: str, input: str | None = None) -> Any:
+    return runner.invoke(app, list(args), input=input)
+
+
+def streams(rds: Any) -> dict[str, Any]:
+    return {c["DBClusterIdentifier"]: c.get("ActivityStreamStatus") for c in rds.describe_db_clusters()["DBClusters"]}
+
+
+def assert_read_only() -> None:
+    assert aws_session.CALLS, "the command must have talked to AWS"
+    writes = [c for c in aws_session.CALLS if not c.split(":")[1].startswith(aws_session.READ_PREFIXES)]
+    assert writes == []
+
+
+class TestAudit:
+    def test_json_has_a_verdict_per_cluster_and_exit_1_on_gaps(self, world: scenario.Stack, rds: Any) -> None:
+        before = streams(rds)
+        result = cli("audit", *REGION, "--format", "json")
+        assert result.exit_code == 1, result.output
+        rows = {r["cluster"]: r for r in json.loads(result.stdout)}
+        assert len(rows) == 15
+        assert {
+            k: (rows[k]["verdict"], rows[k]["reason"])
+            for k in ("audit-pg", "dev-burst", "orders-pg", "sandbox-pg", "catalog-docdb", "payments-pg")
+        } == {
+            "audit-pg": ("compliant", "StreamActive"),
+            "dev-burst": ("violation", "UnsupportedInstanceClass"),
+            "orders-pg": ("missing-stream", "StreamStarted"),
+            "sandbox-pg": ("exempt", "ExemptByPolicy"),
+            "catalog-docdb": ("not-applicable", "NotAurora"),
+            "payments-pg": ("not-ready", "ClusterNotAvailable"),
+        }
+        assert rows["dev-burst"]["classes"] == "db.t4g.medium"
+        assert rows["orders-pg"]["rule"] == "regulated-data"
+        assert "15 clusters, 8 without the stream the policy requires" in result.stderr
+        assert streams(rds) == before
+        assert_read_only()
+
+    def test_all_compliant_exits_0(self, session: Any, stack: scenario.Stack) -> None:
+        rds = session.client("rds")
+        scenario.create_cluster(rds, "good-pg", "aurora-postgresql", "16.1", [("good-pg-1", "db.r6g.large")])
+        das_extension.set_activity_stream("good-pg", "started", "async", stack.key_arn)
+        das_extension.add_foreign_cluster("docs", "docdb", "5.0.0")
+        result = cli("audit", *REGION, "--format", "csv")
+        assert result.exit_code == 0, result.output
+        rows = list(csv.DictReader(io.StringIO(result.stdout)))
+        assert [(r["cluster"], r["verdict"]) for r in rows] == [("good-pg", "compliant"), ("docs", "not-applicable")]
+
+    def test_markdown_and_table(self, world: scenario.Stack) -> None:
+        markdown = cli("audit", *REGION, "--format", "markdown").stdout.splitlines()
+        assert markdown[0].startswith("| region | cluster | engine | version | classes | stream | rule | verdict |")
+        assert len(markdown) == 2 + 15
+        table = cli("audit", *REGION).stdout
+        assert "DAS Guard audit: 15 clusters" in table
+        assert "dev-burst" in table
+
+    def test_several_regions(self, world: scenario.Stack) -> None:
+        scenario.create_cluster(
+            boto3.client("rds", region_name="eu-west-1"),
+            "eu-pg",
+            "aurora-postgresql",
+            "16.1",
+            [("eu-pg-1", "db.r6g.large")],
+        )
+        boto3.client("ssm", region_name="eu-west-1").put_parameter(
+            Name=scenario.POLICY_PARAMETER, Type="String", Value=json.dumps(scenario.DEMO_POLICY)
+        )
+        result = cli("audit", "--region", "us-east-1", "--region", "eu-west-1", "--format", "json")
+        regions = [r["region"] for r in json.loads(result.stdout)]
+        assert (regions.count("us-east-1"), regions.count("eu-west-1")) == (15, 1)
+
+    def test_a_local_policy_file_instead_of_the_deployed_one(self, world: scenario.Stack, tmp_path: Path) -> None:
+        policy = tmp_path / "p.json"
+        policy.write_text(json.dumps({"version": 1, "defaults": {"action": "exempt"}}))
+        result = cli("audit", *REGION, "--format", "json", "--policy", str(policy))
+        assert result.exit_code == 0
+        # with everything exempt nothing is missing; streams still stopping are not-ready, not failures
+        verdicts = {r["verdict"] for r in json.loads(result.stdout)}
+        assert verdicts == {"exempt", "compliant", "not-applicable", "not-ready"}
+
+    def test_usage_and_credential_errors_exit_2(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        assert cli("audit", *REGION, "--format", "xml").exit_code == 2
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+        monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        result = cli("audit", *REGION)
+        assert result.exit_code == 2
+        assert "Unable to locate credentials" in result.stderr
+
+
+class TestValidate:
+    def write(self, tmp_path: Path, text: str, name: str = "policy.yaml") -> Path:
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    def test_valid_yaml(self, tmp_path: Path) -> None:
+        path = self.write(tmp_path, "version: 1\ndefaults:\n  kms_key: alias/das-guard\n")
+        result = cli("policy", "validate", str(path))
+        assert (result.exit_code, result.stdout.strip()) == (0, f"{path}: valid (0 error(s), 0 other remark(s))")
+
+    def test_schema_errors_with_their_lines(self, tmp_path: Path) -> None:
+        path = self.write(
+            tmp_path,
+            "version: 1\ndefaults:\n  kms_key: alias/aws/rds\nrules:\n  - name: a\n"
+            "    match: {tags: {env: prod}}\n    actoin: exempt\n",
+        )
+        result = cli("policy", "validate", str(path))
+        assert result.exit_code == 1
+        lines = result.stdout.splitlines()
+        assert lines[0].startswith(f"{path}:3: error: defaults.kms_key: 'alias/aws/rds' is an AWS managed key")
+        assert lines[1] == f"{path}:7: error: rules[0].actoin: Extra inputs are not permitted"
+
+    def test_shadowed_rules_and_expired_exemptions(self, tmp_path: Path) -> None:
+        path = self.write(
+            tmp_path,
+            json.dumps(
+                {
+                    "version": 1,
+                    "defaults": {"kms_key": "alias/das-guard"},
+                    "rules": [
+                        {"name": "prod", "match": {"tags": {"env": ["prod", "staging"]}}},
+                        {"name": "gold", "match": {"tags": {"env": "prod", "tier": "gold"}}, "mode": "sync"},
+                    ],
+                    "exemptions": [
+                        {"name": "old", "match": {"cluster_ids": ["x-*"]}, "reason": "PROJ-1", "expires": "2026-01-01"}
+                    ],
+                },
+                indent=2,
+            ),
+            "policy.json",
+        )
+        result = cli("policy", "validate", str(path))
+        assert result.exit_code == 1
+        assert (
+            f"{path}:20: error: rule 'gold' can never apply: rule 'prod' (rules[0]) matches every cluster it "
+            "matches and comes first"
+        ) in result.stdout
+        assert "warning: exemption 'old' expired on 2026-01-01" in result.stdout
+
+    def test_broken_syntax_names_the_line(self, tmp_path: Path) -> None:
+        path = self.write(tmp_path, '{"version": 1,\n "defaults": {,}}', "policy.json")
+        result = cli("policy", "validate", str(path))
+        assert result.exit_code == 1
+        assert result.stdout.startswith(f"{path}:2: error: not valid JSON")
+
+    def test_missing_file_is_a_usage_error(self, tmp_path: Path) -> None:
+        result = cli("policy", "validate", str(tmp_path / "nope.yaml"))
+        assert result.exit_code == 2
+        assert "cannot read" in result.stderr
+
+    def test_key_references_are_resolved_with_credentials(self, world: scenario.Stack, tmp_path: Path) -> None:
+        path = self.write(
+            tmp_path,
+            "version: 1\ndefaults:\n  kms_key: alias/typo\nrules:\n  - name: ok\n"
+            "    match: {tags: {a: b}}\n    kms_key: alias/das-guard\n",
+        )
+        result = cli("policy", "validate", str(path), "--check-keys", *REGION)
+        assert result.exit_code == 1
+        assert (
+            result.stdout.splitlines()[0]
+            == f"{path}:3: error: us-east-1: KMS key alias/typo does not exist in us-east-1"
+        )
+        assert "alias/das-guard" not in result.stdout
+        assert_read_only()
+
+
+class TestExplain:
+    def test_which_rule_why_what_now_and_which_tags(self, world: scenario.Stack, rds: Any) -> None:
+        before = streams(rds)
+        result = cli("policy", "explain", "orders-pg", *REGION)
+        assert result.exit_code == 0, result.output
+        text = result.stdout
+        for fragment in (
+            "tags: data-class=pci, team=orders",
+            "sandboxes (exempt): no match - needs: set env=sandbox",
+            "regulated-data (enforce): matches - applies",
+            "applies: regulated-data -> action enforce, mode sync",
+            "what DAS Guard would do now: Started (StreamStarted): would start a sync stream",
+            "set env=sandbox -> rule sandboxes (exempt)",
+            "remove tag 'data-class' -> rule default (enforce)",
+        ):
+            assert fragment in text, fragment
+        assert streams(rds) == before
+        assert_read_only()
+
+    def test_expired_exemption_is_shown(self, world: scenario.Stack) -> None:
+        text = cli("policy", "explain", "legacy-import", *REGION).stdout
+        assert "exemption 'legacy-migration': matches, but expired on 2026-10-31" in text
+
+    def test_unknown_cluster_is_a_usage_error(self, world: scenario.Stack) -> None:
+        result = cli("policy", "explain", "nope", *REGION)
+        assert result.exit_code == 2
+        assert "no DB cluster 'nope' in us-east-1" in result.stderr
+
+
+class TestPush:
+    def deployed(self, session: Any) -> dict[str, Any]:
+        value = session.client("ssm").get_parameter(Name=scenario.POLICY_PARAMETER)["Parameter"]["Value"]
+        return dict(json.loads(value))
+
+    def test_validates_shows_the_diff_and_writes(self, world: scenario.Stack, session: Any, tmp_path: Path) -> None:
+        new = {**scenario.DEMO_POLICY, "defaults": {**scenario.DEMO_POLICY["defaults"], "mode": "sync"}}
+        path = tmp_path / "p.json"
+        path.write_text(json.dumps(new))
+        result = cli("policy", "push", str(path), "--yes", *REGION)
+        assert result.exit_code == 0, result.output
+        assert '-    "mode": "async",' in result.stdout
+        assert '+    "mode": "sync",' in result.stdout
+        assert self.deployed(session)["defaults"]["mode"] == "sync"
+        again = cli("policy", "push", str(path), "--yes", *REGION)
+        assert "already up to date" in again.stdout
+
+    def test_invalid_policy_is_not_pushed(self, world: scenario.Stack, session: Any, tmp_path: Path) -> None:
+        path = tmp_path / "p.yaml"
+        path.write_text("version: 1\ndefaults:\n  action: stop\n  kms_key: alias/x\n")
+        result = cli("policy", "push", str(path), "--yes", *REGION)
+        assert result.exit_code == 1
+        assert f"{path}:3: error: defaults.action" in result.stdout
+        assert self.deployed(session) == scenario.DEMO_POLICY
+
+    def test_asks_before_writing(
+        self, world: scenario.Stack, session: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        path = tmp_path / "p.yaml"
+        path.write_text("version: 1\ndefaults:\n  kms_key: alias/das-guard\n")
+        assert cli("policy", "push", str(path), *REGION).exit_code == 2  # no terminal, no --yes
+        monkeypatch.setattr("das_guard_cli.main.interactive", lambda: True)
+        declined = runner.invoke(app, ["policy", "push", str(path), *REGION], input="n\n")
+        assert declined.exit_code == 1
+        assert self.deployed(session) == scenario.DEMO_POLICY
+
+
+class TestSimulate:
+    def test_an_event_through_the_decision_path_changes_nothing(self, world: scenario.Stack, rds: Any) -> None:
+        before = streams(rds)
+        result = cli("simulate", str(ROOT / "events/eventbridge/cloudtrail-create-db-cluster.json"), *REGION)
+        assert result.exit_code == 0, result.output
+        assert "CloudTrail:CreateDBCluster: Started (StreamStarted): would start a sync stream" in result.stdout
+        assert "would call StartActivityStream(ResourceArn=arn:aws:rds:us-east-1:123456789012:cluster:orders-pg" in (
+            result.stdout
+        )
+        assert streams(rds) == before
+        assert_read_only()
+
+    def test_a_batch_as_lambda_receives_it(self, world: scenario.Stack, session: Any) -> None:
+        result = cli("simulate", str(ROOT / "events/sqs/batch-of-all-samples.json"), *REGION)
+        assert result.exit_code == 0, result.output
+        assert "RDS:RDS-EVENT-0180: Deferred (AwaitingAttribution)" in result.stdout
+        assert "CloudTrail:StopActivityStream: Tampered (StoppedByAllowedPrincipal)" in result.stdout
+        holds = session.client("dynamodb").scan(TableName=scenario.STATE_TABLE)["Items"]
+        assert holds == [], "a simulated break-glass stop writes no hold"
+        assert_read_only()
+
+    def test_unreadable_event_file(self, tmp_path: Path) -> None:
+        bad = tmp_path / "e.json"
+        bad.write_text("{nope")
+        assert cli("simulate", str(bad), *REGION).exit_code == 2
+
+
+def test_the_read_only_guard_refuses_writes_before_they_reach_aws(aws: None) -> None:
+    session = aws_session.Target(("us-east-1",)).session("us-east-1")
+    with pytest.raises(aws_session.ReadOnlyViolation, match="ssm:PutParameter refused"):
+        session.client("ssm").put_parameter(Name="/x", Value="y", Type="String")
+
+
+def test_the_lambda_package_imports_no_cli_library() -> None:
+    allowed = {"boto3", "botocore", "aws_lambda_powertools", "pydantic"}
+    imported: set[str] = set()
+    for module in (ROOT / "functions").rglob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    assert imported - set(sys.stdlib_module_names) - {"__future__"} <= allowed
