@@ -57,6 +57,13 @@ StateTable = Annotated[
 ]
 
 
+def planned(evaluation: Evaluation) -> str:
+    """An evaluation's detail as a read-only command must say it: a Started decision was not carried out."""
+    if evaluation.outcome is Outcome.STARTED:
+        return evaluation.detail.replace("starting a", "would start a", 1)
+    return evaluation.detail
+
+
 class Usage(Exception):
     """Exit 2 with this message."""
 
@@ -171,7 +178,7 @@ def audit_region(gateway: AwsGateway, region: str, policy: PolicyDocument, progr
                     decision.rule or "-",
                     VERDICTS.get(decision.outcome, decision.outcome.value.lower()),
                     decision.reason,
-                    decision.detail,
+                    planned(decision),
                 )
             )
             progress.advance(task)
@@ -383,13 +390,8 @@ def explain(info: ClusterInfo, policy: PolicyDocument, decision: Evaluation, now
         f"{effective.mode.value}, key {effective.kms_key or '-'}",
         highlight=False,
     )
-    now_says = (
-        decision.detail.replace("starting a", "would start a", 1)
-        if decision.outcome is Outcome.STARTED
-        else decision.detail
-    )
     out.print(
-        f"[bold]what DAS Guard would do now:[/bold] {decision.outcome.value} ({decision.reason}): {now_says}",
+        f"[bold]what DAS Guard would do now:[/bold] {decision.outcome.value} ({decision.reason}): {planned(decision)}",
         highlight=False,
     )
     out.print("\n[bold]tags that would change it:[/bold]")
@@ -519,10 +521,10 @@ def simulate_one(text: str, gateway: AwsGateway, policy: PolicyDocument, region:
         out.print(f"{parsed.trigger}: {parsed.outcome.value} ({parsed.reason}): {parsed.detail}", highlight=False)
         return
     for evaluation in Enforcer(gateway, lambda: policy, dry_run=True).evaluate(parsed):
-        detail = evaluation.detail
-        if evaluation.outcome is Outcome.STARTED:
-            detail = detail.replace("starting a", "would start a", 1)
-        out.print(f"{parsed.trigger}: {evaluation.outcome.value} ({evaluation.reason}): {detail}", highlight=False)
+        out.print(
+            f"{parsed.trigger}: {evaluation.outcome.value} ({evaluation.reason}): {planned(evaluation)}",
+            highlight=False,
+        )
         if evaluation.outcome is Outcome.STARTED and evaluation.start is not None:
             start = evaluation.start
             out.print(
