@@ -27,8 +27,18 @@ os.environ.update(
     POWERTOOLS_SERVICE_NAME="das-guard",
 )
 
+from botocore.handlers import BUILTIN_HANDLERS  # noqa: E402
 from moto import mock_aws  # noqa: E402
 from moto.sqs.models import sqs_backends  # noqa: E402
+
+
+def _never_real_aws(request: Any, **_: Any) -> None:
+    """Registered after moto's own hook: moto answers mocked calls first; anything else must be local."""
+    if not request.url.startswith(("http://127.0.0.1", "http://localhost")):
+        raise RuntimeError(f"a test tried to reach real AWS: {request.url}")
+
+
+BUILTIN_HANDLERS.append(("before-send", _never_real_aws))
 
 from das_guard import handlers  # noqa: E402
 from das_guard.settings import Settings  # noqa: E402

@@ -205,6 +205,7 @@ def render(rows: list[AuditRow], fmt: str) -> str:
 @app.command()
 def audit(
     region: Region = None,
+    all_regions: Annotated[bool, typer.Option("--all-regions", help="Every region enabled in the account.")] = False,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table, json, csv or markdown.")] = "table",
     policy: PolicyPath = None,
     parameter: Parameter = DEFAULT_PARAMETER,
@@ -220,6 +221,11 @@ def audit(
             raise Usage(f"--format must be table, json, csv or markdown, not {fmt!r}")
         with aws_session.endpoint(endpoint_url, local):
             target = aws_session.Target(regions_of(region, default_region()), profile)
+            if all_regions:
+                with aws_errors():
+                    ec2 = target.session(target.regions[0]).client("ec2")
+                    enabled = sorted(r["RegionName"] for r in ec2.describe_regions()["Regions"])
+                target = aws_session.Target(tuple(enabled), profile)
             rows: list[AuditRow] = []
             with (
                 Progress(
@@ -229,7 +235,14 @@ def audit(
             ):
                 for each in target.regions:
                     gateway = gateway_for(target, each, parameter, state_table)
-                    rows += audit_region(gateway, each, load_policy(policy, gateway), progress)
+                    try:
+                        region_policy = load_policy(policy, gateway)
+                    except Usage as error:
+                        if not all_regions:
+                            raise
+                        err.print(f"{each}: skipped, DAS Guard is not deployed there ({error})")
+                        continue
+                    rows += audit_region(gateway, each, region_policy, progress)
         if fmt == "table":
             table = Table(title=f"DAS Guard audit: {len(rows)} clusters")
             for name in ("region", "cluster", "engine", "version", "classes", "stream", "rule", "verdict", "reason"):
@@ -263,8 +276,9 @@ def audit(
 def policy_validate(
     file: Annotated[Path, typer.Argument(help="Policy document, JSON or YAML.")],
     check_keys: Annotated[
-        bool, typer.Option(help="Describe the KMS keys the policy names (needs credentials).")
-    ] = False,
+        bool | None,
+        typer.Option(help="Describe the KMS keys the policy names. Default: when AWS credentials are present."),
+    ] = None,
     region: Region = None,
     profile: Profile = None,
     endpoint_url: Endpoint = None,
@@ -290,8 +304,10 @@ def policy_validate(
             ]
         if policy is not None:
             remarks += review(policy, datetime.now(UTC).date())
-            if check_keys:
+            if check_keys or (check_keys is None and (local or endpoint_url or have_credentials(profile))):
                 remarks += key_remarks(policy, region, profile, endpoint_url, local)
+            elif check_keys is None:
+                remarks.append(Remark("info", ("defaults",), "KMS keys not checked: no AWS credentials"))
         for remark in remarks:
             out.print(
                 f"{file}:{document.line_of(remark.path) or '?'}: {remark.level}: {remark.message}", highlight=False
@@ -304,6 +320,15 @@ def policy_validate(
         return 1 if errors else 0
 
     run(body)
+
+
+def have_credentials(profile: str | None) -> bool:
+    import boto3  # noqa: PLC0415
+
+    try:
+        return boto3.Session(profile_name=profile).get_credentials() is not None
+    except BotoCoreError:
+        return False
 
 
 def key_remarks(

@@ -101,6 +101,22 @@ class TestAudit:
         regions = [r["region"] for r in json.loads(result.stdout)]
         assert (regions.count("us-east-1"), regions.count("eu-west-1")) == (15, 1)
 
+    def test_all_regions_skips_those_without_das_guard(self, world: scenario.Stack) -> None:
+        scenario.create_cluster(
+            boto3.client("rds", region_name="eu-west-1"),
+            "eu-pg",
+            "aurora-postgresql",
+            "16.1",
+            [("eu-pg-1", "db.r6g.large")],
+        )
+        boto3.client("ssm", region_name="eu-west-1").put_parameter(
+            Name=scenario.POLICY_PARAMETER, Type="String", Value=json.dumps(scenario.DEMO_POLICY)
+        )
+        result = cli("audit", *REGION, "--all-regions", "--format", "json")
+        assert result.exit_code == 1, result.stderr[-500:]
+        assert {r["region"] for r in json.loads(result.stdout)} == {"us-east-1", "eu-west-1"}
+        assert "ap-southeast-2: skipped, DAS Guard is not deployed there" in result.stderr
+
     def test_a_local_policy_file_instead_of_the_deployed_one(self, world: scenario.Stack, tmp_path: Path) -> None:
         policy = tmp_path / "p.json"
         policy.write_text(json.dumps({"version": 1, "defaults": {"action": "exempt"}}))
@@ -130,7 +146,7 @@ class TestValidate:
 
     def test_valid_yaml(self, tmp_path: Path) -> None:
         path = self.write(tmp_path, "version: 1\ndefaults:\n  kms_key: alias/das-guard\n")
-        result = cli("policy", "validate", str(path))
+        result = cli("policy", "validate", str(path), "--no-check-keys")
         assert (result.exit_code, result.stdout.strip()) == (0, f"{path}: valid (0 error(s), 0 other remark(s))")
 
     def test_schema_errors_with_their_lines(self, tmp_path: Path) -> None:
@@ -164,7 +180,7 @@ class TestValidate:
             ),
             "policy.json",
         )
-        result = cli("policy", "validate", str(path))
+        result = cli("policy", "validate", str(path), "--no-check-keys")  # no AWS here
         assert result.exit_code == 1
         assert (
             f"{path}:20: error: rule 'gold' can never apply: rule 'prod' (rules[0]) matches every cluster it "
@@ -178,6 +194,19 @@ class TestValidate:
         assert result.exit_code == 1
         assert result.stdout.startswith(f"{path}:2: error: not valid JSON")
 
+    def test_without_credentials_keys_are_not_checked_and_it_says_so(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+        monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        path = self.write(tmp_path, "version: 1\ndefaults:\n  kms_key: alias/typo\n")
+        result = cli("policy", "validate", str(path))
+        assert result.exit_code == 0
+        assert f"{path}:2: info: KMS keys not checked: no AWS credentials" in result.stdout
+
     def test_missing_file_is_a_usage_error(self, tmp_path: Path) -> None:
         result = cli("policy", "validate", str(tmp_path / "nope.yaml"))
         assert result.exit_code == 2
@@ -189,7 +218,7 @@ class TestValidate:
             "version: 1\ndefaults:\n  kms_key: alias/typo\nrules:\n  - name: ok\n"
             "    match: {tags: {a: b}}\n    kms_key: alias/das-guard\n",
         )
-        result = cli("policy", "validate", str(path), "--check-keys", *REGION)
+        result = cli("policy", "validate", str(path), *REGION)  # credentials present: keys are checked
         assert result.exit_code == 1
         assert (
             result.stdout.splitlines()[0]
