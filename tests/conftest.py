@@ -29,11 +29,14 @@ os.environ.update(
 
 from botocore.handlers import BUILTIN_HANDLERS  # noqa: E402
 from moto import mock_aws  # noqa: E402
+from moto.core.models import botocore_stubber  # noqa: E402
 from moto.sqs.models import sqs_backends  # noqa: E402
 
 
 def _never_real_aws(request: Any, **_: Any) -> None:
-    """Registered after moto's own hook: moto answers mocked calls first; anything else must be local."""
+    """Outside a moto mock, every request must go to a local server (moto's, on 127.0.0.1)."""
+    if botocore_stubber.enabled:  # mock_aws is active: moto answers the request in-process
+        return
     if not request.url.startswith(("http://127.0.0.1", "http://localhost")):
         raise RuntimeError(f"a test tried to reach real AWS: {request.url}")
 
