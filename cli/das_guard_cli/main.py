@@ -272,6 +272,17 @@ def audit(
 
 
 # ------------------------------------------------------------------------------------------------------ policy
+def read_policy_file(file: Path) -> PolicyFile | None:
+    """The parsed file; None after printing where its syntax breaks. A missing file is a usage error."""
+    try:
+        return load(file)
+    except PolicyFileError as error:
+        if not file.exists():
+            raise Usage(str(error)) from error
+        out.print(f"{file}:{error.line or '?'}: error: {error}", highlight=False)
+        return None
+
+
 @policy_app.command("validate")
 def policy_validate(
     file: Annotated[Path, typer.Argument(help="Policy document, JSON or YAML.")],
@@ -287,12 +298,8 @@ def policy_validate(
     """Schema and semantic checks, with the line of every problem. Exit 1 if the policy has errors."""
 
     def body() -> int:
-        try:
-            document = load(file)
-        except PolicyFileError as error:
-            if error.line is None and not file.exists():
-                raise Usage(str(error)) from error
-            out.print(f"{file}:{error.line or '?'}: error: {error}")
+        document = read_policy_file(file)
+        if document is None:
             return 1
         remarks: list[Remark] = []
         policy: PolicyDocument | None = None
@@ -455,12 +462,8 @@ def policy_push(
     """Validate FILE, show the difference to the deployed policy, and write it to the SSM parameter."""
 
     def body() -> int:
-        try:
-            document: PolicyFile = load(file)
-        except PolicyFileError as error:
-            if not file.exists():
-                raise Usage(str(error)) from error
-            out.print(f"{file}:{error.line or '?'}: error: {error}")
+        document = read_policy_file(file)
+        if document is None:
             return 1
         try:
             validate_policy(document.data, str(file))

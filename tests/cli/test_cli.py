@@ -38,6 +38,15 @@ def streams(rds: Any) -> dict[str, Any]:
     return {c["DBClusterIdentifier"]: c.get("ActivityStreamStatus") for c in rds.describe_db_clusters()["DBClusters"]}
 
 
+def without_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A machine with no AWS credentials anywhere (environment, files, instance metadata)."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+
 def assert_read_only() -> None:
     assert aws_session.CALLS, "the command must have talked to AWS"
     writes = [c for c in aws_session.CALLS if not c.split(":")[1].startswith(aws_session.READ_PREFIXES)]
@@ -128,11 +137,7 @@ class TestAudit:
 
     def test_usage_and_credential_errors_exit_2(self, monkeypatch: pytest.MonkeyPatch) -> None:
         assert cli("audit", *REGION, "--format", "xml").exit_code == 2
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-        monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        without_credentials(monkeypatch)
         result = cli("audit", *REGION)
         assert result.exit_code == 2
         assert "Unable to locate credentials" in result.stderr
@@ -197,11 +202,7 @@ class TestValidate:
     def test_without_credentials_keys_are_not_checked_and_it_says_so(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-        monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        without_credentials(monkeypatch)
         path = self.write(tmp_path, "version: 1\ndefaults:\n  kms_key: alias/typo\n")
         result = cli("policy", "validate", str(path))
         assert result.exit_code == 0
