@@ -63,11 +63,20 @@ _FAMILIES = {
 _LARGE_SIZE = re.compile(r"^(\d*x)?large$")
 
 _lock = threading.Lock()
+_api_lock = threading.Lock()
 _installed = False
 
 
 # --- the API ---------------------------------------------------------------------------------------------
 def start_activity_stream(
+    backend: RDSBackend, resource_arn: str, mode: str, kms_key_id: str, apply_immediately: bool
+) -> dict[str, Any]:
+    # RDS accepts one of two simultaneous starts and refuses the other; check-then-set is atomic here too.
+    with _api_lock:
+        return _start(backend, resource_arn, mode, kms_key_id, apply_immediately)
+
+
+def _start(
     backend: RDSBackend, resource_arn: str, mode: str, kms_key_id: str, apply_immediately: bool
 ) -> dict[str, Any]:
     cluster = _cluster_for(backend, resource_arn)
@@ -104,6 +113,11 @@ def start_activity_stream(
 
 
 def stop_activity_stream(backend: RDSBackend, resource_arn: str) -> dict[str, Any]:
+    with _api_lock:
+        return _stop(backend, resource_arn)
+
+
+def _stop(backend: RDSBackend, resource_arn: str) -> dict[str, Any]:
     cluster = _cluster_for(backend, resource_arn)
     stream = _stream(cluster)
     if stream["status"] not in ("starting", "started"):

@@ -122,8 +122,8 @@ def _parse_retry(payload: Any, now: datetime) -> Target | Dismissal:
     if not isinstance(cluster_id, str) or not cluster_id or not isinstance(attempt, int):
         return Dismissal(Outcome.IGNORED, "MalformedMessage", "retry message without clusterId/attempt")
     return Target(
-        trigger=str(payload.get("trigger", "Retry")),
-        event_id=str(payload.get("eventId", "")),
+        trigger=_text(payload.get("trigger"))[:64] or "Retry",
+        event_id=_text(payload.get("eventId"))[:128],
         first_seen=_timestamp(payload.get("firstSeen"), now),
         cluster_id=cluster_id,
         attempt=attempt,
@@ -133,7 +133,7 @@ def _parse_retry(payload: Any, now: datetime) -> Target | Dismissal:
 def _parse_eventbridge(event: dict[str, Any], *, region: str, account: str, now: datetime) -> Target | Dismissal:
     detail = event.get("detail")
     detail_type = event.get("detail-type")
-    event_id = str(event.get("id", ""))
+    event_id = _text(event.get("id"))[:128]  # an id is a UUID; anything else must not flood every log line
     if event.get("source") != "aws.rds" or not isinstance(detail, dict) or not isinstance(detail_type, str):
         return Dismissal(
             Outcome.IGNORED,
