@@ -95,7 +95,9 @@ class TestAudit:
         assert "DAS Guard audit: 15 clusters" in table
         assert "dev-burst" in table
 
-    def test_several_regions(self, world: scenario.Stack) -> None:
+    @pytest.fixture
+    def second_region(self, world: scenario.Stack) -> None:
+        """DAS Guard deployed in eu-west-1 too (its policy parameter), with one cluster there."""
         scenario.create_cluster(
             boto3.client("rds", region_name="eu-west-1"),
             "eu-pg",
@@ -106,21 +108,15 @@ class TestAudit:
         boto3.client("ssm", region_name="eu-west-1").put_parameter(
             Name=scenario.POLICY_PARAMETER, Type="String", Value=json.dumps(scenario.DEMO_POLICY)
         )
+
+    @pytest.mark.usefixtures("second_region")
+    def test_several_regions(self) -> None:
         result = cli("audit", "--region", "us-east-1", "--region", "eu-west-1", "--format", "json")
         regions = [r["region"] for r in json.loads(result.stdout)]
         assert (regions.count("us-east-1"), regions.count("eu-west-1")) == (15, 1)
 
-    def test_all_regions_skips_those_without_das_guard(self, world: scenario.Stack) -> None:
-        scenario.create_cluster(
-            boto3.client("rds", region_name="eu-west-1"),
-            "eu-pg",
-            "aurora-postgresql",
-            "16.1",
-            [("eu-pg-1", "db.r6g.large")],
-        )
-        boto3.client("ssm", region_name="eu-west-1").put_parameter(
-            Name=scenario.POLICY_PARAMETER, Type="String", Value=json.dumps(scenario.DEMO_POLICY)
-        )
+    @pytest.mark.usefixtures("second_region")
+    def test_all_regions_skips_those_without_das_guard(self) -> None:
         result = cli("audit", *REGION, "--all-regions", "--format", "json")
         assert result.exit_code == 1, result.stderr[-500:]
         assert {r["region"] for r in json.loads(result.stdout)} == {"us-east-1", "eu-west-1"}
