@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 TOOLS ?= .venv-tools
 CHECKOV := $(TOOLS)/bin/checkov
 
-.PHONY: demo test lint typecheck unit events validate scan clean
+.PHONY: demo test lint typecheck unit events validate scan bench clean
 
 $(INSTALLED): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "DAS Guard needs Python 3.11 or newer (set PYTHON=python3.x)")'
@@ -28,6 +28,11 @@ demo: $(INSTALLED)
 ## test: lint, type-check and run the whole test suite (what CI runs)
 test: lint typecheck $(INSTALLED) $(CHECKOV)
 	DAS_GUARD_CHECKOV=$(CHECKOV) $(PY) -m pytest -n auto -q
+
+## bench: benchmarks (not part of CI; minutes): writes docs/benchmarks.md. Cloud Custodian gets its own venv.
+bench: $(INSTALLED)
+	@test -x .venv-bench-c7n/bin/custodian || { $(PYTHON) -m venv .venv-bench-c7n && .venv-bench-c7n/bin/python -m pip install --quiet --disable-pip-version-check c7n==0.9.53; }
+	$(PY) -m bench.run
 
 ## scan: checkov over the deployed (SAM-transformed) template
 scan: $(INSTALLED) $(CHECKOV)
@@ -53,4 +58,4 @@ validate:
 	sam validate --lint
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .demo .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(TOOLS) .venv-bench-c7n .demo .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from moto.moto_api._internal.models import moto_api_backend
 from moto.server import ThreadedMotoServer
 
 from .das_extension import install
@@ -25,6 +26,7 @@ def local_aws(region: str = "us-east-1") -> Iterator[str]:
     Yields the endpoint URL. The environment (endpoint, fake credentials, region) is restored on exit.
     """
     install()
+    moto_api_backend.reset()  # an empty account every time: moto's backends are global to the process
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no per-request access log on the terminal
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
