@@ -363,8 +363,8 @@ def write_report(results: dict[str, Any], path: Path) -> None:
         "## Per event (warm container)",
         "",
         "Wall time on moto's server (median of 20) and AWS API calls of the first run; the policy and KMS key "
-        "are cached as in a warm Lambda container. The outcome is the final decision of the message (a stop is reported as "
-        "Tampered first); alerts and once-only notices count as calls where they occur.",
+        "are cached as in a warm Lambda container. The outcome is the final decision of the message "
+        "(a stop is reported as Tampered first); alerts and once-only notices count as calls where they occur.",
         "",
         "| sample event | outcome | ms (median) | API calls |",
         "|---|---|---|---|",
