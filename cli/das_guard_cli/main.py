@@ -28,7 +28,7 @@ from rich.table import Table
 
 from das_guard import checks
 from das_guard.aws import AwsError, AwsGateway
-from das_guard.enforcer import Enforcer, Evaluation, Inputs, decide
+from das_guard.enforcer import Enforcer, Evaluation, decide
 from das_guard.model import ClusterInfo, Outcome
 from das_guard.policy import Action, PolicyDocument, PolicyError, parse_policy, validate_policy
 from das_guard.policy_analysis import Remark, review, why_not
@@ -118,6 +118,11 @@ def load_policy(path: Path | None, gateway: AwsGateway) -> PolicyDocument:
         return parse_policy(gateway.policy_text(), f"SSM parameter {gateway.policy_parameter}")
 
 
+def read_only_enforcer(gateway: AwsGateway, policy: PolicyDocument) -> Enforcer:
+    """The enforcer in dry-run: its lookups and decisions, never a start or a hold."""
+    return Enforcer(gateway, lambda: policy, dry_run=True)
+
+
 def gateway_for(
     target: aws_session.Target, region: str, parameter: str = DEFAULT_PARAMETER, state_table: str | None = None
 ) -> AwsGateway:
@@ -158,30 +163,26 @@ class AuditRow:
 
 
 def audit_region(gateway: AwsGateway, region: str, policy: PolicyDocument, progress: Progress) -> list[AuditRow]:
-    now = datetime.now(UTC)
-    instances = gateway.aurora_instances_by_cluster()
-    inputs = Inputs(gateway.describe_key, now.date(), False, gateway.holds(now).get)
+    inputs = read_only_enforcer(gateway, policy).inputs(check_holds=True, holds=gateway.holds(datetime.now(UTC)))
     task = progress.add_task(f"{region}: clusters", total=None)
     rows = []
-    for page in gateway.cluster_pages():
-        for raw in page:
-            cluster = ClusterInfo.from_api(raw, instances.get(raw["DBClusterIdentifier"], []))
-            decision = decide(cluster, policy, inputs)
-            rows.append(
-                AuditRow(
-                    region,
-                    cluster.identifier,
-                    cluster.engine,
-                    cluster.engine_version,
-                    ",".join(sorted({i.instance_class for i in cluster.instances})) or "-",
-                    cluster.stream_status if cluster.is_aurora else "n/a",
-                    decision.rule or "-",
-                    VERDICTS.get(decision.outcome, decision.outcome.value.lower()),
-                    decision.reason,
-                    planned(decision),
-                )
+    for cluster in gateway.region_clusters():
+        decision = decide(cluster, policy, inputs)
+        rows.append(
+            AuditRow(
+                region,
+                cluster.identifier,
+                cluster.engine,
+                cluster.engine_version,
+                ",".join(sorted({i.instance_class for i in cluster.instances})) or "-",
+                cluster.stream_status if cluster.is_aurora else "n/a",
+                decision.rule or "-",
+                VERDICTS.get(decision.outcome, decision.outcome.value.lower()),
+                decision.reason,
+                planned(decision),
             )
-            progress.advance(task)
+        )
+        progress.advance(task)
     return rows
 
 
@@ -382,9 +383,7 @@ def policy_explain(
             if info is None:
                 raise Usage(f"no DB cluster {cluster!r} in {target.regions[0]}")
             now = datetime.now(UTC)
-            decision = decide(
-                info, document, Inputs(gateway.describe_key, now.date(), False, lambda arn: gateway.hold_for(arn, now))
-            )
+            decision = decide(info, document, read_only_enforcer(gateway, document).inputs(check_holds=True))
         explain(info, document, decision, now)
         return 0
 
@@ -548,7 +547,7 @@ def simulate_one(text: str, gateway: AwsGateway, policy: PolicyDocument, region:
     if isinstance(parsed, Dismissal):
         out.print(f"{parsed.trigger}: {parsed.outcome.value} ({parsed.reason}): {parsed.detail}", highlight=False)
         return
-    for evaluation in Enforcer(gateway, lambda: policy, dry_run=True).evaluate(parsed):
+    for evaluation in read_only_enforcer(gateway, policy).evaluate(parsed):
         out.print(
             f"{parsed.trigger}: {evaluation.outcome.value} ({evaluation.reason}): {planned(evaluation)}",
             highlight=False,

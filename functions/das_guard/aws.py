@@ -197,6 +197,14 @@ class AwsGateway:
         """Every cluster in the region, a page (up to 100) at a time. DescribeDBClusters carries tags and DAS status."""
         yield from self._pages("rds:DescribeDBClusters", "describe_db_clusters", "DBClusters")
 
+    def region_clusters(self) -> Iterator[ClusterInfo]:
+        """Every cluster of the region with its instances' classes, from paged bulk reads (the sweep and the
+        CLI's audit): the instances first (filtered to Aurora engines), then the clusters a page at a time."""
+        instances = self.aurora_instances_by_cluster()
+        for page in self.cluster_pages():
+            for raw in page:
+                yield ClusterInfo.from_api(raw, instances.get(raw["DBClusterIdentifier"], []))
+
     def aurora_instances_by_cluster(self) -> dict[str, list[dict[str, Any]]]:
         """All Aurora instances of the region, grouped by cluster: a few paged calls instead of one per cluster."""
         grouped: dict[str, list[dict[str, Any]]] = {}

@@ -22,7 +22,7 @@ from aws_lambda_powertools import Logger
 
 from .aws import AwsError, AwsGateway
 from .enforcer import Enforcer, Evaluation, decide
-from .model import ClusterInfo, Outcome
+from .model import Outcome
 from .policy import PolicyDocument
 from .report import Reporter
 from .triggers import Target
@@ -100,28 +100,25 @@ class Sweeper:
             f"{e.name} (expires {e.expires.isoformat()}: {e.reason})" for e in policy.expiring(now.date())
         ]
         inputs = self._enforcer.inputs(check_holds=True, holds=self._aws.holds(now))
-        instances = self._aws.aurora_instances_by_cluster()
         leftover: list[str] = []
-        for page in self._aws.cluster_pages():
-            for raw in page:
-                if leftover or remaining_ms() < RESERVE_MS:
-                    leftover.append(raw["DBClusterIdentifier"])
-                    continue
-                cluster = ClusterInfo.from_api(raw, instances.get(raw["DBClusterIdentifier"], []))
-                decision = decide(cluster, policy, inputs)
-                # A not-ready cluster has its own creation events and deferral chain; the sweep only counts it.
-                try:
-                    evaluation = self._enforcer.act(decision, policy, inputs)
-                except AwsError as err:  # one cluster's failure must not end the sweep; the next sweep retries
-                    evaluation = replace(
-                        decision,
-                        outcome=Outcome.FAILED,
-                        reason=err.code,
-                        start=None,
-                        detail=f"{err}; the next sweep tries again",
-                    )
-                summary.add(evaluation)
-                self._reporter.record(evaluation, trigger=TRIGGER, event_id=sweep_id, alert=False, metrics=False)
+        for cluster in self._aws.region_clusters():
+            if leftover or remaining_ms() < RESERVE_MS:
+                leftover.append(cluster.identifier)
+                continue
+            decision = decide(cluster, policy, inputs)
+            # A not-ready cluster has its own creation events and deferral chain; the sweep only counts it.
+            try:
+                evaluation = self._enforcer.act(decision, policy, inputs)
+            except AwsError as err:  # one cluster's failure must not end the sweep; the next sweep retries
+                evaluation = replace(
+                    decision,
+                    outcome=Outcome.FAILED,
+                    reason=err.code,
+                    start=None,
+                    detail=f"{err}; the next sweep tries again",
+                )
+            summary.add(evaluation)
+            self._reporter.record(evaluation, trigger=TRIGGER, event_id=sweep_id, alert=False, metrics=False)
         if leftover:
             self._aws.hand_off(
                 [Target(TRIGGER, sweep_id, now, cluster_id=cluster_id).retry_message() for cluster_id in leftover]
