@@ -62,8 +62,6 @@ class Pipeline:
         self.settings = settings
         self.gateway = gateway
         self.reporter = reporter
-        self._aws = gateway
-        self._reporter = reporter
         self._logger = logger
         self._clock = clock
         self.policy = PolicySource(gateway.policy_text, f"SSM parameter {settings.policy_parameter}")
@@ -80,7 +78,7 @@ class Pipeline:
         if isinstance(parsed, Dismissal):
             evaluation = Evaluation(parsed.outcome, parsed.reason, parsed.detail)
             self._logger.set_correlation_id(parsed.event_id or None)
-            self._reporter.record(evaluation, trigger=parsed.trigger, event_id=parsed.event_id)
+            self.reporter.record(evaluation, trigger=parsed.trigger, event_id=parsed.event_id)
             return evaluation
 
         self._logger.set_correlation_id(parsed.event_id or None)
@@ -125,8 +123,8 @@ class Pipeline:
         for key in {parsed.key, f"cluster:{evaluation.cluster_id}"}:
             batch[key] = evaluation
         for report in reports:
-            self._reporter.record(report, trigger=parsed.trigger, event_id=parsed.event_id)
-        self._reporter.record(evaluation, trigger=parsed.trigger, event_id=parsed.event_id)
+            self.reporter.record(report, trigger=parsed.trigger, event_id=parsed.event_id)
+        self.reporter.record(evaluation, trigger=parsed.trigger, event_id=parsed.event_id)
         return evaluation
 
     def _retry_or_give_up(self, target: Target, reason: str, detail: str, receive_count: int, *, fix: str) -> NoReturn:
@@ -149,7 +147,7 @@ class Pipeline:
             cluster_id=target.cluster_id,
             fix=fix,
         )
-        self._reporter.record(failed, trigger=target.trigger, event_id=target.event_id)
+        self.reporter.record(failed, trigger=target.trigger, event_id=target.event_id)
         raise RetryLater(detail)
 
     def _defer(self, target: Target, evaluation: Evaluation) -> Evaluation:
@@ -171,7 +169,7 @@ class Pipeline:
             if evaluation.reason == "AwaitingAttribution"
             else self.settings.retry_delay(target.attempt)
         )
-        self._aws.schedule_retry(retry.retry_message(), delay)
+        self.gateway.schedule_retry(retry.retry_message(), delay)
         return replace(
             evaluation, detail=f"{evaluation.detail}; next check in {delay} s (attempt {target.attempt + 1})"
         )
@@ -183,7 +181,7 @@ class Pipeline:
             "policy document is invalid; events are kept and retried",
             extra={"problems": err.problems, "policy_parameter": self.settings.policy_parameter},
         )
-        self._reporter.alert_once(
+        self.reporter.alert_once(
             "policy:" + PolicySource.revision(str(err)),
             f"DAS Guard policy invalid in {self.settings.account}/{self.settings.region}",
             f"The DAS Guard policy document ({err.source}) failed validation, so no cluster can be "

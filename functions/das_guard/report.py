@@ -190,7 +190,7 @@ class Reporter:
             if warning.code == "ExemptionExpired":
                 self._notice_expired_exemption(evaluation, warning)
 
-        if metrics or evaluation.outcome not in STEADY_OUTCOMES:
+        if self._publishing and (metrics or evaluation.outcome not in STEADY_OUTCOMES):
             self._queue_result(
                 RESULT_DETAIL_TYPE,
                 evaluation.cluster_arn,
@@ -234,8 +234,13 @@ class Reporter:
                 f"{evaluation.outcome.value} ({evaluation.reason}): {evaluation.detail}\n\n{warning.fix}",
             )
 
+    @property
+    def _publishing(self) -> bool:
+        """Result events go out only with a bus configured; otherwise none is even built."""
+        return self._put_events is not None and bool(self._event_bus)
+
     def _queue_result(self, detail_type: str, resource: str | None, detail: dict[str, Any]) -> None:
-        if self._put_events is None or not self._event_bus:
+        if not self._publishing:
             return
         self._results.append(
             {
