@@ -8,8 +8,6 @@ failures on the queue for redelivery (and, through the queue's redrive policy, t
 from __future__ import annotations
 
 import hashlib
-import json
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -142,17 +140,3 @@ def fast_forward_queue(queue_url: str, *, region: str = REGION, account: str = A
             message.delayed_until = 0
             count += 1
     return count
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
-
-
-def load_json(path: str) -> Any:
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)

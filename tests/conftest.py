@@ -177,13 +177,8 @@ class Enforcer:
         """Messages DAS Guard put back on its own queue (deferrals), delayed or not."""
         queue = sqs_backends["123456789012"]["us-east-1"].queues["das-guard-events"]
         return [
-            {"body": json.loads(m.body), "delay": round(m.delayed_until / 1000 - _now_seconds())}
-            for m in queue._messages
+            {"body": json.loads(m.body), "delay": round(m.delayed_until / 1000 - time.time())} for m in queue._messages
         ]
-
-
-def _now_seconds() -> float:
-    return time.time()
 
 
 @pytest.fixture

@@ -63,13 +63,6 @@ class Arn:
             return None
         return cls(partition, service, region, account, resource_type, resource_id)
 
-    def __str__(self) -> str:
-        sep = "/" if self.service == "kms" else ":"
-        return (
-            f"arn:{self.partition}:{self.service}:{self.region}:{self.account}:"
-            f"{self.resource_type}{sep}{self.resource_id}"
-        )
-
 
 @dataclass(frozen=True)
 class InstanceInfo:

@@ -71,9 +71,6 @@ class Target:
     def key(self) -> str:
         return f"cluster:{self.cluster_id}" if self.cluster_id else f"instance:{self.instance_id}"
 
-    def for_cluster(self, cluster_id: str) -> Target:
-        return replace(self, cluster_id=cluster_id, instance_id=None)
-
     def retry_message(self) -> str:
         """The body of the delayed message that brings a deferred cluster back."""
         return json.dumps(
