@@ -20,12 +20,14 @@ import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 import boto3
 
 from . import das_extension, scenario
+from .events import redate
 from .runtime import REGION, LambdaContext, QueuePoller, fast_forward_queue
 from .server import local_aws
 
@@ -76,8 +78,10 @@ def run(log_path: Path, out: TextIO = sys.stdout) -> dict[str, Any]:
         before = stream_states(rds)
 
         samples = sorted(EVENTS.glob("*.json"))
-        for sample in samples:
-            sqs.send_message(QueueUrl=stack.queue_url, MessageBody=sample.read_text(encoding="utf-8"))
+        # the samples keep their fixed dates on disk; replayed, they happened just now (same order and spacing)
+        replayed = redate([json.loads(s.read_text(encoding="utf-8")) for s in samples], datetime.now(UTC))
+        for event in replayed:
+            sqs.send_message(QueueUrl=stack.queue_url, MessageBody=json.dumps(event))
 
         with handler_output_to(log) as handlers:
             poller = QueuePoller(sqs, stack.queue_url, handlers.handle_queue)

@@ -8,6 +8,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ BUILTIN_HANDLERS.append(("before-send", _never_real_aws))
 from das_guard import handlers  # noqa: E402
 from das_guard.settings import Settings  # noqa: E402
 from localaws import das_extension, scenario  # noqa: E402
+from localaws.events import load_sample, redated  # noqa: E402
 from localaws.runtime import LambdaContext, sqs_event  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,7 +55,8 @@ EVENTS = ROOT / "events"
 
 
 def sample(name: str) -> dict[str, Any]:
-    return json.loads((EVENTS / "eventbridge" / f"{name}.json").read_text(encoding="utf-8"))
+    """A sample event from events/eventbridge, re-dated so that it happened just now."""
+    return redated(load_sample(name), datetime.now(UTC))
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -150,16 +150,17 @@ class TestDeferral:
         assert enforcer.last()["outcome"] == "Deferred"
         [retry] = enforcer.queued()
         assert retry["body"]["dasGuard"]["attempt"] == 1
-        assert retry["body"]["dasGuard"]["firstSeen"] == "2026-11-25T09:36:00+00:00"
+        first_seen = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
+        assert retry["body"]["dasGuard"]["firstSeen"] == first_seen.isoformat()
         assert 55 <= retry["delay"] <= 60
 
         # still creating at the retry: wait longer (exponential backoff), keep the original first-seen time
         self._consume_queue(session)
-        enforcer.pipeline._clock = lambda: datetime(2026, 11, 25, 9, 40, tzinfo=UTC)
+        enforcer.pipeline._clock = lambda: first_seen + timedelta(minutes=4)
         enforcer.invoke(json.dumps(retry["body"]))
         [second] = enforcer.queued()
         assert second["body"]["dasGuard"]["attempt"] == 2
-        assert second["body"]["dasGuard"]["firstSeen"] == "2026-11-25T09:36:00+00:00"
+        assert second["body"]["dasGuard"]["firstSeen"] == first_seen.isoformat()
         assert 115 <= second["delay"] <= 120
 
         # ready at the next retry: started, and no further retry
