@@ -28,14 +28,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import boto3
-
-from das_guard import handlers
-from das_guard.settings import Settings
-from das_guard.sweep import Sweeper
-from localaws import das_extension, scenario
-from localaws.runtime import QueuePoller
-from localaws.server import local_aws
+from localaws import das_extension
+from localaws.events import sample_names
+from localaws.world import Deployment, World
 
 from . import latency
 
@@ -148,48 +143,34 @@ class RequestCounter(logging.Handler):
 def counting_requests() -> Iterator[RequestCounter]:
     log = logging.getLogger("werkzeug")
     counter = RequestCounter()
-    level, propagate = log.level, log.propagate
+    level, propagate, others = log.level, log.propagate, list(log.handlers)
     log.setLevel(logging.INFO)
     log.propagate = False
-    log.addHandler(counter)
+    log.handlers = [counter]  # werkzeug's own console handler would print every request
     try:
         yield counter
     finally:
-        log.removeHandler(counter)
+        log.handlers = others
         log.setLevel(level)
         log.propagate = propagate
 
 
-@contextmanager
-def quiet_handler() -> Iterator[None]:
-    """The handler's JSON logs and EMF lines go nowhere during a benchmark."""
-    sink = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115 - closed below
-    stream = handlers.logger.registered_handler
-    assert isinstance(stream, logging.StreamHandler)
-    previous = stream.setStream(sink)
-    real_stdout, sys.stdout = sys.stdout, sink
-    try:
-        yield
-    finally:
-        sys.stdout = real_stdout
-        stream.setStream(previous or sys.stderr)
-        sink.close()
-
-
-def fleet(rds: Any, stack: scenario.Stack, n: int) -> Counter[str]:
+def fleet(account: Deployment, n: int) -> Counter[str]:
     """n clusters: 60% without a stream (supported), 20% already streaming, 10% burstable, 10% not Aurora."""
     kinds: Counter[str] = Counter()
     for i in range(n):
         cid = f"c{i:05d}"
         if i % 10 < 6:
-            scenario.create_cluster(rds, cid, "aurora-postgresql", "16.1", [(f"{cid}-1", "db.r6g.large")])
+            account.add_cluster(cid)
             kinds["supported"] += 1
         elif i % 10 < 8:
-            scenario.create_cluster(rds, cid, "aurora-mysql", "8.0.mysql_aurora.3.05.2", [(f"{cid}-1", "db.r7g.large")])
-            das_extension.set_activity_stream(cid, "started", "async", stack.key_arn)
+            account.add_cluster(
+                cid, engine="aurora-mysql", version="8.0.mysql_aurora.3.05.2", instances=[(f"{cid}-1", "db.r7g.large")]
+            )
+            das_extension.set_activity_stream(cid, "started", "async", account.stack.key_arn)
             kinds["streaming"] += 1
         elif i % 10 < 9:
-            scenario.create_cluster(rds, cid, "aurora-postgresql", "16.1", [(f"{cid}-1", "db.t4g.medium")])
+            account.add_cluster(cid, instances=[(f"{cid}-1", "db.t4g.medium")])
             kinds["burstable"] += 1
         else:
             das_extension.add_foreign_cluster(cid, "docdb", "5.0.0")
@@ -197,78 +178,56 @@ def fleet(rds: Any, stack: scenario.Stack, n: int) -> Counter[str]:
     return kinds
 
 
-def counted_pipeline(stack: scenario.Stack) -> tuple[Any, Counter[str]]:
-    calls: Counter[str] = Counter()
-    session = boto3.Session(region_name="us-east-1")
-    session.events.register(
-        "before-call.*.*", lambda model, **_: calls.update([f"{model.service_model.service_name}:{model.name}"])
-    )
-    pipeline = handlers.build_pipeline(Settings.from_env(stack.environment()), session)
-    handlers.reload_configuration(pipeline)
-    return pipeline, calls
-
-
 # ------------------------------------------------------------------------------------------------- per event
 def per_event(repeats: int = 20) -> list[dict[str, Any]]:
     rows = []
-    with local_aws() as _endpoint, quiet_handler():
-        session = boto3.Session(region_name="us-east-1")
-        stack = scenario.seed_stack(session)
-        scenario.seed_demo_clusters(session, stack)
-        pipeline, calls = counted_pipeline(stack)
-        pipeline.process(json.dumps({"source": "warm-up"}))  # the container is warm: policy and key cached below
-        # warm-up: the policy and the KMS key lookup are cached, as in a container that has run before
-        pipeline.process((ROOT / "events/eventbridge/cloudtrail-create-db-instance.json").read_text())
-        for path in sorted((ROOT / "events" / "eventbridge").glob("*.json")):
-            body = path.read_text()
-            times, first_calls, outcome = [], None, ""
-            for _ in range(repeats):
-                for name in ("orders-pg", "billing-mysql", "orders-pg-dr", "ledger-pg", "payments-pg"):
-                    das_extension.set_activity_stream(name, "stopped")  # every repeat starts from the same state
-                calls.clear()
-                start = time.perf_counter()
-                try:
-                    outcome = pipeline.process(body).outcome.value
-                except Exception as error:  # noqa: BLE001 - RetryLater and friends are outcomes here
-                    outcome = type(error).__name__
-                times.append((time.perf_counter() - start) * 1000)
-                first_calls = first_calls if first_calls is not None else sum(calls.values())
-            rows.append(
-                {"event": path.stem, "outcome": outcome, "ms_median": statistics.median(times), "calls": first_calls}
-            )
-    handlers.reload_configuration()
+    with World(server=True) as world:
+        account = world.deploy()
+        account.seed_demo_clusters()
+        pipeline = account.app.pipeline
+        with account.capturing():
+            pipeline.process(json.dumps({"source": "warm-up"}))
+            # warm-up: the policy and the KMS key lookup are cached, as in a container that has run before
+            pipeline.process(json.dumps(world.sample("cloudtrail-create-db-instance")))
+            for name in sample_names():
+                body = json.dumps(world.sample(name))
+                times, first_calls, outcome = [], None, ""
+                for _ in range(repeats):
+                    for cluster in ("orders-pg", "billing-mysql", "orders-pg-dr", "ledger-pg", "payments-pg"):
+                        das_extension.set_activity_stream(cluster, "stopped")  # each repeat starts from one state
+                    account.api.reset()
+                    start = time.perf_counter()
+                    try:
+                        outcome = pipeline.process(body).outcome.value
+                    except Exception as error:  # noqa: BLE001 - RetryLater and friends are outcomes here
+                        outcome = type(error).__name__
+                    times.append((time.perf_counter() - start) * 1000)
+                    first_calls = first_calls if first_calls is not None else account.api.total()
+                rows.append(
+                    {"event": name, "outcome": outcome, "ms_median": statistics.median(times), "calls": first_calls}
+                )
     return rows
 
 
 # ------------------------------------------------------------------------------------------------- burst
 def burst(n: int = 1000) -> dict[str, Any]:
-    with local_aws() as _endpoint, quiet_handler():
-        session = boto3.Session(region_name="us-east-1")
-        stack = scenario.seed_stack(session, max_receive_count=5)
-        rds, sqs = session.client("rds"), session.client("sqs")
+    with World(server=True) as world:
+        account = world.deploy(max_receive_count=5)
         for i in range(n):
-            scenario.create_cluster(rds, f"b{i:05d}", "aurora-postgresql", "16.1", [(f"b{i:05d}-1", "db.r6g.large")])
-        template = json.loads((ROOT / "events/eventbridge/cloudtrail-create-db-cluster.json").read_text())
-        for start in range(0, n, 10):
-            entries = []
-            for i in range(start, min(start + 10, n)):
-                event = json.loads(json.dumps(template))
-                event["id"] = f"burst-{i}"
-                event["detail"]["responseElements"]["dBClusterArn"] = (
-                    f"arn:aws:rds:us-east-1:123456789012:cluster:b{i:05d}"
-                )
-                entries.append({"Id": str(i - start), "MessageBody": json.dumps(event)})
-            sqs.send_message_batch(QueueUrl=stack.queue_url, Entries=entries)
-        _pipeline, calls = counted_pipeline(stack)
+            account.add_cluster(f"b{i:05d}")
+        events = []
+        for i in range(n):
+            event = world.sample("cloudtrail-create-db-cluster")
+            event["id"] = f"burst-{i}"
+            event["detail"]["responseElements"]["dBClusterArn"] = f"arn:aws:rds:us-east-1:123456789012:cluster:b{i:05d}"
+            events.append(event)
+        account.send(*events)
+        account.configure()  # a fresh container: cold caches, calls counted from here
         started = time.perf_counter()
-        result = QueuePoller(sqs, stack.queue_url, handlers.handle_queue).drain(max_invocations=10 * n)
+        result = account.drain(max_invocations=10 * n)
         seconds = time.perf_counter() - started
-        streams = Counter(
-            c.get("ActivityStreamStatus")
-            for page in rds.get_paginator("describe_db_clusters").paginate()
-            for c in page["DBClusters"]
-        )
-    handlers.reload_configuration()
+        streams = Counter(account.streams().values())
+        calls = account.api.total()
     return {
         "events": n,
         "seconds": seconds,
@@ -276,7 +235,7 @@ def burst(n: int = 1000) -> dict[str, Any]:
         "invocations": result.invocations,
         "redelivered": result.failed,
         "streams": dict(streams),
-        "calls": sum(calls.values()),
+        "calls": calls,
     }
 
 
@@ -284,10 +243,11 @@ def burst(n: int = 1000) -> dict[str, Any]:
 def sweep_scaling(sizes: tuple[int, ...]) -> list[dict[str, Any]]:
     rows = []
     for n in sizes:
-        with local_aws() as endpoint, quiet_handler():
-            session = boto3.Session(region_name="us-east-1")
-            stack = scenario.seed_stack(session)
-            kinds = fleet(session.client("rds"), stack, n)
+        with World(server=True) as world:
+            account = world.deploy()
+            endpoint = world.endpoint
+            assert endpoint is not None
+            kinds = fleet(account, n)
             row: dict[str, Any] = {"clusters": n, "missing": kinds["supported"] + kinds["burstable"]}
             if C7N_PYTHON.exists():
                 with tempfile.TemporaryDirectory() as work, counting_requests() as requests:
@@ -314,17 +274,15 @@ def sweep_scaling(sizes: tuple[int, ...]) -> list[dict[str, Any]]:
                     row["custodian_requests"] = requests.count
                     found = json.loads(Path(work, "out/aurora-without-activity-stream/resources.json").read_text())
                     row["custodian_found"] = len(found)
-            pipeline, calls = counted_pipeline(stack)
+            account.configure()  # a fresh container, calls counted from here
             with counting_requests() as requests:
                 started = time.perf_counter()
-                summary = Sweeper(
-                    pipeline.gateway, pipeline.enforcer, pipeline.policy, pipeline.reporter, handlers.logger
-                ).run(f"bench-{n}", lambda: 900_000)
+                summary = account.sweep(f"bench-{n}", remaining_ms=900_000)
                 row["das_guard_seconds"] = time.perf_counter() - started
                 row["das_guard_requests"] = requests.count
-            row["das_guard_started"] = summary.outcomes["Started"]
+            row["das_guard_started"] = summary["started"]
+            calls = account.api.calls
             row["das_guard_calls_without_starts"] = sum(calls.values()) - calls["rds:StartActivityStream"]
-            handlers.reload_configuration()
         rows.append(row)
     return rows
 

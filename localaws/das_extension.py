@@ -23,7 +23,8 @@ StopActivityStream
   - on success the stream is `stopping`.
 
 Time does not pass in moto, so `settle_activity_streams()` moves `starting -> started` and
-`stopping -> stopped`, as RDS does minutes later. Other simulation controls live here too:
+`stopping -> stopped`, as RDS does minutes later, and `let_time_pass_in_queues()` makes SQS delays and
+visibility timeouts run out (the local world calls both when its clock moves). Other simulation controls live here too:
 `hold_cluster_status()` (moto flips a new cluster to `available` after one read), `add_foreign_cluster()`
 (moto has no DocumentDB engine, but RDS's DescribeDBClusters lists DocumentDB clusters too), and a fix
 so that reserved `alias/aws/*` keys are AWS managed and a key created without `KeyUsage` is
@@ -34,8 +35,10 @@ pages by `MaxRecords`/`Marker` (default and maximum 100) as RDS does, where moto
 
 from __future__ import annotations
 
+import json
 import re
 import threading
+import time
 from typing import Any
 
 from moto.core.responses import ActionResult
@@ -50,6 +53,7 @@ from moto.rds.exceptions import (
 )
 from moto.rds.models import DBCluster, RDSBackend, rds_backends
 from moto.rds.responses import RDSResponse
+from moto.sqs.models import sqs_backends
 
 DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
 STREAM_PREFIX = "aws-rds-das-"
@@ -231,6 +235,33 @@ def settle_activity_streams() -> int:
             stream["status"] = {"starting": "started", "stopping": "stopped"}[stream["status"]]
             changed += 1
     return changed
+
+
+def let_time_pass_in_queues(seconds: float) -> int:
+    """Let `seconds` pass for SQS: delayed messages (DelaySeconds) and invisible ones (visibility timeout) become
+    due that much sooner. moto keeps both as wall-clock instants; the local world's clock moves instead, so
+    its queues are told. Returns how many delayed messages became deliverable."""
+    shift_ms = seconds * 1000
+    now_ms = time.time() * 1000
+    due = 0
+    for account_backends in sqs_backends.values():
+        for backend in account_backends.values():
+            for queue in backend.queues.values():
+                for message in queue._messages:
+                    was_delayed = message.delayed_until > now_ms
+                    message.delayed_until -= shift_ms
+                    message.visible_at -= shift_ms
+                    due += was_delayed and message.delayed_until <= now_ms
+    return due
+
+
+def queued_messages(queue_url: str, *, region: str, account: str) -> list[dict[str, Any]]:
+    """Every message on a queue, delayed or in flight included, with the seconds until it is due (0: now)."""
+    queue = sqs_backends[account][region].queues[queue_url.rstrip("/").rsplit("/", 1)[-1]]
+    now_ms = time.time() * 1000
+    return [
+        {"body": json.loads(m.body), "delay": max(0, round((m.delayed_until - now_ms) / 1000))} for m in queue._messages
+    ]
 
 
 def set_activity_stream(

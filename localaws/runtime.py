@@ -12,8 +12,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from moto.sqs.models import sqs_backends
-
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 
@@ -27,9 +25,10 @@ class LambdaContext:
     function_version: str = "$LATEST"
     log_group_name: str = "/aws/lambda/das-guard-enforcer"
     log_stream_name: str = "local"
+    remaining_ms: int = 60_000
 
     def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+        return self.remaining_ms
 
 
 def sqs_record(
@@ -128,15 +127,3 @@ class QueuePoller:
         )
         record["receiptHandle"] = message["ReceiptHandle"]
         return record
-
-
-def fast_forward_queue(queue_url: str, *, region: str = REGION, account: str = ACCOUNT) -> int:
-    """Let time pass for delayed messages (SQS DelaySeconds): make them deliverable now."""
-    name = queue_url.rstrip("/").rsplit("/", 1)[-1]
-    queue = sqs_backends[account][region].queues[name]
-    count = 0
-    for message in queue._messages:
-        if message.delayed:
-            message.delayed_until = 0
-            count += 1
-    return count

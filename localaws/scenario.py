@@ -50,6 +50,8 @@ DEMO_POLICY: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class Stack:
+    """What template.yaml deploys in one account and region (as far as the function sees it)."""
+
     key_arn: str
     queue_url: str
     dlq_url: str
@@ -57,12 +59,14 @@ class Stack:
     alerts_url: str
     policy_parameter: str = POLICY_PARAMETER
     state_table: str = STATE_TABLE
+    account: str = ACCOUNT
+    region: str = REGION
 
     def environment(self, **overrides: str) -> dict[str, str]:
         """The function's environment variables, as template.yaml sets them."""
         env = {
-            "AWS_REGION": REGION,
-            "DAS_GUARD_ACCOUNT_ID": ACCOUNT,
+            "AWS_REGION": self.region,
+            "DAS_GUARD_ACCOUNT_ID": self.account,
             "DAS_GUARD_POLICY_PARAMETER": self.policy_parameter,
             "DAS_GUARD_ALERT_TOPIC_ARN": self.topic_arn,
             "DAS_GUARD_QUEUE_URL": self.queue_url,
@@ -79,19 +83,22 @@ class Stack:
 
 
 def seed_stack(session: Any, policy: dict[str, Any] | str | None = None, *, max_receive_count: int = 3) -> Stack:
-    kms = session.client("kms", region_name=REGION)
+    """Create the stack's resources with `session` (its account and region)."""
+    region = session.region_name
+    account = session.client("sts").get_caller_identity()["Account"]
+    kms = session.client("kms", region_name=region)
     key = kms.create_key(Description="DAS Guard activity streams", KeyUsage="ENCRYPT_DECRYPT")["KeyMetadata"]
     kms.create_alias(AliasName=KEY_ALIAS, TargetKeyId=key["KeyId"])
 
     document = DEMO_POLICY if policy is None else policy
-    session.client("ssm", region_name=REGION).put_parameter(
+    session.client("ssm", region_name=region).put_parameter(
         Name=POLICY_PARAMETER,
         Type="String",
         Overwrite=True,
         Value=document if isinstance(document, str) else json.dumps(document, indent=2),
     )
 
-    sqs = session.client("sqs", region_name=REGION)
+    sqs = session.client("sqs", region_name=region)
     dlq_url = sqs.create_queue(QueueName="das-guard-dlq")["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     queue_url = sqs.create_queue(
@@ -101,19 +108,19 @@ def seed_stack(session: Any, policy: dict[str, Any] | str | None = None, *, max_
         },
     )["QueueUrl"]
 
-    session.client("dynamodb", region_name=REGION).create_table(
+    session.client("dynamodb", region_name=region).create_table(
         TableName=STATE_TABLE,
         BillingMode="PAY_PER_REQUEST",
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
     )
 
-    sns = session.client("sns", region_name=REGION)
+    sns = session.client("sns", region_name=region)
     topic_arn = sns.create_topic(Name="das-guard-alerts")["TopicArn"]
     alerts_url = sqs.create_queue(QueueName="das-guard-alert-inbox")["QueueUrl"]
     alerts_arn = sqs.get_queue_attributes(QueueUrl=alerts_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=alerts_arn)
-    return Stack(key["Arn"], queue_url, dlq_url, topic_arn, alerts_url)
+    return Stack(key["Arn"], queue_url, dlq_url, topic_arn, alerts_url, account=account, region=region)
 
 
 def create_cluster(
@@ -180,7 +187,8 @@ DEMO_EXPECTATIONS: dict[str, Expected] = {
 
 def seed_demo_clusters(session: Any, stack: Stack) -> None:
     """One cluster per sample event in events/eventbridge, in the state that event's story needs."""
-    rds = session.client("rds", region_name=REGION)
+    rds = session.client("rds")
+    where = {"region": stack.region, "account": stack.account}
     pg, mysql = "aurora-postgresql", "aurora-mysql"
     create_cluster(
         rds,
@@ -218,10 +226,10 @@ def seed_demo_clusters(session: Any, stack: Stack) -> None:
         [("audit-pg-1", "db.r6g.large"), ("audit-pg-2", "db.r6g.large")],
         tags={"team": "audit"},
     )
-    das_extension.set_activity_stream("audit-pg", "started", "async", stack.key_arn)
-    das_extension.add_foreign_cluster("catalog-docdb", "docdb", "5.0.0")
+    das_extension.set_activity_stream("audit-pg", "started", "async", stack.key_arn, **where)
+    das_extension.add_foreign_cluster("catalog-docdb", "docdb", "5.0.0", region=stack.region, account=stack.account)
     create_cluster(rds, "payments-pg", pg, "16.1", tags={"team": "payments"})
-    das_extension.hold_cluster_status("payments-pg", "creating")
+    das_extension.hold_cluster_status("payments-pg", "creating", **where)
     create_cluster(rds, "sandbox-pg", pg, "15.4", [("sandbox-pg-1", "db.r6g.large")], tags={"env": "sandbox"})
     rds.create_db_instance(
         DBInstanceIdentifier="reporting-db",
@@ -236,7 +244,7 @@ def seed_demo_clusters(session: Any, stack: Stack) -> None:
     create_cluster(rds, "ledger-pg", pg, "15.4", [("ledger-pg-1", "db.r6g.large")], tags={"data-class": "pii"})
     for name in ("reports-pg", "warehouse-pg"):
         create_cluster(rds, name, pg, "16.1", [(f"{name}-1", "db.r6g.large")], tags={"team": "bi"})
-        das_extension.set_activity_stream(name, "stopping", "async", stack.key_arn)
+        das_extension.set_activity_stream(name, "stopping", "async", stack.key_arn, **where)
 
 
 def create_multi_az_cluster(rds: Any, cluster_id: str, instances: Sequence[str] = ()) -> str:
@@ -263,8 +271,9 @@ def create_multi_az_cluster(rds: Any, cluster_id: str, instances: Sequence[str] 
 
 def finish_creating(session: Any, cluster_id: str, instance_id: str, instance_class: str = "db.r6g.large") -> None:
     """What RDS does a few minutes after CreateDBCluster + CreateDBInstance: the cluster becomes usable."""
-    das_extension.hold_cluster_status(cluster_id, None)
-    rds = session.client("rds", region_name=REGION)
+    account = session.client("sts").get_caller_identity()["Account"]
+    das_extension.hold_cluster_status(cluster_id, None, region=session.region_name, account=account)
+    rds = session.client("rds")
     engine = rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]["Engine"]
     rds.create_db_instance(
         DBInstanceIdentifier=instance_id, DBClusterIdentifier=cluster_id, Engine=engine, DBInstanceClass=instance_class

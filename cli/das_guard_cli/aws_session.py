@@ -53,11 +53,14 @@ def endpoint(url: str | None, local: bool) -> Iterator[str | None]:
     """Point boto3 at `url`, or at a freshly started and seeded embedded local AWS (`--local`)."""
     if local:
         try:
-            from localaws.demo_world import seeded_local_aws  # noqa: PLC0415 - dev extras, only for --local
+            from localaws.world import World  # noqa: PLC0415 - dev extras, only for --local
         except ImportError as err:
             raise SystemExit("--local needs the development extras (pip install -e '.[dev]')") from err
-        with seeded_local_aws() as started:
-            yield started
+        with World(server=True) as world:  # the demo's account: the stack and one cluster per sample event
+            demo = world.deploy()
+            demo.seed_demo_clusters()
+            os.environ.setdefault("DAS_GUARD_STATE_TABLE", demo.stack.state_table)
+            yield world.endpoint
         return
     if not url:
         yield None

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,12 +26,16 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from das_guard import app as composition
 from das_guard import checks
-from das_guard.aws import AwsError, AwsGateway
-from das_guard.enforcer import Enforcer, Evaluation, decide
-from das_guard.model import ClusterInfo, Outcome
+from das_guard.aws import AwsGateway
+from das_guard.clock import SystemClock
+from das_guard.enforcer import Enforcer, decide
+from das_guard.gateway import AwsError
+from das_guard.model import ClusterInfo, Decision, Outcome
 from das_guard.policy import Action, PolicyDocument, PolicyError, parse_policy, validate_policy
 from das_guard.policy_analysis import Remark, review, why_not
+from das_guard.settings import Settings
 from das_guard.triggers import Dismissal, parse_message
 
 from . import aws_session
@@ -57,7 +61,7 @@ StateTable = Annotated[
 ]
 
 
-def planned(evaluation: Evaluation) -> str:
+def planned(evaluation: Decision) -> str:
     """An evaluation's detail as a read-only command must say it: a Started decision was not carried out."""
     if evaluation.outcome is Outcome.STARTED:
         return evaluation.detail.replace("starting a", "would start a", 1)
@@ -118,21 +122,17 @@ def load_policy(path: Path | None, gateway: AwsGateway) -> PolicyDocument:
         return parse_policy(gateway.policy_text(), f"SSM parameter {gateway.policy_parameter}")
 
 
-def read_only_enforcer(gateway: AwsGateway, policy: PolicyDocument) -> Enforcer:
-    """The enforcer in dry-run: its lookups and decisions, never a start or a hold."""
-    return Enforcer(gateway, lambda: policy, dry_run=True)
-
-
-def gateway_for(
+def reader_for(
     target: aws_session.Target, region: str, parameter: str = DEFAULT_PARAMETER, state_table: str | None = None
-) -> AwsGateway:
-    return AwsGateway(
-        target.session(region),
-        policy_parameter=parameter,
-        alert_topic_arn=None,
-        queue_url=None,
-        state_table=state_table,
-    )
+) -> composition.App:
+    """DAS Guard as the function is built (the composition root), in dry-run, on the CLI's read-only session."""
+    settings = Settings(region=region, account="", policy_parameter=parameter, state_table=state_table)
+    return composition.build(settings, session=target.session(region), dry_run=True)
+
+
+def read_only_enforcer(reader: composition.App, policy: PolicyDocument) -> Enforcer:
+    """The enforcer in dry-run, judging by `policy`: its lookups and decisions, never a start or a hold."""
+    return composition.with_policy(reader, policy)
 
 
 # ------------------------------------------------------------------------------------------------------ audit
@@ -162,8 +162,9 @@ class AuditRow:
     detail: str
 
 
-def audit_region(gateway: AwsGateway, region: str, policy: PolicyDocument, progress: Progress) -> list[AuditRow]:
-    inputs = read_only_enforcer(gateway, policy).inputs(check_holds=True, holds=gateway.holds(datetime.now(UTC)))
+def audit_region(reader: composition.App, region: str, policy: PolicyDocument, progress: Progress) -> list[AuditRow]:
+    gateway = reader.gateway
+    inputs = read_only_enforcer(reader, policy).inputs(check_holds=True, holds=gateway.holds(reader.clock.now()))
     task = progress.add_task(f"{region}: clusters", total=None)
     rows = []
     for cluster in gateway.region_clusters():
@@ -235,15 +236,15 @@ def audit(
                 aws_errors(),
             ):
                 for each in target.regions:
-                    gateway = gateway_for(target, each, parameter, state_table)
+                    reader = reader_for(target, each, parameter, state_table)
                     try:
-                        region_policy = load_policy(policy, gateway)
+                        region_policy = load_policy(policy, reader.gateway)
                     except Usage as error:
                         if not all_regions:
                             raise
                         err.print(f"{each}: skipped, DAS Guard is not deployed there ({error})")
                         continue
-                    rows += audit_region(gateway, each, region_policy, progress)
+                    rows += audit_region(reader, each, region_policy, progress)
         if fmt == "table":
             table = Table(title=f"DAS Guard audit: {len(rows)} clusters")
             for name in ("region", "cluster", "engine", "version", "classes", "stream", "rule", "verdict", "reason"):
@@ -311,7 +312,7 @@ def policy_validate(
                 Remark("error", loc, message) for loc, message in zip(error.locations, error.problems, strict=True)
             ]
         if policy is not None:
-            remarks += review(policy, datetime.now(UTC).date())
+            remarks += review(policy, SystemClock().now().date())
             if check_keys or (check_keys is None and (local or endpoint_url or have_credentials(profile))):
                 remarks += key_remarks(policy, region, profile, endpoint_url, local)
             elif check_keys is None:
@@ -353,7 +354,7 @@ def key_remarks(
     with aws_session.endpoint(endpoint_url, local), aws_errors():
         target = aws_session.Target(regions_of(region, default_region()), profile)
         for each in target.regions:
-            gateway = gateway_for(target, each)
+            gateway = reader_for(target, each).gateway
             for reference, path in references.items():
                 finding = checks.check_kms_key(gateway.describe_key(reference), each)
                 if finding:
@@ -377,20 +378,20 @@ def policy_explain(
     def body() -> int:
         with aws_session.endpoint(endpoint_url, local), aws_errors():
             target = aws_session.Target(regions_of(region, default_region())[:1], profile)
-            gateway = gateway_for(target, target.regions[0], parameter, state_table)
-            document = load_policy(policy, gateway)
-            info = gateway.describe_cluster(cluster.lower())
+            reader = reader_for(target, target.regions[0], parameter, state_table)
+            document = load_policy(policy, reader.gateway)
+            info = reader.gateway.describe_cluster(cluster.lower())
             if info is None:
                 raise Usage(f"no DB cluster {cluster!r} in {target.regions[0]}")
-            now = datetime.now(UTC)
-            decision = decide(info, document, read_only_enforcer(gateway, document).inputs(check_holds=True))
+            now = reader.clock.now()
+            decision = decide(info, document, read_only_enforcer(reader, document).inputs(check_holds=True))
         explain(info, document, decision, now)
         return 0
 
     run(body)
 
 
-def explain(info: ClusterInfo, policy: PolicyDocument, decision: Evaluation, now: datetime) -> None:
+def explain(info: ClusterInfo, policy: PolicyDocument, decision: Decision, now: datetime) -> None:
     tags = dict(info.tags)
     out.print(
         f"[bold]{info.identifier}[/bold]  {info.engine} {info.engine_version}  status {info.status}  "
@@ -532,22 +533,22 @@ def simulate(
             target = aws_session.Target(regions_of(region, default_region())[:1], profile)
             session = target.session(target.regions[0])
             account = session.client("sts").get_caller_identity()["Account"]
-            gateway = gateway_for(target, target.regions[0], parameter, state_table)
-            document = load_policy(policy, gateway)
+            reader = reader_for(target, target.regions[0], parameter, state_table)
+            document = load_policy(policy, reader.gateway)
             for text in bodies:
-                simulate_one(text, gateway, document, target.regions[0], account)
+                simulate_one(text, reader, document, target.regions[0], account)
         return 0
 
     run(body)
 
 
-def simulate_one(text: str, gateway: AwsGateway, policy: PolicyDocument, region: str, account: str) -> None:
+def simulate_one(text: str, reader: composition.App, policy: PolicyDocument, region: str, account: str) -> None:
     """The enforcer's own evaluate(), in dry-run: the same decisions as production, and no change."""
-    parsed = parse_message(text, region=region, account=account, now=datetime.now(UTC))
+    parsed = parse_message(text, region=region, account=account, now=reader.clock.now())
     if isinstance(parsed, Dismissal):
         out.print(f"{parsed.trigger}: {parsed.outcome.value} ({parsed.reason}): {parsed.detail}", highlight=False)
         return
-    for evaluation in read_only_enforcer(gateway, policy).evaluate(parsed):
+    for evaluation in read_only_enforcer(reader, policy).evaluate(parsed):
         out.print(
             f"{parsed.trigger}: {evaluation.outcome.value} ({evaluation.reason}): {planned(evaluation)}",
             highlight=False,

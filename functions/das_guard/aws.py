@@ -3,12 +3,13 @@
 Errors are mapped once: an `AwsError` carries the API error code and whether retrying later may help
 (throttling, 5xx, timeouts, connection failures) after botocore's own retries are exhausted.
 Clients are created lazily so a cold start only loads the service models an invocation actually uses.
+Caches (the policy text, KMS key lookups) expire by the injected clock, so a local scenario that lets an
+hour pass sees a changed policy exactly as a Lambda container would.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,11 +17,11 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 import boto3
-from aws_lambda_powertools.utilities.parameters import SSMProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .clock import Clock
+from .gateway import AwsError
 from .model import AURORA_ENGINES, ClusterInfo, Hold, KeyInfo, KeyLookup, StartRequest
 
 T = TypeVar("T")
@@ -51,17 +52,6 @@ CLIENT_CONFIG = Config(
 )
 
 
-class AwsError(Exception):
-    """An AWS call failed. `transient` means the same call may succeed later."""
-
-    def __init__(self, operation: str, code: str, message: str, *, transient: bool) -> None:
-        self.operation = operation
-        self.code = code
-        self.message = message
-        self.transient = transient
-        super().__init__(f"{operation} failed: {code}: {message}")
-
-
 def as_aws_error(operation: str, err: ClientError | BotoCoreError) -> AwsError:
     """Classify a botocore failure once, for every call."""
     if isinstance(err, ClientError):
@@ -87,12 +77,12 @@ class _TtlCache:
     """A tiny per-container cache. KMS keys and the policy change rarely; a minute of staleness is fine."""
 
     ttl_seconds: float
-    clock: Callable[[], float] = time.monotonic
+    clock: Clock
     _items: dict[str, tuple[float, Any]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def get_or_load(self, key: str, load: Callable[[], T]) -> T:
-        now = self.clock()
+        now = self.clock.now().timestamp()
         with self._lock:
             hit = self._items.get(key)
             if hit and hit[0] > now:
@@ -107,6 +97,7 @@ class AwsGateway:
     def __init__(
         self,
         session: boto3.Session,
+        clock: Clock,
         *,
         policy_parameter: str,
         alert_topic_arn: str | None,
@@ -119,8 +110,8 @@ class AwsGateway:
         self.policy_parameter = policy_parameter
         self.alert_topic_arn = alert_topic_arn
         self.queue_url = queue_url
-        self._cache_seconds = cache_seconds
-        self._keys = _TtlCache(cache_seconds)
+        self._keys = _TtlCache(cache_seconds, clock)
+        self._policy = _TtlCache(cache_seconds, clock)
 
     # -- clients (lazy) -----------------------------------------------------------------------------------
     @cached_property
@@ -148,27 +139,25 @@ class AwsGateway:
         return self._session.client("dynamodb", config=CLIENT_CONFIG)
 
     @cached_property
-    def _parameters(self) -> SSMProvider:
-        return SSMProvider(boto3_client=self._session.client("ssm", config=CLIENT_CONFIG))
+    def _ssm(self) -> Any:
+        return self._session.client("ssm", config=CLIENT_CONFIG)
 
     # -- reads --------------------------------------------------------------------------------------------
     def policy_text(self) -> str:
-        """The policy document, cached by Powertools Parameters for `cache_seconds`.
+        """The policy document, cached for `cache_seconds` (by the injected clock, hence not Powertools
+        Parameters, whose cache follows the wall clock).
 
         Every failure to read it is reported as transient: the cure (creating or fixing the parameter,
         or its IAM permission) happens outside this function, and the events must wait for it, not be lost.
         """
+        return self._policy.get_or_load(self.policy_parameter, self._read_policy)
+
+    def _read_policy(self) -> str:
         try:
-            value = self._parameters.get(self.policy_parameter, max_age=int(self._cache_seconds))
-        except GetParameterError as err:
-            cause = err.__cause__
-            base = (
-                as_aws_error("ssm:GetParameter", cause)
-                if isinstance(cause, ClientError | BotoCoreError)
-                else AwsError("ssm:GetParameter", "GetParameterError", str(err), transient=True)
-            )
-            raise AwsError(base.operation, base.code, base.message, transient=True) from err
-        return value if isinstance(value, str) else str(value)
+            response = _call("ssm:GetParameter", self._ssm.get_parameter, Name=self.policy_parameter)
+        except AwsError as err:
+            raise AwsError(err.operation, err.code, err.message, transient=True) from err
+        return str(response["Parameter"]["Value"])
 
     def describe_cluster(self, cluster_id: str) -> ClusterInfo | None:
         """The live cluster with its instances' classes and states; None if it does not exist (any more)."""

@@ -10,33 +10,25 @@ the same decision, so duplicate and out-of-order events converge.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, Protocol
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 
 from . import checks
-from .aws import AwsError
-from .model import ACTIVE_STREAM_STATES, ClusterInfo, Finding, Hold, KeyLookup, Outcome, StartRequest
+from .clock import Clock
+from .gateway import AwsError, Gateway
+from .model import (
+    ACTIVE_STREAM_STATES,
+    ClusterInfo,
+    Decision,
+    Finding,
+    Hold,
+    KeyLookup,
+    Outcome,
+    StartRequest,
+    StopInfo,
+)
 from .policy import Action, EffectiveRule, OnStop, PolicyDocument
-from .triggers import StopInfo, Target
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """The decision about one cluster, with everything a log line, metric or alert needs."""
-
-    outcome: Outcome
-    reason: str
-    detail: str
-    cluster_id: str | None = None
-    cluster_arn: str | None = None
-    rule: str | None = None
-    fix: str = ""
-    warnings: tuple[Finding, ...] = ()
-    start: StartRequest | None = None
-    stream: dict[str, Any] | None = None
-    actor: StopInfo | None = None
-
+from .triggers import Target
 
 KeyLookupFn = Callable[[str], KeyLookup]
 HoldLookupFn = Callable[[str], Hold | None]
@@ -47,23 +39,23 @@ class Inputs:
     """What decide() may consult besides the cluster and the policy. Lookups are only called when needed."""
 
     lookup_key: KeyLookupFn
-    today: date = field(default_factory=lambda: datetime.now(UTC).date())
+    today: date
     report_only: bool = False  # the whole deployment only reports (template parameter EnforcementMode)
     lookup_hold: HoldLookupFn | None = None  # None: no stream can have been stopped yet (creation events)
 
 
 def decide(
     cluster: ClusterInfo | None, policy: PolicyDocument, inputs: Inputs, *, cluster_id: str | None = None
-) -> Evaluation:
+) -> Decision:
     """The whole decision, in order. Pure: no AWS calls other than through the lookups in `inputs`."""
     if cluster is None:
-        return Evaluation(
+        return Decision(
             Outcome.NOT_APPLICABLE,
             "ClusterNotFound",
             "the cluster does not exist (deleted before it was evaluated)",
             cluster_id=cluster_id,
         )
-    base = Evaluation(Outcome.NOT_APPLICABLE, "", "", cluster_id=cluster.identifier, cluster_arn=cluster.arn)
+    base = Decision(Outcome.NOT_APPLICABLE, "", "", cluster_id=cluster.identifier, cluster_arn=cluster.arn)
 
     # 1. Only Aurora clusters have activity streams of this kind.
     if not cluster.is_aurora and cluster.engine != "aurora":
@@ -182,7 +174,7 @@ def decide(
 
 def assess_stop(
     cluster: ClusterInfo | None, policy: PolicyDocument, stop: StopInfo, today: date
-) -> tuple[Evaluation | None, bool]:
+) -> tuple[Decision | None, bool]:
     """Somebody (or RDS) stopped a stream. (The Tampered report, or None if the policy does not enforce the
     cluster; whether to start the stream again.)"""
     if cluster is None or not cluster.is_aurora or cluster.status == "deleting":
@@ -193,7 +185,7 @@ def assess_stop(
         return None, False
     where = f" from {stop.source_ip}" if stop.source_ip else ""
     when = f" at {stop.time}" if stop.time else ""
-    base = Evaluation(
+    base = Decision(
         Outcome.TAMPERED, "", "", cluster_id=cluster.identifier, cluster_arn=cluster.arn, rule=rule.name, actor=stop
     )
     if policy.stop_allowed.allows(stop.principals):
@@ -248,25 +240,14 @@ def _drift(cluster: ClusterInfo, rule: EffectiveRule, lookup_key: KeyLookupFn) -
     )
 
 
-class Gateway(Protocol):
-    """What the enforcer needs from AWS (implemented by aws.AwsGateway)."""
-
-    def describe_cluster(self, cluster_id: str) -> ClusterInfo | None: ...
-    def instance_cluster(self, instance_id: str) -> tuple[bool, str | None]: ...
-    def describe_key(self, reference: str) -> KeyLookup: ...
-    def start_activity_stream(self, request: StartRequest) -> dict[str, Any]: ...
-    def hold_for(self, cluster_arn: str, now: datetime) -> Hold | None: ...
-    def place_hold(self, hold: Hold) -> None: ...
-
-
 class Enforcer:
     def __init__(
         self,
         gateway: Gateway,
         load_policy: Callable[[], PolicyDocument],
+        clock: Clock,
         *,
         report_only: bool = False,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         dry_run: bool = False,
     ) -> None:
         """`dry_run` (the CLI's simulate): decide exactly as in production, but never start a stream or write a
@@ -279,7 +260,7 @@ class Enforcer:
 
     def inputs(self, *, check_holds: bool, holds: dict[str, Hold] | None = None) -> Inputs:
         """Lookups for decide(). `holds` (from one scan) replaces per-cluster hold reads in the sweep."""
-        now = self._clock()
+        now = self._clock.now()
         lookup_hold: HoldLookupFn | None = None
         if holds is not None:
             lookup_hold = holds.get
@@ -287,7 +268,7 @@ class Enforcer:
             lookup_hold = lambda arn: self._aws.hold_for(arn, now)  # noqa: E731
         return Inputs(self._aws.describe_key, now.date(), self._report_only, lookup_hold)
 
-    def evaluate(self, target: Target) -> list[Evaluation]:
+    def evaluate(self, target: Target) -> list[Decision]:
         """Observe, decide, act. The last evaluation is the enforcement decision; a stop adds its report first.
 
         Raises AwsError or PolicyError when it cannot decide now (the message is then redelivered).
@@ -298,7 +279,7 @@ class Enforcer:
             exists, cluster_id = self._aws.instance_cluster(target.instance_id)
             if not exists:
                 return [
-                    Evaluation(
+                    Decision(
                         Outcome.NOT_APPLICABLE,
                         "InstanceNotFound",
                         f"DB instance {target.instance_id} does not exist (deleted before evaluation)",
@@ -306,7 +287,7 @@ class Enforcer:
                 ]
             if cluster_id is None:
                 return [
-                    Evaluation(
+                    Decision(
                         Outcome.NOT_APPLICABLE,
                         "StandaloneInstance",
                         f"DB instance {target.instance_id} is not part of a cluster",
@@ -314,14 +295,14 @@ class Enforcer:
                 ]
         policy = self._load_policy()
         cluster = self._aws.describe_cluster(cluster_id)
-        reports: list[Evaluation] = []
+        reports: list[Decision] = []
         if target.stop is not None:
-            tampered, restart = assess_stop(cluster, policy, target.stop, self._clock().date())
+            tampered, restart = assess_stop(cluster, policy, target.stop, self._clock.now().date())
             if tampered is not None:
                 reports.append(tampered)
                 if tampered.reason == "StoppedByAllowedPrincipal" and not self._dry_run:
                     assert cluster is not None
-                    until = self._clock() + timedelta(hours=policy.stop_allowed.hold_hours)
+                    until = self._clock.now() + timedelta(hours=policy.stop_allowed.hold_hours)
                     self._aws.place_hold(Hold(cluster.arn, target.stop.principal, until))
                 if not restart:
                     return reports
@@ -342,7 +323,7 @@ class Enforcer:
         inputs = self.inputs(check_holds=not target.is_creation)
         return [*reports, self.act(decide(cluster, policy, inputs, cluster_id=cluster_id), policy, inputs)]
 
-    def act(self, decision: Evaluation, policy: PolicyDocument, inputs: Inputs) -> Evaluation:
+    def act(self, decision: Decision, policy: PolicyDocument, inputs: Inputs) -> Decision:
         """Carry out a decision: call StartActivityStream for Started, nothing otherwise."""
         if decision.outcome is not Outcome.STARTED or decision.start is None or self._dry_run:
             return decision
@@ -358,7 +339,7 @@ class Enforcer:
             detail=f"{decision.detail}: stream {stream.get('KinesisStreamName', '?')} is {stream.get('Status', '?')}",
         )
 
-    def _rejected(self, decision: Evaluation, err: AwsError, policy: PolicyDocument, inputs: Inputs) -> Evaluation:
+    def _rejected(self, decision: Decision, err: AwsError, policy: PolicyDocument, inputs: Inputs) -> Decision:
         """StartActivityStream said no. Some refusals are races that re-reading the cluster resolves."""
         if err.code == "InvalidDBClusterStateFault":
             # Typically another invocation started the stream first, or the cluster changed state since we

@@ -204,3 +204,35 @@ class StartRequest:
     mode: str
     kms_key_id: str
     apply_immediately: bool
+
+
+@dataclass(frozen=True)
+class StopInfo:
+    """Who stopped a stream, from where and when (CloudTrail), or that RDS reported it stopped."""
+
+    principal: str
+    principals: tuple[str, ...]
+    source_ip: str
+    time: str
+    via: str
+
+    @property
+    def known(self) -> bool:
+        return bool(self.principals)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The decision about one cluster, with everything a log line, metric or alert needs."""
+
+    outcome: Outcome
+    reason: str
+    detail: str
+    cluster_id: str | None = None
+    cluster_arn: str | None = None
+    rule: str | None = None
+    fix: str = ""
+    warnings: tuple[Finding, ...] = ()
+    start: StartRequest | None = None
+    stream: dict[str, Any] | None = None
+    actor: StopInfo | None = None

@@ -10,18 +10,16 @@ Follow-up is where "nothing is lost" is made true:
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 from aws_lambda_powertools import Logger
 
-from .aws import AwsError, AwsGateway
-from .enforcer import Enforcer, Evaluation
-from .model import Outcome
-from .policy import PolicyDocument, PolicyError, parse_policy
+from .clock import Clock
+from .enforcer import Enforcer
+from .gateway import AwsError
+from .model import Decision, Outcome
+from .policy import PolicyError
 from .report import Reporter
 from .settings import Settings
 from .triggers import Dismissal, Target, parse_message
@@ -31,54 +29,44 @@ class RetryLater(Exception):
     """Raised to fail one queue message so that SQS delivers it again (and finally to the DLQ)."""
 
 
-class PolicySource:
-    """The parsed policy, re-parsed only when the parameter's text changes."""
+class Scheduler(Protocol):
+    """Where a deferred cluster's next check goes (the function's own queue, with a delay)."""
 
-    def __init__(self, fetch: Callable[[], str], source: str) -> None:
-        self._fetch = fetch
-        self._source = source
-        self._parsed: tuple[str, PolicyDocument] | None = None
-
-    def __call__(self) -> PolicyDocument:
-        text = self._fetch()
-        if self._parsed is None or self._parsed[0] != text:
-            self._parsed = (text, parse_policy(text, self._source))
-        return self._parsed[1]
-
-    @staticmethod
-    def revision(text: str) -> str:
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
+    def schedule_retry(self, body: str, delay_seconds: int) -> None: ...
 
 
 class Pipeline:
     def __init__(
         self,
         settings: Settings,
-        gateway: AwsGateway,
+        enforcer: Enforcer,
         reporter: Reporter,
+        *,
+        scheduler: Scheduler,
         logger: Logger,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock,
     ) -> None:
-        self.settings = settings
-        self.gateway = gateway
-        self.reporter = reporter
+        self._settings = settings
+        self._enforcer = enforcer
+        self._reporter = reporter
+        self._scheduler = scheduler
         self._logger = logger
         self._clock = clock
-        self.policy = PolicySource(gateway.policy_text, f"SSM parameter {settings.policy_parameter}")
-        self.enforcer = Enforcer(gateway, self.policy, report_only=settings.report_only, clock=clock)
 
-    def process(self, body: str, *, receive_count: int = 1, batch: dict[str, Evaluation] | None = None) -> Evaluation:
+    def process(self, body: str, *, receive_count: int = 1, batch: dict[str, Decision] | None = None) -> Decision:
         """Handle one message. Returns its evaluation, or raises RetryLater to have SQS deliver it again.
 
         `batch` maps clusters already evaluated in this batch to their evaluation, so that the several events
         one creation produces (API call, RDS event, instance events) cost one evaluation.
         """
         batch = {} if batch is None else batch
-        parsed = parse_message(body, region=self.settings.region, account=self.settings.account, now=self._clock())
+        parsed = parse_message(
+            body, region=self._settings.region, account=self._settings.account, now=self._clock.now()
+        )
         if isinstance(parsed, Dismissal):
-            evaluation = Evaluation(parsed.outcome, parsed.reason, parsed.detail)
+            evaluation = Decision(parsed.outcome, parsed.reason, parsed.detail)
             self._logger.set_correlation_id(parsed.event_id or None)
-            self.reporter.record(evaluation, trigger=parsed.trigger, event_id=parsed.event_id)
+            self._reporter.record(evaluation, trigger=parsed.trigger, event_id=parsed.event_id)
             return evaluation
 
         self._logger.set_correlation_id(parsed.event_id or None)
@@ -90,11 +78,11 @@ class Pipeline:
             )
             return earlier
         try:
-            *reports, evaluation = self.enforcer.evaluate(parsed)
+            *reports, evaluation = self._enforcer.evaluate(parsed)
             if evaluation.outcome is Outcome.DEFERRED:
                 evaluation = self._defer(parsed, evaluation)
         except PolicyError as err:
-            self.policy_broken(err)
+            self._reporter.policy_broken(err)
             self._retry_or_give_up(
                 parsed,
                 "PolicyInvalid",
@@ -123,13 +111,13 @@ class Pipeline:
         for key in {parsed.key, f"cluster:{evaluation.cluster_id}"}:
             batch[key] = evaluation
         for report in reports:
-            self.reporter.record(report, trigger=parsed.trigger, event_id=parsed.event_id)
-        self.reporter.record(evaluation, trigger=parsed.trigger, event_id=parsed.event_id)
+            self._reporter.record(report, trigger=parsed.trigger, event_id=parsed.event_id)
+        self._reporter.record(evaluation, trigger=parsed.trigger, event_id=parsed.event_id)
         return evaluation
 
     def _retry_or_give_up(self, target: Target, reason: str, detail: str, receive_count: int, *, fix: str) -> NoReturn:
         """Fail the message so SQS redelivers it; on its last delivery, record Failed and alert first."""
-        if receive_count < self.settings.max_receive_count:
+        if receive_count < self._settings.max_receive_count:
             self._logger.warning(
                 f"will retry: {detail}",
                 extra={
@@ -140,19 +128,19 @@ class Pipeline:
                 },
             )
             raise RetryLater(detail)
-        failed = Evaluation(
+        failed = Decision(
             Outcome.FAILED,
             reason,
             f"gave up after {receive_count} deliveries: {detail}; the message goes to the DLQ",
             cluster_id=target.cluster_id,
             fix=fix,
         )
-        self.reporter.record(failed, trigger=target.trigger, event_id=target.event_id)
+        self._reporter.record(failed, trigger=target.trigger, event_id=target.event_id)
         raise RetryLater(detail)
 
-    def _defer(self, target: Target, evaluation: Evaluation) -> Evaluation:
-        waited = self._clock() - target.first_seen
-        if waited > self.settings.readiness_timeout:
+    def _defer(self, target: Target, evaluation: Decision) -> Decision:
+        waited = self._clock.now() - target.first_seen
+        if waited > self._settings.readiness_timeout:
             minutes = int(waited.total_seconds() // 60)
             return replace(
                 evaluation,
@@ -165,27 +153,11 @@ class Pipeline:
         assert evaluation.cluster_id is not None
         retry = replace(target, cluster_id=evaluation.cluster_id, instance_id=None, stop=None)
         delay = (
-            self.settings.retry_max_seconds  # CloudTrail may take minutes to say who stopped a stream
+            self._settings.retry_max_seconds  # CloudTrail may take minutes to say who stopped a stream
             if evaluation.reason == "AwaitingAttribution"
-            else self.settings.retry_delay(target.attempt)
+            else self._settings.retry_delay(target.attempt)
         )
-        self.gateway.schedule_retry(retry.retry_message(), delay)
+        self._scheduler.schedule_retry(retry.retry_message(), delay)
         return replace(
             evaluation, detail=f"{evaluation.detail}; next check in {delay} s (attempt {target.attempt + 1})"
-        )
-
-    def policy_broken(self, err: PolicyError) -> None:
-        """Log and alert (once per distinct set of problems) that no cluster can be evaluated."""
-        problems = "\n".join(f"  - {p}" for p in err.problems)
-        self._logger.error(
-            "policy document is invalid; events are kept and retried",
-            extra={"problems": err.problems, "policy_parameter": self.settings.policy_parameter},
-        )
-        self.reporter.alert_once(
-            "policy:" + PolicySource.revision(str(err)),
-            f"DAS Guard policy invalid in {self.settings.account}/{self.settings.region}",
-            f"The DAS Guard policy document ({err.source}) failed validation, so no cluster can be "
-            f"evaluated. Events are kept and retried, then parked in the dead-letter queue.\n\n"
-            f"Problems:\n{problems}\n\nHow to fix: correct the fields above and save the parameter. "
-            f"Redrive the dead-letter queue afterwards if messages reached it.",
         )

@@ -23,7 +23,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
@@ -329,3 +329,19 @@ def _json_path(loc: tuple[Any, ...]) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out
+
+
+class PolicySource:
+    """The parsed policy, re-parsed only when the parameter's text changes (a warm container reads the text
+    from its cache and skips validation as long as nobody edits the document)."""
+
+    def __init__(self, fetch: Callable[[], str], source: str) -> None:
+        self._fetch = fetch
+        self._source = source
+        self._parsed: tuple[str, PolicyDocument] | None = None
+
+    def __call__(self) -> PolicyDocument:
+        text = self._fetch()
+        if self._parsed is None or self._parsed[0] != text:
+            self._parsed = (text, parse_policy(text, self._source))
+        return self._parsed[1]

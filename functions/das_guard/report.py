@@ -3,19 +3,20 @@ an SNS alert whose subject and body say what happened, where, why and how to fix
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from .enforcer import Evaluation
-from .model import Finding, Outcome
+from .clock import Clock
+from .model import Decision, Finding, Outcome
+from .policy import PolicyError
 
 ALERT_REPEAT_SECONDS = 3600.0
 RESULT_SOURCE = "das-guard"
@@ -28,7 +29,7 @@ STEADY_OUTCOMES = frozenset({Outcome.ALREADY_ACTIVE, Outcome.NOT_APPLICABLE, Out
 
 
 def result_detail(
-    evaluation: Evaluation, *, trigger: str, event_id: str, account: str, region: str, decided_at: datetime
+    evaluation: Decision, *, trigger: str, event_id: str, account: str, region: str, decided_at: datetime
 ) -> dict[str, Any]:
     """The `detail` of the result event for one evaluation (schema in README, "Result events")."""
     return {
@@ -53,7 +54,7 @@ def result_detail(
 
 
 def render_alert(
-    evaluation: Evaluation, *, trigger: str, event_id: str, account: str, region: str, policy_parameter: str
+    evaluation: Decision, *, trigger: str, event_id: str, account: str, region: str, policy_parameter: str
 ) -> tuple[str, str]:
     """Subject and body of the alert for one evaluation (pure, so its wording is tested)."""
     cluster = evaluation.cluster_id or "unknown cluster"
@@ -107,14 +108,14 @@ def _short(principal: str) -> str:
 class _Once:
     """Remembers which alerts this container sent recently, so duplicate events do not page twice."""
 
-    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, seconds: float, clock: Clock) -> None:
         self._seconds = seconds
         self._clock = clock
         self._sent: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def first(self, key: str) -> bool:
-        now = self._clock()
+        now = self._clock.now().timestamp()
         with self._lock:
             if self._sent.get(key, float("-inf")) > now:
                 return False
@@ -128,6 +129,7 @@ class Reporter:
         logger: Logger,
         metrics: Metrics,
         publish: Callable[[str, str], Any],
+        clock: Clock,
         *,
         account: str,
         region: str,
@@ -137,7 +139,6 @@ class Reporter:
         first_notice: Callable[[str], bool] = lambda _key: True,
         put_events: Callable[[list[dict[str, Any]]], list[str]] | None = None,
         event_bus: str | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._logger = logger
         self._metrics = metrics
@@ -146,7 +147,7 @@ class Reporter:
         self._region = region
         self._policy_parameter = policy_parameter
         self._service = service
-        self._once = _Once(repeat_seconds)
+        self._once = _Once(repeat_seconds, clock)
         self._first_notice = first_notice
         self._put_events = put_events
         self._event_bus = event_bus
@@ -154,7 +155,7 @@ class Reporter:
         self._results: list[dict[str, Any]] = []
 
     def record(
-        self, evaluation: Evaluation, *, trigger: str, event_id: str, alert: bool = True, metrics: bool = True
+        self, evaluation: Decision, *, trigger: str, event_id: str, alert: bool = True, metrics: bool = True
     ) -> None:
         """One log line; metrics and an alert unless the caller (the sweep) summarises them itself."""
         fields: dict[str, Any] = {
@@ -200,13 +201,13 @@ class Reporter:
                     event_id=event_id,
                     account=self._account,
                     region=self._region,
-                    decided_at=self._clock(),
+                    decided_at=self._clock.now(),
                 ),
             )
         if alert and evaluation.outcome.needs_a_person:
             self.alert(evaluation, trigger=trigger, event_id=event_id)
 
-    def alert(self, evaluation: Evaluation, *, trigger: str, event_id: str) -> None:
+    def alert(self, evaluation: Decision, *, trigger: str, event_id: str) -> None:
         if not self._once.first(f"{evaluation.cluster_arn or evaluation.cluster_id}|{evaluation.reason}"):
             self._logger.info("alert suppressed: the same alert was sent from this container within the hour")
             return
@@ -220,7 +221,7 @@ class Reporter:
         )
         self.send(subject, body)
 
-    def _notice_expired_exemption(self, evaluation: Evaluation, warning: Finding) -> None:
+    def _notice_expired_exemption(self, evaluation: Decision, warning: Finding) -> None:
         """Told once, across all containers (the state table remembers), not on every event."""
         try:
             first = self._first_notice(f"ExemptionExpired|{evaluation.cluster_arn}|{warning.detail}")
@@ -308,6 +309,22 @@ class Reporter:
             f"DAS Guard sweep: {len(violations)} violation(s), {len(expiring)} exemption(s) expiring in "
             f"{self._account}/{self._region}",
             "\n".join(lines),
+        )
+
+    def policy_broken(self, err: PolicyError) -> None:
+        """Log and alert (once per distinct set of problems) that no cluster can be evaluated."""
+        problems = "\n".join(f"  - {p}" for p in err.problems)
+        self._logger.error(
+            "policy document is invalid; events are kept and retried",
+            extra={"problems": err.problems, "policy_parameter": self._policy_parameter},
+        )
+        self.alert_once(
+            "policy:" + hashlib.sha256(str(err).encode()).hexdigest()[:12],
+            f"DAS Guard policy invalid in {self._account}/{self._region}",
+            f"The DAS Guard policy document ({err.source}) failed validation, so no cluster can be "
+            f"evaluated. Events are kept and retried, then parked in the dead-letter queue.\n\n"
+            f"Problems:\n{problems}\n\nHow to fix: correct the fields above and save the parameter. "
+            f"Redrive the dead-letter queue afterwards if messages reached it.",
         )
 
     def alert_once(self, key: str, subject: str, body: str) -> None:

@@ -15,14 +15,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from .aws import AwsError, AwsGateway
-from .enforcer import Enforcer, Evaluation, decide
-from .model import Outcome
+from .clock import Clock
+from .enforcer import Enforcer, decide
+from .gateway import AwsError, RegionGateway
+from .model import Decision, Outcome
 from .policy import PolicyDocument
 from .report import Reporter
 from .triggers import Target
@@ -40,7 +40,7 @@ class SweepSummary:
     violations: list[str] = field(default_factory=list)
     expiring_exemptions: list[str] = field(default_factory=list)
 
-    def add(self, evaluation: Evaluation) -> None:
+    def add(self, evaluation: Decision) -> None:
         self.outcomes[evaluation.outcome.value] += 1
         self.reasons[f"{evaluation.outcome.value}:{evaluation.reason}"] += 1
         if evaluation.outcome in (Outcome.VIOLATION, Outcome.FAILED):
@@ -76,13 +76,13 @@ class SweepSummary:
 class Sweeper:
     def __init__(
         self,
-        gateway: AwsGateway,
+        gateway: RegionGateway,
         enforcer: Enforcer,
         load_policy: Callable[[], PolicyDocument],
         reporter: Reporter,
-        logger: Logger,
         *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        logger: Logger,
+        clock: Clock,
     ) -> None:
         self._aws = gateway
         self._enforcer = enforcer
@@ -93,7 +93,7 @@ class Sweeper:
 
     def run(self, sweep_id: str, remaining_ms: Callable[[], int]) -> SweepSummary:
         """Evaluate every cluster of the region. Raises PolicyError/AwsError if it cannot start at all."""
-        now = self._clock()
+        now = self._clock.now()
         summary = SweepSummary(sweep_id)
         policy = self._load_policy()
         summary.expiring_exemptions = [

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from .model import Arn, Outcome
+from .model import Arn, Outcome, StopInfo
 
 CLOUDTRAIL = "AWS API Call via CloudTrail"
 CLUSTER_CREATING_CALLS = frozenset(
@@ -29,21 +29,6 @@ CREATION_TRIGGERS = frozenset(
     {f"CloudTrail:{c}" for c in CLUSTER_CREATING_CALLS | INSTANCE_CREATING_CALLS}
     | {f"RDS:{e}" for e in CLUSTER_EVENTS | INSTANCE_EVENTS}
 )
-
-
-@dataclass(frozen=True)
-class StopInfo:
-    """Who stopped a stream, from where and when (CloudTrail), or that RDS reported it stopped."""
-
-    principal: str
-    principals: tuple[str, ...]
-    source_ip: str
-    time: str
-    via: str
-
-    @property
-    def known(self) -> bool:
-        return bool(self.principals)
 
 
 RETRY_KEY = "dasGuard"

@@ -24,7 +24,7 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def world(session: Any, stack: scenario.Stack) -> scenario.Stack:
+def demo_account(session: Any, stack: scenario.Stack) -> scenario.Stack:
     scenario.seed_demo_clusters(session, stack)
     aws_session.CALLS.clear()
     return stack
@@ -54,7 +54,7 @@ def assert_read_only() -> None:
 
 
 class TestAudit:
-    def test_json_has_a_verdict_per_cluster_and_exit_1_on_gaps(self, world: scenario.Stack, rds: Any) -> None:
+    def test_json_has_a_verdict_per_cluster_and_exit_1_on_gaps(self, demo_account: Any, rds: Any) -> None:
         before = streams(rds)
         result = cli("audit", *REGION, "--format", "json")
         assert result.exit_code == 1, result.output
@@ -87,7 +87,7 @@ class TestAudit:
         rows = list(csv.DictReader(io.StringIO(result.stdout)))
         assert [(r["cluster"], r["verdict"]) for r in rows] == [("good-pg", "compliant"), ("docs", "not-applicable")]
 
-    def test_markdown_and_table(self, world: scenario.Stack) -> None:
+    def test_markdown_and_table(self, demo_account: Any) -> None:
         markdown = cli("audit", *REGION, "--format", "markdown").stdout.splitlines()
         assert markdown[0].startswith("| region | cluster | engine | version | classes | stream | rule | verdict |")
         assert len(markdown) == 2 + 15
@@ -96,7 +96,7 @@ class TestAudit:
         assert "dev-burst" in table
 
     @pytest.fixture
-    def second_region(self, world: scenario.Stack) -> None:
+    def second_region(self, demo_account: Any) -> None:
         """DAS Guard deployed in eu-west-1 too (its policy parameter), with one cluster there."""
         scenario.create_cluster(
             boto3.client("rds", region_name="eu-west-1"),
@@ -122,7 +122,7 @@ class TestAudit:
         assert {r["region"] for r in json.loads(result.stdout)} == {"us-east-1", "eu-west-1"}
         assert "ap-southeast-2: skipped, DAS Guard is not deployed there" in result.stderr
 
-    def test_a_local_policy_file_instead_of_the_deployed_one(self, world: scenario.Stack, tmp_path: Path) -> None:
+    def test_a_local_policy_file_instead_of_the_deployed_one(self, demo_account: Any, tmp_path: Path) -> None:
         policy = tmp_path / "p.json"
         policy.write_text(json.dumps({"version": 1, "defaults": {"action": "exempt"}}))
         result = cli("audit", *REGION, "--format", "json", "--policy", str(policy))
@@ -209,7 +209,7 @@ class TestValidate:
         assert result.exit_code == 2
         assert "cannot read" in result.stderr
 
-    def test_key_references_are_resolved_with_credentials(self, world: scenario.Stack, tmp_path: Path) -> None:
+    def test_key_references_are_resolved_with_credentials(self, demo_account: Any, tmp_path: Path) -> None:
         path = self.write(
             tmp_path,
             "version: 1\ndefaults:\n  kms_key: alias/typo\nrules:\n  - name: ok\n"
@@ -226,7 +226,7 @@ class TestValidate:
 
 
 class TestExplain:
-    def test_which_rule_why_what_now_and_which_tags(self, world: scenario.Stack, rds: Any) -> None:
+    def test_which_rule_why_what_now_and_which_tags(self, demo_account: Any, rds: Any) -> None:
         before = streams(rds)
         result = cli("policy", "explain", "orders-pg", *REGION)
         assert result.exit_code == 0, result.output
@@ -244,11 +244,11 @@ class TestExplain:
         assert streams(rds) == before
         assert_read_only()
 
-    def test_expired_exemption_is_shown(self, world: scenario.Stack) -> None:
+    def test_expired_exemption_is_shown(self, demo_account: Any) -> None:
         text = cli("policy", "explain", "legacy-import", *REGION).stdout
         assert "exemption 'legacy-migration': matches, but expired on 2026-10-31" in text
 
-    def test_unknown_cluster_is_a_usage_error(self, world: scenario.Stack) -> None:
+    def test_unknown_cluster_is_a_usage_error(self, demo_account: Any) -> None:
         result = cli("policy", "explain", "nope", *REGION)
         assert result.exit_code == 2
         assert "no DB cluster 'nope' in us-east-1" in result.stderr
@@ -259,7 +259,7 @@ class TestPush:
         value = session.client("ssm").get_parameter(Name=scenario.POLICY_PARAMETER)["Parameter"]["Value"]
         return dict(json.loads(value))
 
-    def test_validates_shows_the_diff_and_writes(self, world: scenario.Stack, session: Any, tmp_path: Path) -> None:
+    def test_validates_shows_the_diff_and_writes(self, demo_account: Any, session: Any, tmp_path: Path) -> None:
         new = {**scenario.DEMO_POLICY, "defaults": {**scenario.DEMO_POLICY["defaults"], "mode": "sync"}}
         path = tmp_path / "p.json"
         path.write_text(json.dumps(new))
@@ -271,7 +271,7 @@ class TestPush:
         again = cli("policy", "push", str(path), "--yes", *REGION)
         assert "already up to date" in again.stdout
 
-    def test_invalid_policy_is_not_pushed(self, world: scenario.Stack, session: Any, tmp_path: Path) -> None:
+    def test_invalid_policy_is_not_pushed(self, demo_account: Any, session: Any, tmp_path: Path) -> None:
         path = tmp_path / "p.yaml"
         path.write_text("version: 1\ndefaults:\n  action: stop\n  kms_key: alias/x\n")
         result = cli("policy", "push", str(path), "--yes", *REGION)
@@ -280,7 +280,7 @@ class TestPush:
         assert self.deployed(session) == scenario.DEMO_POLICY
 
     def test_asks_before_writing(
-        self, world: scenario.Stack, session: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        self, demo_account: Any, session: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         path = tmp_path / "p.yaml"
         path.write_text("version: 1\ndefaults:\n  kms_key: alias/das-guard\n")
@@ -292,7 +292,7 @@ class TestPush:
 
 
 class TestSimulate:
-    def test_an_event_through_the_decision_path_changes_nothing(self, world: scenario.Stack, rds: Any) -> None:
+    def test_an_event_through_the_decision_path_changes_nothing(self, demo_account: Any, rds: Any) -> None:
         before = streams(rds)
         result = cli("simulate", str(ROOT / "events/eventbridge/cloudtrail-create-db-cluster.json"), *REGION)
         assert result.exit_code == 0, result.output
@@ -303,7 +303,7 @@ class TestSimulate:
         assert streams(rds) == before
         assert_read_only()
 
-    def test_a_batch_as_lambda_receives_it(self, world: scenario.Stack, session: Any) -> None:
+    def test_a_batch_as_lambda_receives_it(self, demo_account: Any, session: Any) -> None:
         result = cli("simulate", str(ROOT / "events/sqs/batch-of-all-samples.json"), *REGION)
         assert result.exit_code == 0, result.output
         assert "RDS:RDS-EVENT-0180: Deferred (AwaitingAttribution)" in result.stdout

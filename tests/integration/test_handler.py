@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from moto.sqs.models import sqs_backends
 
-from das_guard import handlers
 from localaws import das_extension, scenario
-from localaws.runtime import QueuePoller
+from localaws.world import Deployment, World
 
 from ..conftest import Enforcer, sample
 
@@ -35,7 +32,7 @@ def test_every_sample_event_reaches_its_outcome(enforcer: Enforcer, rds: Any, na
     expected = scenario.DEMO_EXPECTATIONS[name]
     before = {c["DBClusterIdentifier"]: c.get("ActivityStreamStatus") for c in rds.describe_db_clusters()["DBClusters"]}
 
-    response = enforcer.invoke(sample(name))
+    response = enforcer.deliver(sample(name))
 
     assert response == {"batchItemFailures": []}
     decision = enforcer.decisions()[0]  # a stop is reported first, then the enforcement decision follows
@@ -64,8 +61,8 @@ def test_every_sample_event_reaches_its_outcome(enforcer: Enforcer, rds: Any, na
 
 @pytest.mark.usefixtures("demo_clusters")
 def test_rule_mode_and_key_reach_aws(enforcer: Enforcer, rds: Any) -> None:
-    enforcer.invoke(sample("cloudtrail-create-db-cluster"))  # orders-pg: data-class=pci -> sync
-    enforcer.invoke(sample("cloudtrail-restore-db-cluster-from-snapshot"))  # billing-mysql: pci, but MySQL
+    enforcer.deliver(sample("cloudtrail-create-db-cluster"))  # orders-pg: data-class=pci -> sync
+    enforcer.deliver(sample("cloudtrail-restore-db-cluster-from-snapshot"))  # billing-mysql: pci, but MySQL
     assert stream(rds, "orders-pg")["Mode"] == "sync"
     assert stream(rds, "billing-mysql")["Mode"] == "async"
     billing = enforcer.decisions()[-1]
@@ -76,10 +73,10 @@ def test_rule_mode_and_key_reach_aws(enforcer: Enforcer, rds: Any) -> None:
 
 @pytest.mark.usefixtures("demo_clusters")
 def test_api_calls_per_event_on_the_happy_path(enforcer: Enforcer) -> None:
-    enforcer.invoke(sample("cloudtrail-create-db-cluster"))
+    enforcer.deliver(sample("cloudtrail-create-db-cluster"))
     cold = dict(enforcer.api.calls)
     enforcer.api.reset()
-    enforcer.invoke(sample("cloudtrail-create-db-cluster-global-secondary"))
+    enforcer.deliver(sample("cloudtrail-create-db-cluster-global-secondary"))
     warm = dict(enforcer.api.calls)
     assert cold == {
         "ssm:GetParameter": 1,
@@ -91,14 +88,14 @@ def test_api_calls_per_event_on_the_happy_path(enforcer: Enforcer) -> None:
     # the policy and the key lookup are cached in the container
     assert warm == {"rds:DescribeDBClusters": 1, "rds:DescribeDBInstances": 1, "rds:StartActivityStream": 1}
     enforcer.api.reset()
-    enforcer.invoke(sample("cloudtrail-create-db-cluster-docdb"))
+    enforcer.deliver(sample("cloudtrail-create-db-cluster-docdb"))
     assert dict(enforcer.api.calls) == {"rds:DescribeDBClusters": 1}  # not Aurora: nothing else is needed
 
 
 @pytest.mark.usefixtures("demo_clusters")
 def test_the_same_event_twice_starts_once(enforcer: Enforcer) -> None:
-    enforcer.invoke(sample("cloudtrail-create-db-cluster"))
-    enforcer.invoke(sample("cloudtrail-create-db-cluster"))
+    enforcer.deliver(sample("cloudtrail-create-db-cluster"))
+    enforcer.deliver(sample("cloudtrail-create-db-cluster"))
     assert [d["outcome"] for d in enforcer.decisions()] == ["Started", "AlreadyActive"]
     assert enforcer.api.calls["rds:StartActivityStream"] == 1
 
@@ -112,7 +109,7 @@ def test_all_events_of_one_creation_in_one_batch_cost_one_evaluation(enforcer: E
     instance_call["detail"]["requestParameters"]["dBClusterIdentifier"] = "orders-pg"
     instance_call["detail"]["responseElements"]["dBClusterIdentifier"] = "orders-pg"
 
-    response = enforcer.invoke(api_call, rds_event, instance_call)
+    response = enforcer.deliver(api_call, rds_event, instance_call)
 
     assert response == {"batchItemFailures": []}
     assert enforcer.api.calls == {
@@ -128,65 +125,63 @@ def test_all_events_of_one_creation_in_one_batch_cost_one_evaluation(enforcer: E
 @pytest.mark.usefixtures("demo_clusters")
 def test_out_of_order_events_converge(enforcer: Enforcer, session: Any) -> None:
     # the instance event arrives before the cluster is done; the late API-call event after it started
-    enforcer.invoke(sample("cloudtrail-create-db-cluster-still-creating"))
+    enforcer.deliver(sample("cloudtrail-create-db-cluster-still-creating"))
     scenario.finish_creating(session, "payments-pg", "payments-pg-1")
     instance_event = sample("rds-event-0005-instance-created")
     instance_event["detail"]["SourceArn"] = "arn:aws:rds:us-east-1:123456789012:db:payments-pg-1"
-    enforcer.invoke(instance_event)
-    enforcer.invoke(sample("cloudtrail-create-db-cluster-still-creating"))
+    enforcer.deliver(instance_event)
+    enforcer.deliver(sample("cloudtrail-create-db-cluster-still-creating"))
     assert [d["outcome"] for d in enforcer.decisions()] == ["Deferred", "Started", "AlreadyActive"]
     assert enforcer.api.calls["rds:StartActivityStream"] == 1
 
 
 class TestDeferral:
     @pytest.fixture(autouse=True)
-    def creating(self, session: Any) -> None:
-        scenario.create_cluster(session.client("rds"), "payments-pg", "aurora-postgresql", "16.1")
-        das_extension.hold_cluster_status("payments-pg", "creating")
+    def creating(self, deployment: Deployment) -> None:
+        deployment.add_cluster("payments-pg", creating=True)
 
-    def test_not_ready_cluster_comes_back_later_with_backoff(self, enforcer: Enforcer, session: Any, rds: Any) -> None:
-        event = sample("cloudtrail-create-db-cluster-still-creating")
-        enforcer.invoke(event)
+    def test_not_ready_cluster_comes_back_later_with_backoff(self, enforcer: Enforcer, world: World) -> None:
+        enforcer.deliver(sample("cloudtrail-create-db-cluster-still-creating"))  # it happened just now
         assert enforcer.last()["outcome"] == "Deferred"
         [retry] = enforcer.queued()
         assert retry["body"]["dasGuard"]["attempt"] == 1
-        first_seen = datetime.fromisoformat(event["time"].replace("Z", "+00:00"))
-        assert retry["body"]["dasGuard"]["firstSeen"] == first_seen.isoformat()
+        assert retry["body"]["dasGuard"]["firstSeen"] == world.now().isoformat()
         assert 55 <= retry["delay"] <= 60
 
         # still creating at the retry: wait longer (exponential backoff), keep the original first-seen time
-        self._consume_queue(session)
-        enforcer.pipeline._clock = lambda: first_seen + timedelta(minutes=4)
-        enforcer.invoke(json.dumps(retry["body"]))
+        first_seen = world.now()
+        world.advance(minutes=1)
+        assert enforcer.drain().invocations == 1
         [second] = enforcer.queued()
         assert second["body"]["dasGuard"]["attempt"] == 2
         assert second["body"]["dasGuard"]["firstSeen"] == first_seen.isoformat()
         assert 115 <= second["delay"] <= 120
+        assert enforcer.drain().invocations == 0, "not due yet"
 
         # ready at the next retry: started, and no further retry
-        self._consume_queue(session)
-        scenario.finish_creating(session, "payments-pg", "payments-pg-1")
-        enforcer.invoke(json.dumps(second["body"]))
+        enforcer.finish_creating("payments-pg")
+        world.advance(minutes=2)
+        enforcer.drain()
         assert enforcer.last()["outcome"] == "Started"
         assert enforcer.queued() == []
-        assert stream(rds, "payments-pg")["Status"] == "starting"
+        assert enforcer.stream("payments-pg")["Status"] == "starting"
 
     def test_retry_delay_is_capped_at_fifteen_minutes(self, enforcer: Enforcer) -> None:
         assert [enforcer.settings.retry_delay(n) for n in range(7)] == [60, 120, 240, 480, 900, 900, 900]
 
-    def test_a_cluster_that_never_gets_ready_raises_an_alert(self, enforcer: Enforcer) -> None:
+    def test_a_cluster_that_never_gets_ready_raises_an_alert(self, enforcer: Enforcer, world: World) -> None:
         retry = {
             "dasGuard": {
                 "format": 1,
                 "clusterId": "payments-pg",
                 "trigger": "CloudTrail:CreateDBCluster",
                 "eventId": "evt-9",
-                "firstSeen": "2026-11-25T06:00:00+00:00",
+                "firstSeen": world.now().isoformat(),
                 "attempt": 14,
             }
         }
-        enforcer.pipeline._clock = lambda: datetime(2026, 11, 25, 9, 1, tzinfo=UTC)
-        response = enforcer.invoke(retry)
+        world.advance(hours=3, minutes=1)
+        response = enforcer.deliver(retry)
         assert response == {"batchItemFailures": []}
         decision = enforcer.last()
         assert (decision["outcome"], decision["reason"]) == ("Failed", "ReadinessTimeout")
@@ -196,7 +191,7 @@ class TestDeferral:
         assert "ReadinessTimeout" in alert["Subject"]
         assert "payments-pg" in alert["Message"]
 
-    def test_readiness_window_is_a_setting(self, make_enforcer: Callable[..., Enforcer]) -> None:
+    def test_readiness_window_is_a_setting(self, make_enforcer: Callable[..., Enforcer], world: World) -> None:
         enforcer = make_enforcer(DAS_GUARD_READINESS_TIMEOUT_MINUTES="240")
         retry = {
             "dasGuard": {
@@ -204,17 +199,13 @@ class TestDeferral:
                 "clusterId": "payments-pg",
                 "trigger": "t",
                 "eventId": "e",
-                "firstSeen": "2026-11-25T06:00:00+00:00",
+                "firstSeen": world.now().isoformat(),
                 "attempt": 14,
             }
         }
-        enforcer.pipeline._clock = lambda: datetime(2026, 11, 25, 9, 1, tzinfo=UTC)
-        enforcer.invoke(retry)
+        world.advance(hours=3, minutes=1)
+        enforcer.deliver(retry)
         assert enforcer.last()["outcome"] == "Deferred"
-
-    @staticmethod
-    def _consume_queue(session: Any) -> None:
-        sqs_backends["123456789012"]["us-east-1"].queues["das-guard-events"]._messages.clear()
 
 
 class TestTransientFailures:
@@ -222,8 +213,8 @@ class TestTransientFailures:
         self, make_enforcer: Callable[..., Enforcer], demo_clusters: None
     ) -> None:
         enforcer = make_enforcer()
-        enforcer.inject("StartActivityStream", "ThrottlingException")
-        response = enforcer.invoke(sample("cloudtrail-create-db-cluster"), receive_count=1)
+        enforcer.fail("StartActivityStream", "ThrottlingException")
+        response = enforcer.deliver(sample("cloudtrail-create-db-cluster"), receive_count=1)
         assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
         assert enforcer.decisions() == []  # no decision yet: it will be made on redelivery
         assert [r for r in enforcer.records() if r["message"].startswith("will retry")]
@@ -233,8 +224,8 @@ class TestTransientFailures:
         self, make_enforcer: Callable[..., Enforcer], demo_clusters: None
     ) -> None:
         enforcer = make_enforcer()
-        enforcer.inject("DescribeDBClusters", "InternalFailure", status=500)
-        response = enforcer.invoke(sample("cloudtrail-create-db-cluster"), receive_count=3)
+        enforcer.fail("DescribeDBClusters", "InternalFailure", status=500)
+        response = enforcer.deliver(sample("cloudtrail-create-db-cluster"), receive_count=3)
         assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
         decision = enforcer.last()
         assert (decision["outcome"], decision["reason"]) == ("Failed", "InternalFailure")
@@ -246,10 +237,10 @@ class TestTransientFailures:
         self, make_enforcer: Callable[..., Enforcer], demo_clusters: None
     ) -> None:
         enforcer = make_enforcer()
-        enforcer.inject("DescribeDBClusters", "AccessDenied", status=403)
-        assert enforcer.invoke(sample("cloudtrail-create-db-cluster"), receive_count=1)["batchItemFailures"]
+        enforcer.fail("DescribeDBClusters", "AccessDenied", status=403)
+        assert enforcer.deliver(sample("cloudtrail-create-db-cluster"), receive_count=1)["batchItemFailures"]
         assert enforcer.decisions() == []
-        assert enforcer.invoke(sample("cloudtrail-create-db-cluster"), receive_count=3)["batchItemFailures"]
+        assert enforcer.deliver(sample("cloudtrail-create-db-cluster"), receive_count=3)["batchItemFailures"]
         decision = enforcer.last()
         assert (decision["outcome"], decision["reason"]) == ("Failed", "AccessDenied")
         assert "permissions" in decision["fix"]
@@ -262,8 +253,8 @@ class TestTransientFailures:
             if model.name == "DescribeDBInstances":
                 raise RuntimeError("simulated bug")
 
-        enforcer.counted_session.events.register("before-call.*.*", explode)
-        assert enforcer.invoke(sample("cloudtrail-create-db-cluster"), receive_count=3) == {
+        enforcer.function_session.events.register("before-call.*.*", explode)
+        assert enforcer.deliver(sample("cloudtrail-create-db-cluster"), receive_count=3) == {
             "batchItemFailures": [{"itemIdentifier": "m0"}]
         }
         decision = enforcer.last()
@@ -275,16 +266,16 @@ class TestTransientFailures:
         self, make_enforcer: Callable[..., Enforcer], demo_clusters: None
     ) -> None:
         enforcer = make_enforcer()
-        enforcer.inject("SendMessage", "ThrottlingException")
-        response = enforcer.invoke(sample("cloudtrail-create-db-cluster-still-creating"))
+        enforcer.fail("SendMessage", "ThrottlingException")
+        response = enforcer.deliver(sample("cloudtrail-create-db-cluster-still-creating"))
         assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
 
     def test_only_the_failing_record_of_a_batch_is_redelivered(
         self, make_enforcer: Callable[..., Enforcer], demo_clusters: None
     ) -> None:
         enforcer = make_enforcer()
-        enforcer.inject("StartActivityStream", "ThrottlingException", times=1)
-        response = enforcer.invoke(
+        enforcer.fail("StartActivityStream", "ThrottlingException", times=1)
+        response = enforcer.deliver(
             sample("cloudtrail-create-db-cluster"), sample("cloudtrail-create-db-cluster-global-secondary")
         )
         assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
@@ -294,14 +285,11 @@ class TestTransientFailures:
         self, make_enforcer: Callable[..., Enforcer], demo_clusters: None, sqs: Any
     ) -> None:
         enforcer = make_enforcer()
-        enforcer.inject("DescribeDBClusters", "ServiceUnavailable", status=503)
-        sqs.send_message(
-            QueueUrl=enforcer.stack.queue_url, MessageBody=json.dumps(sample("cloudtrail-create-db-cluster"))
-        )
-        result = QueuePoller(sqs, enforcer.stack.queue_url, handlers.handle_queue).drain()
+        enforcer.fail("DescribeDBClusters", "ServiceUnavailable", status=503)
+        enforcer.send(sample("cloudtrail-create-db-cluster"))
+        result = enforcer.drain()
         assert (result.invocations, result.failed) == (3, 3)  # maxReceiveCount deliveries, then parked
-        parked = sqs.receive_message(QueueUrl=enforcer.stack.dlq_url).get("Messages", [])
-        assert [json.loads(m["Body"])["id"] for m in parked] == [sample("cloudtrail-create-db-cluster")["id"]]
+        assert [m["id"] for m in enforcer.dead_letters()] == [sample("cloudtrail-create-db-cluster")["id"]]
         assert [d["outcome"] for d in enforcer.decisions()] == ["Failed"]
 
 
@@ -314,8 +302,8 @@ class TestRacesAndRefusals:
         def started_meanwhile() -> None:
             das_extension.set_activity_stream("orders-pg", "starting", "sync", stack.key_arn)
 
-        enforcer.inject("StartActivityStream", "InvalidDBClusterStateFault", side_effect=started_meanwhile)
-        enforcer.invoke(sample("cloudtrail-create-db-cluster"))
+        enforcer.fail("StartActivityStream", "InvalidDBClusterStateFault", side_effect=started_meanwhile)
+        enforcer.deliver(sample("cloudtrail-create-db-cluster"))
         assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("AlreadyActive", "StreamActive")
         assert enforcer.api.calls["rds:StartActivityStream"] == 1
         assert enforcer.queued() == []
@@ -324,16 +312,16 @@ class TestRacesAndRefusals:
         self, make_enforcer: Callable[..., Enforcer], demo_clusters: None
     ) -> None:
         enforcer = make_enforcer()
-        enforcer.inject("StartActivityStream", "InvalidDBClusterStateFault")
-        enforcer.invoke(sample("cloudtrail-create-db-cluster"))
+        enforcer.fail("StartActivityStream", "InvalidDBClusterStateFault")
+        enforcer.deliver(sample("cloudtrail-create-db-cluster"))
         assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("Deferred", "ClusterStateChanged")
         assert enforcer.api.calls["rds:StartActivityStream"] == 1, "never two Start calls in one evaluation"
         assert len(enforcer.queued()) == 1
 
     def test_rds_cannot_use_the_key(self, make_enforcer: Callable[..., Enforcer], demo_clusters: None) -> None:
         enforcer = make_enforcer()
-        enforcer.inject("StartActivityStream", "KMSKeyNotAccessibleFault")
-        enforcer.invoke(sample("cloudtrail-create-db-cluster"))
+        enforcer.fail("StartActivityStream", "KMSKeyNotAccessibleFault")
+        enforcer.deliver(sample("cloudtrail-create-db-cluster"))
         decision = enforcer.last()
         assert (decision["outcome"], decision["reason"]) == ("Violation", "KmsKeyNotAccessible")
         [alert] = enforcer.alerts()
@@ -343,19 +331,19 @@ class TestRacesAndRefusals:
         self, make_enforcer: Callable[..., Enforcer], demo_clusters: None
     ) -> None:
         enforcer = make_enforcer()
-        enforcer.inject("StartActivityStream", "AccessDenied", status=403)
-        response = enforcer.invoke(sample("cloudtrail-create-db-cluster"))
+        enforcer.fail("StartActivityStream", "AccessDenied", status=403)
+        response = enforcer.deliver(sample("cloudtrail-create-db-cluster"))
         assert response == {"batchItemFailures": []}
         decision = enforcer.last()
         assert (decision["outcome"], decision["reason"]) == ("Failed", "AccessDenied")
         assert "injected AccessDenied" in decision["detail"]
 
     def test_cluster_deleted_before_evaluation(self, enforcer: Enforcer) -> None:
-        enforcer.invoke(sample("cloudtrail-create-db-cluster"))  # no clusters seeded
+        enforcer.deliver(sample("cloudtrail-create-db-cluster"))  # no clusters seeded
         assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("NotApplicable", "ClusterNotFound")
 
     def test_instance_deleted_before_evaluation(self, enforcer: Enforcer) -> None:
-        enforcer.invoke(sample("rds-event-0005-instance-created"))
+        enforcer.deliver(sample("rds-event-0005-instance-created"))
         assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("NotApplicable", "InstanceNotFound")
 
 
@@ -369,15 +357,15 @@ class TestPolicyProblems:
         bad = dict(scenario.DEMO_POLICY, rules=[{"name": "x", "match": {"tags": {"env": "x"}}, "action": "disable"}])
         self._put_policy(session, json.dumps(bad))
         enforcer = make_enforcer()
-        first = enforcer.invoke(sample("cloudtrail-create-db-cluster"))
-        second = enforcer.invoke(sample("cloudtrail-create-db-cluster-global-secondary"))
+        first = enforcer.deliver(sample("cloudtrail-create-db-cluster"))
+        second = enforcer.deliver(sample("cloudtrail-create-db-cluster-global-secondary"))
         assert first == second == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
         [alert] = enforcer.alerts()  # one alert for the broken document, not one per event
         assert "policy invalid" in alert["Subject"]
         assert "rules[0].action: Input should be 'enforce', 'report-only' or 'exempt'" in alert["Message"]
         assert enforcer.api.calls["rds:StartActivityStream"] == 0
 
-        last = enforcer.invoke(sample("cloudtrail-create-db-cluster"), receive_count=3)
+        last = enforcer.deliver(sample("cloudtrail-create-db-cluster"), receive_count=3)
         assert last == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
         assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("Failed", "PolicyInvalid")
 
@@ -386,16 +374,16 @@ class TestPolicyProblems:
     ) -> None:
         self._put_policy(session, "{ not json")
         enforcer = make_enforcer(DAS_GUARD_POLICY_CACHE_SECONDS="0")
-        assert enforcer.invoke(sample("cloudtrail-create-db-cluster"))["batchItemFailures"]
+        assert enforcer.deliver(sample("cloudtrail-create-db-cluster"))["batchItemFailures"]
         self._put_policy(session, json.dumps(scenario.DEMO_POLICY))
-        assert enforcer.invoke(sample("cloudtrail-create-db-cluster")) == {"batchItemFailures": []}
+        assert enforcer.deliver(sample("cloudtrail-create-db-cluster")) == {"batchItemFailures": []}
         assert enforcer.last()["outcome"] == "Started"
 
     def test_missing_policy_parameter_is_retried(
         self, make_enforcer: Callable[..., Enforcer], demo_clusters: None
     ) -> None:
         enforcer = make_enforcer(DAS_GUARD_POLICY_PARAMETER="/das-guard/nope")
-        response = enforcer.invoke(sample("cloudtrail-create-db-cluster"))
+        response = enforcer.deliver(sample("cloudtrail-create-db-cluster"))
         assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
         assert [r for r in enforcer.records() if "ParameterNotFound" in r.get("message", "")]
 
@@ -405,26 +393,25 @@ class TestPolicyProblems:
         policy = dict(scenario.DEMO_POLICY, defaults={"kms_key": "alias/typo"})
         self._put_policy(session, json.dumps(policy))
         enforcer = make_enforcer()
-        enforcer.invoke(sample("cloudtrail-create-db-cluster-global-secondary"))
+        enforcer.deliver(sample("cloudtrail-create-db-cluster-global-secondary"))
         assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("Violation", "KmsKeyNotFound")
 
 
 def test_malformed_messages_are_ignored_not_retried(enforcer: Enforcer) -> None:
-    response = enforcer.invoke("not json", {"source": "aws.rds"}, {"dasGuard": {"format": 7}})
+    response = enforcer.deliver("not json", {"source": "aws.rds"}, {"dasGuard": {"format": 7}})
     assert response == {"batchItemFailures": []}
     assert [d["outcome"] for d in enforcer.decisions()] == ["Ignored"] * 3
     assert {d["reason"] for d in enforcer.decisions()} == {"MalformedMessage", "UnrecognisedEvent"}
 
 
 @pytest.mark.usefixtures("demo_clusters")
-def test_metrics_one_per_outcome_with_reason_dimension(enforcer: Enforcer, capsys: pytest.CaptureFixture[str]) -> None:
-    capsys.readouterr()
-    enforcer.invoke(
+def test_metrics_one_per_outcome_with_reason_dimension(enforcer: Enforcer) -> None:
+    enforcer.deliver(
         sample("cloudtrail-create-db-cluster"),
         sample("cloudtrail-create-db-instance"),
         sample("cloudtrail-create-db-cluster-docdb"),
     )
-    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    emf = enforcer.metrics()
     per_reason = {
         (m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], m.get("Reason")) for m in emf if "Reason" in m
     }
@@ -441,7 +428,7 @@ def test_metrics_one_per_outcome_with_reason_dimension(enforcer: Enforcer, capsy
 
 @pytest.mark.usefixtures("demo_clusters")
 def test_alert_tells_a_person_what_where_why_and_how_to_fix(enforcer: Enforcer) -> None:
-    enforcer.invoke(sample("cloudtrail-create-db-instance"))
+    enforcer.deliver(sample("cloudtrail-create-db-instance"))
     [alert] = enforcer.alerts()
     assert alert["Subject"] == "DAS Guard Violation: dev-burst (UnsupportedInstanceClass) in 123456789012/us-east-1"
     body = alert["Message"]
@@ -459,8 +446,8 @@ def test_alert_tells_a_person_what_where_why_and_how_to_fix(enforcer: Enforcer) 
 
 @pytest.mark.usefixtures("demo_clusters")
 def test_duplicate_violations_page_once(enforcer: Enforcer) -> None:
-    enforcer.invoke(sample("cloudtrail-create-db-instance"))
-    enforcer.invoke(sample("cloudtrail-create-db-instance"))
+    enforcer.deliver(sample("cloudtrail-create-db-instance"))
+    enforcer.deliver(sample("cloudtrail-create-db-instance"))
     assert [d["outcome"] for d in enforcer.decisions()] == ["Violation", "Violation"]
     assert len(enforcer.alerts()) == 1
 
@@ -468,15 +455,15 @@ def test_duplicate_violations_page_once(enforcer: Enforcer) -> None:
 @pytest.mark.usefixtures("demo_clusters")
 def test_an_alert_that_cannot_be_sent_does_not_lose_the_decision(make_enforcer: Callable[..., Enforcer]) -> None:
     enforcer = make_enforcer()
-    enforcer.inject("Publish", "AuthorizationError", status=403)
-    assert enforcer.invoke(sample("cloudtrail-create-db-instance")) == {"batchItemFailures": []}
+    enforcer.fail("Publish", "AuthorizationError", status=403)
+    assert enforcer.deliver(sample("cloudtrail-create-db-instance")) == {"batchItemFailures": []}
     assert enforcer.last()["outcome"] == "Violation"
     assert [r for r in enforcer.records() if r.get("message") == "could not publish alert"]
 
 
 @pytest.mark.usefixtures("demo_clusters")
 def test_report_only_changes_nothing(enforcer: Enforcer, rds: Any) -> None:
-    enforcer.invoke(sample("cloudtrail-restore-db-cluster-to-point-in-time-clone"))
+    enforcer.deliver(sample("cloudtrail-restore-db-cluster-to-point-in-time-clone"))
     decision = enforcer.last()
     assert decision["outcome"] == "WouldStart"
     assert decision["start_request"]["kms_key_id"] == enforcer.stack.key_arn
@@ -489,6 +476,6 @@ def test_global_database_clusters_are_evaluated_each_in_its_own_region(enforcer:
     secondary_elsewhere["detail"]["responseElements"]["dBClusterArn"] = (
         "arn:aws:rds:eu-west-1:123456789012:cluster:orders-pg-dr"
     )
-    enforcer.invoke(secondary_elsewhere)
+    enforcer.deliver(secondary_elsewhere)
     assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("Ignored", "ForeignRegion")
     assert enforcer.api.total() == 0

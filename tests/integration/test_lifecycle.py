@@ -13,10 +13,10 @@ from typing import Any
 import boto3
 import pytest
 
-from das_guard import handlers
 from das_guard.policy import PolicyError
 from localaws import das_extension, scenario
 from localaws.runtime import LambdaContext
+from localaws.world import World
 
 from ..conftest import Enforcer, sample
 
@@ -79,14 +79,14 @@ class TestTagChanges:
         put_policy(session, ROLLOUT)  # only regulated data is enforced during the roll-out
         pg(session, "ledger-pg")
         enforcer = make_enforcer()
-        enforcer.invoke(tag_event("ledger-pg"))
+        enforcer.deliver(tag_event("ledger-pg"))
         assert enforcer.last()["outcome"] == "WouldStart"
 
         rds.add_tags_to_resource(
             ResourceName="arn:aws:rds:us-east-1:123456789012:cluster:ledger-pg",
             Tags=[{"Key": "data-class", "Value": "pii"}],
         )
-        enforcer.invoke(tag_event("ledger-pg"))
+        enforcer.deliver(tag_event("ledger-pg"))
         decision = enforcer.last()
         assert (decision["outcome"], decision["rule"], decision["trigger"]) == (
             "Started",
@@ -97,42 +97,41 @@ class TestTagChanges:
 
     def test_a_tag_on_a_member_instance_re_evaluates_its_cluster(self, enforcer: Enforcer, session: Any) -> None:
         pg(session, "ledger-pg")
-        enforcer.invoke(tag_event("ledger-pg-1", "RemoveTagsFromResource", resource="db"))
+        enforcer.deliver(tag_event("ledger-pg-1", "RemoveTagsFromResource", resource="db"))
         assert (enforcer.last()["outcome"], enforcer.last()["cluster_id"]) == ("Started", "ledger-pg")
 
     def test_removing_the_tag_never_stops_a_stream(
         self, enforcer: Enforcer, session: Any, rds: Any, stack: scenario.Stack
     ) -> None:
         pg(session, "ledger-pg", stream="started", key_arn=stack.key_arn)
-        enforcer.invoke(tag_event("ledger-pg", "RemoveTagsFromResource"))
+        enforcer.deliver(tag_event("ledger-pg", "RemoveTagsFromResource"))
         assert enforcer.last()["outcome"] == "AlreadyActive"
         assert status(rds, "ledger-pg") == "started"
 
     def test_removing_an_exempting_tag_enforces_the_default(self, enforcer: Enforcer, session: Any, rds: Any) -> None:
         pg(session, "lab-pg", tags={"env": "sandbox"})
-        enforcer.invoke(tag_event("lab-pg"))
+        enforcer.deliver(tag_event("lab-pg"))
         assert enforcer.last()["outcome"] == "Exempt"
         rds.remove_tags_from_resource(ResourceName="arn:aws:rds:us-east-1:123456789012:cluster:lab-pg", TagKeys=["env"])
-        enforcer.invoke(tag_event("lab-pg", "RemoveTagsFromResource"))
+        enforcer.deliver(tag_event("lab-pg", "RemoveTagsFromResource"))
         assert enforcer.last()["outcome"] == "Started"
 
     def test_a_tag_the_policy_does_not_exempt_cannot_switch_enforcement_off(
         self, enforcer: Enforcer, session: Any
     ) -> None:
         pg(session, "sneaky-pg", tags={"das-guard": "exempt", "audit": "off"})
-        enforcer.invoke(tag_event("sneaky-pg"))
+        enforcer.deliver(tag_event("sneaky-pg"))
         assert enforcer.last()["outcome"] == "Started"
 
 
 class TestTamperResponse:
     def test_stop_by_an_unknown_principal_is_alerted_and_reverted(
-        self, enforcer: Enforcer, session: Any, rds: Any, stack: scenario.Stack, capsys: pytest.CaptureFixture[str]
+        self, enforcer: Enforcer, session: Any, rds: Any, stack: scenario.Stack, world: World
     ) -> None:
         pg(session, "reports-pg", stream="started", key_arn=stack.key_arn)
         rds.stop_activity_stream(ResourceArn="arn:aws:rds:us-east-1:123456789012:cluster:reports-pg")
-        capsys.readouterr()
         stop = stop_event("reports-pg")
-        enforcer.invoke(stop)
+        enforcer.deliver(stop)
 
         tampered, then = enforcer.decisions()
         assert (tampered["outcome"], tampered["reason"]) == ("Tampered", "StoppedByUnauthorizedPrincipal")
@@ -144,26 +143,26 @@ class TestTamperResponse:
         for fragment in (
             "Stopped by: arn:aws:sts::123456789012:assumed-role/DBA/bob",
             "From:       203.0.113.24",
-            f"At:         {stop['detail']['eventTime']}",
+            f"At:         {world.now():%Y-%m-%dT%H:%M:%SZ}",  # the stop happened just now
             "remove rds:StopActivityStream",
         ):
             assert fragment in alert["Message"]
-        emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+        emf = enforcer.metrics()
         assert any(m.get("Reason") == "StoppedByUnauthorizedPrincipal" and "Tampered" in m for m in emf)
 
         # RDS finishes stopping; the delayed retry starts the stream again
         das_extension.settle_activity_streams()
         [retry] = enforcer.queued()
-        enforcer.invoke(retry["body"])
+        enforcer.deliver(retry["body"])
         assert enforcer.last()["outcome"] == "Started"
         assert status(rds, "reports-pg") == "starting"
 
     def test_stop_by_the_break_glass_role_is_only_reported_and_held(
-        self, make_enforcer: Callable[..., Enforcer], session: Any, rds: Any, stack: scenario.Stack
+        self, make_enforcer: Callable[..., Enforcer], session: Any, rds: Any, stack: scenario.Stack, world: World
     ) -> None:
         pg(session, "warehouse-pg", stream="stopping", key_arn=stack.key_arn)
         enforcer = make_enforcer()
-        enforcer.invoke(stop_event("warehouse-pg", role="BreakGlass", user="carol"))
+        enforcer.deliver(stop_event("warehouse-pg", role="BreakGlass", user="carol"))
         [decision] = enforcer.decisions()
         assert (decision["outcome"], decision["reason"]) == ("Tampered", "StoppedByAllowedPrincipal")
         assert enforcer.queued() == []
@@ -182,23 +181,22 @@ class TestTamperResponse:
 
         # neither a later tag change nor the sweep reverts it while the hold lasts
         das_extension.settle_activity_streams()
-        enforcer.invoke(tag_event("warehouse-pg"))
+        enforcer.deliver(tag_event("warehouse-pg"))
         assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("Exempt", "BreakGlassHold")
-        sweep = handlers.handle_sweep({"id": "s1"}, LambdaContext())
+        sweep = enforcer.sweep("s1")
         assert sweep["reasons"] == {"Exempt:BreakGlassHold": 1}
         assert status(rds, "warehouse-pg") == "stopped"
 
         # when the hold (8 h in the demo policy) is over, enforcement resumes
-        enforcer.pipeline._clock = lambda: datetime.now(UTC) + timedelta(hours=9)
-        enforcer.pipeline.enforcer._clock = enforcer.pipeline._clock
-        enforcer.invoke(tag_event("warehouse-pg"))
+        world.advance(hours=9)
+        enforcer.deliver(tag_event("warehouse-pg"))
         assert enforcer.last()["outcome"] == "Started"
 
     def test_rds_stopped_event_waits_for_cloudtrail_before_restarting(
         self, enforcer: Enforcer, session: Any, stack: scenario.Stack
     ) -> None:
         pg(session, "reports-pg", stream="stopped", key_arn=stack.key_arn)
-        enforcer.invoke(sample("rds-event-0180-stream-stopped"))
+        enforcer.deliver(sample("rds-event-0180-stream-stopped"))
         tampered, waiting = enforcer.decisions()
         assert (tampered["outcome"], tampered["reason"]) == ("Tampered", "StreamStoppedUnattributed")
         assert (waiting["outcome"], waiting["reason"]) == ("Deferred", "AwaitingAttribution")
@@ -210,7 +208,7 @@ class TestTamperResponse:
         self, enforcer: Enforcer, session: Any, rds: Any, stack: scenario.Stack
     ) -> None:
         pg(session, "warehouse-pg", stream="stopped", key_arn=stack.key_arn)
-        enforcer.invoke(
+        enforcer.deliver(
             sample("rds-event-0180-stream-stopped")
             | {
                 "detail": {
@@ -220,8 +218,8 @@ class TestTamperResponse:
             }
         )
         [retry] = enforcer.queued()
-        enforcer.invoke(stop_event("warehouse-pg", role="BreakGlass", user="carol"))  # CloudTrail, minutes later
-        enforcer.invoke(retry["body"])
+        enforcer.deliver(stop_event("warehouse-pg", role="BreakGlass", user="carol"))  # CloudTrail, minutes later
+        enforcer.deliver(retry["body"])
         assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("Exempt", "BreakGlassHold")
         assert status(rds, "warehouse-pg") == "stopped"
 
@@ -233,7 +231,7 @@ class TestTamperResponse:
         )
         pg(session, "reports-pg", stream="stopping", key_arn=stack.key_arn)
         enforcer = make_enforcer()
-        enforcer.invoke(stop_event("reports-pg"))
+        enforcer.deliver(stop_event("reports-pg"))
         assert [d["outcome"] for d in enforcer.decisions()] == ["Tampered"]
         assert enforcer.queued() == []
 
@@ -246,8 +244,8 @@ def test_report_only_deployment_changes_nothing(
     das_extension.settle_activity_streams()
     before = {c["DBClusterIdentifier"]: c.get("ActivityStreamStatus") for c in rds.describe_db_clusters()["DBClusters"]}
 
-    enforcer.invoke(sample("cloudtrail-create-db-cluster"), sample("cloudtrail-stop-activity-stream"))
-    sweep = handlers.handle_sweep({"id": "s"}, LambdaContext())
+    enforcer.deliver(sample("cloudtrail-create-db-cluster"), sample("cloudtrail-stop-activity-stream"))
+    sweep = enforcer.sweep("s")
 
     outcomes = [(d.get("cluster_id"), d["outcome"]) for d in enforcer.decisions() if d["trigger"] != "Sweep"]
     assert outcomes == [("orders-pg", "WouldStart"), ("reports-pg", "Tampered"), ("reports-pg", "WouldStart")]
@@ -264,7 +262,7 @@ def test_an_expired_exemption_is_announced_once_across_containers(
     scenario.seed_demo_clusters(session, stack)  # the demo policy's legacy-* exemption expired on 2026-10-31
     for _container in range(2):
         enforcer = make_enforcer()
-        enforcer.invoke(sample("cloudtrail-restore-db-cluster-from-s3"))
+        enforcer.deliver(sample("cloudtrail-restore-db-cluster-from-s3"))
         assert [w["code"] for w in enforcer.last()["warnings"]] == ["ExemptionExpired"]
     notices = [a for a in enforcer.alerts() if "exemption expired" in a["Subject"]]
     assert len(notices) == 1
@@ -340,7 +338,7 @@ def test_sweep_reaches_every_outcome_with_calls_that_grow_by_pages(
     kinds, instances = seed_fleet(session, stack, count)
     enforcer.api.reset()
 
-    summary = handlers.handle_sweep({"id": f"sweep-{count}"}, LambdaContext())
+    summary = enforcer.sweep(f"sweep-{count}")
 
     decided = {d["cluster_id"]: (d["outcome"], d["reason"]) for d in enforcer.decisions() if d["trigger"] == "Sweep"}
     assert decided == {cid: (k.outcome, k.reason) for cid, k in kinds.items()}
@@ -374,14 +372,14 @@ def test_sweep_hands_off_what_it_has_no_time_for(
             ShortOnTime.calls += 1
             return 60_000 if ShortOnTime.calls <= 20 else 5_000
 
-    summary = handlers.handle_sweep({"id": "short"}, ShortOnTime())
+    summary = enforcer.sweep("short", context=ShortOnTime())
     assert (summary["clusters_seen"], summary["handed_off"]) == (45, 25)
     assert enforcer.api.calls["sqs:SendMessageBatch"] == 3  # 25 clusters, ten per call
     queued = [m["body"]["dasGuard"] for m in enforcer.queued()]
     assert len(queued) == 25
     assert {q["trigger"] for q in queued} == {"Sweep"}
     # the handed-off clusters are evaluated by the queue handler like any other message
-    enforcer.invoke(*[json.dumps({"dasGuard": q}) for q in queued[:10]])
+    enforcer.deliver(*[json.dumps({"dasGuard": q}) for q in queued[:10]])
     assert len([d for d in enforcer.decisions() if d["trigger"] == "Sweep"]) == 20 + 10
 
 
@@ -395,7 +393,7 @@ def test_sweep_sees_only_its_own_region(enforcer: Enforcer, session: Any, stack:
         "16.1",
         [("orders-pg-eu-1", "db.r6g.large")],
     )
-    summary = handlers.handle_sweep({"id": "regional"}, LambdaContext())
+    summary = enforcer.sweep("regional")
     assert summary["clusters_seen"] == 1
     assert [d["cluster_id"] for d in enforcer.decisions() if d["trigger"] == "Sweep"] == ["orders-pg"]
 
@@ -405,14 +403,12 @@ def test_sweep_with_a_broken_policy_alerts_and_fails(enforcer: Enforcer, session
         Name=scenario.POLICY_PARAMETER, Value='{"version": 1}', Type="String", Overwrite=True
     )
     with pytest.raises(PolicyError):
-        handlers.handle_sweep({"id": "broken"}, LambdaContext())
+        enforcer.sweep("broken")
     [alert] = enforcer.alerts()
     assert "defaults: Field required" in alert["Message"]
 
 
-def test_sweep_applies_valid_exemptions_and_lists_those_about_to_expire(
-    enforcer: Enforcer, session: Any, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_sweep_applies_valid_exemptions_and_lists_those_about_to_expire(enforcer: Enforcer, session: Any) -> None:
     today = datetime.now(UTC).date()
     put_policy(
         session,
@@ -436,15 +432,14 @@ def test_sweep_applies_valid_exemptions_and_lists_those_about_to_expire(
     )
     pg(session, "vendor-db")
     pg(session, "far-db", tags={"project": "far"})
-    capsys.readouterr()
 
-    summary = handlers.handle_sweep({"id": "exemptions"}, LambdaContext())
+    summary = enforcer.sweep("exemptions")
 
     assert summary["reasons"] == {"Exempt:ExemptionActive": 2}
     assert summary["expiring_exemptions"] == [f"vendor (expires {(today + timedelta(days=3)).isoformat()}: case 4711)"]
     [digest] = enforcer.alerts()
     assert "Exemptions expiring within 7 days:\n  - vendor" in digest["Message"]
-    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    emf = enforcer.metrics()
     [totals] = [m for m in emf if "SweepClustersSeen" in m]
     assert (totals["SweepClustersSeen"], totals["SweepExempt"], totals["ExemptionsExpiringSoon"]) == (
         [2.0],
@@ -459,8 +454,8 @@ def test_one_failing_start_does_not_end_the_sweep(
     kinds, _ = seed_fleet(session, stack, 20)
     needing = sum(1 for k in kinds.values() if k.outcome == "Started")
     enforcer = make_enforcer()
-    enforcer.inject("StartActivityStream", "ThrottlingException", times=1)
-    summary = handlers.handle_sweep({"id": "throttled"}, LambdaContext())
+    enforcer.fail("StartActivityStream", "ThrottlingException", times=1)
+    summary = enforcer.sweep("throttled")
     assert summary["clusters_seen"] == 20
     assert summary["reasons"]["Failed:ThrottlingException"] == 1
     assert summary["started"] == needing - 1

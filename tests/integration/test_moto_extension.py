@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -10,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from localaws import das_extension
 from localaws.scenario import create_cluster, create_multi_az_cluster
-from localaws.server import local_aws
+from localaws.world import World
 
 ACCOUNT_REGION = "us-east-1:123456789012"
 
@@ -189,8 +190,9 @@ def test_stop_needs_a_running_stream(rds: Any) -> None:
 
 
 def test_works_through_the_threaded_server_too() -> None:
-    with local_aws() as endpoint:
-        assert endpoint.startswith("http://127.0.0.1:")
+    with World(server=True) as world:
+        assert world.endpoint is not None
+        assert world.endpoint.startswith("http://127.0.0.1:")
         session = boto3.Session(region_name="us-east-1")
         kms, rds = session.client("kms"), session.client("rds")
         key = kms.create_key()["KeyMetadata"]["Arn"]
@@ -218,3 +220,30 @@ def test_describe_calls_page_like_rds(rds: Any, operation: str, key: str, count:
 
 def test_max_records_is_bounded_like_rds(rds: Any) -> None:
     assert error(rds.describe_db_clusters, MaxRecords=5)[:2] == ("InvalidParameterValue", 400)
+
+
+def test_time_passes_for_sqs_delays_when_the_world_says_so(world: World) -> None:
+    """moto keeps SQS delays as wall-clock instants; the world's clock moving must release them."""
+    sqs = world.session().client("sqs")
+    url = sqs.create_queue(QueueName="delays")["QueueUrl"]
+    sqs.send_message(QueueUrl=url, MessageBody="in 60 s", DelaySeconds=60)
+    sqs.send_message(QueueUrl=url, MessageBody="in 900 s", DelaySeconds=900)
+    assert sqs.receive_message(QueueUrl=url).get("Messages", []) == []
+    world.advance(minutes=1)
+    received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=600)["Messages"]
+    assert [m["Body"] for m in received] == ["in 60 s"]
+    world.advance(minutes=9)
+    assert sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []) == [], "in flight; delayed"
+    world.advance(minutes=5)
+    bodies = sorted(m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"])
+    assert bodies == ["in 60 s", "in 900 s"]  # the visibility timeout ran out too
+
+
+def test_streams_settle_when_minutes_pass(world: World) -> None:
+    deployment = world.deploy()
+    deployment.add_cluster("a", stream="starting")
+    deployment.add_cluster("b", stream="stopping")
+    world.advance(timedelta(seconds=30))
+    assert deployment.streams() == {"a": "starting", "b": "stopping"}
+    world.advance(minutes=1)
+    assert deployment.streams() == {"a": "started", "b": "stopped"}

@@ -2,49 +2,32 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from das_guard import handlers
 from localaws import scenario
-from localaws.runtime import LambdaContext
 
 from ..conftest import Enforcer, sample
 
 
 @pytest.fixture
-def subscriber(session: Any) -> Callable[[], list[dict[str, Any]]]:
-    """What a SIEM subscribed to DAS Guard's result events receives: a rule on the default bus -> SQS."""
-    sqs, events = session.client("sqs"), session.client("events")
-    url = sqs.create_queue(QueueName="siem")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="das-guard-results", EventPattern=json.dumps({"source": ["das-guard"]}))
-    events.put_targets(Rule="das-guard-results", Targets=[{"Id": "siem", "Arn": arn}])
-
-    def received() -> list[dict[str, Any]]:
-        out = []
-        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-            for message in messages:
-                out.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        return out
-
-    return received
+def publishing(make_enforcer: Callable[..., Enforcer], session: Any, stack: scenario.Stack) -> Enforcer:
+    scenario.seed_demo_clusters(session, stack)
+    return make_enforcer(DAS_GUARD_EVENT_BUS="default")  # as template.yaml deploys it
 
 
 @pytest.fixture
-def publishing(make_enforcer: Callable[..., Enforcer], session: Any, stack: scenario.Stack) -> Enforcer:
-    scenario.seed_demo_clusters(session, stack)
-    return make_enforcer(DAS_GUARD_EVENT_BUS="default")
+def subscriber(publishing: Enforcer) -> Callable[[], list[dict[str, Any]]]:
+    """What a SIEM subscribed to DAS Guard's result events receives: a rule on the default bus -> SQS."""
+    return publishing.result_events
 
 
 def test_a_started_stream_is_published_with_its_full_story(
     publishing: Enforcer, subscriber: Callable[[], list[dict[str, Any]]]
 ) -> None:
-    publishing.invoke(sample("cloudtrail-restore-db-cluster-from-snapshot"))
+    publishing.deliver(sample("cloudtrail-restore-db-cluster-from-snapshot"))
     [event] = subscriber()
     assert (event["source"], event["detail-type"]) == ("das-guard", "DAS Guard Enforcement Result")
     assert event["resources"] == ["arn:aws:rds:us-east-1:123456789012:cluster:billing-mysql"]
@@ -72,7 +55,7 @@ def test_every_outcome_of_a_batch_is_published_in_few_calls(
     publishing: Enforcer, subscriber: Callable[[], list[dict[str, Any]]]
 ) -> None:
     names = sorted(scenario.DEMO_EXPECTATIONS)[:10]
-    publishing.invoke(*(sample(n) for n in names))
+    publishing.deliver(*(sample(n) for n in names))
     received = subscriber()
     assert sorted(e["detail"]["event_id"] for e in received) == sorted(d["event_id"] for d in publishing.decisions())
     assert publishing.api.calls["events:PutEvents"] == 1  # one call for the whole batch (ten entries)
@@ -83,7 +66,7 @@ def test_every_outcome_of_a_batch_is_published_in_few_calls(
 def test_a_tamper_report_names_who_stopped_the_stream(
     publishing: Enforcer, subscriber: Callable[[], list[dict[str, Any]]]
 ) -> None:
-    publishing.invoke(sample("cloudtrail-stop-activity-stream"))
+    publishing.deliver(sample("cloudtrail-stop-activity-stream"))
     tampered = next(e["detail"] for e in subscriber() if e["detail"]["outcome"] == "Tampered")
     assert tampered["stopped_by"]["principal"] == "arn:aws:sts::123456789012:assumed-role/DBA/bob"
     assert tampered["stopped_by"]["source_ip"] == "203.0.113.24"
@@ -92,7 +75,7 @@ def test_a_tamper_report_names_who_stopped_the_stream(
 def test_the_sweep_publishes_what_changed_and_a_summary(
     publishing: Enforcer, subscriber: Callable[[], list[dict[str, Any]]]
 ) -> None:
-    handlers.handle_sweep({"id": "sweep-1"}, LambdaContext())
+    publishing.sweep("sweep-1")
     received = subscriber()
     summary = [e for e in received if e["detail-type"] == "DAS Guard Sweep Summary"]
     results = [e["detail"] for e in received if e["detail-type"] == "DAS Guard Enforcement Result"]
@@ -111,24 +94,24 @@ def test_a_failure_to_publish_never_fails_the_decision(
 ) -> None:
     scenario.seed_demo_clusters(session, stack)
     enforcer = make_enforcer(DAS_GUARD_EVENT_BUS="default")
-    enforcer.inject("PutEvents", "AccessDeniedException", status=400)
-    assert enforcer.invoke(sample("cloudtrail-create-db-cluster")) == {"batchItemFailures": []}
+    enforcer.fail("PutEvents", "AccessDeniedException", status=400)
+    assert enforcer.deliver(sample("cloudtrail-create-db-cluster")) == {"batchItemFailures": []}
     assert enforcer.last()["outcome"] == "Started"
     assert [r for r in enforcer.records() if r.get("message") == "could not publish result events"]
 
 
 def test_no_bus_configured_means_no_calls(enforcer: Enforcer, session: Any, stack: scenario.Stack) -> None:
     scenario.seed_demo_clusters(session, stack)
-    enforcer.invoke(sample("cloudtrail-create-db-cluster"))
+    enforcer.deliver(sample("cloudtrail-create-db-cluster"))
     assert enforcer.api.calls["events:PutEvents"] == 0
 
 
 def test_api_calls_per_event_as_deployed(publishing: Enforcer) -> None:
     """As deployed, results are published: one PutEvents per invocation on top of the decision's calls."""
-    publishing.invoke(sample("cloudtrail-create-db-cluster"))
+    publishing.deliver(sample("cloudtrail-create-db-cluster"))
     cold = dict(publishing.api.calls)
     publishing.api.reset()
-    publishing.invoke(sample("cloudtrail-create-db-cluster-global-secondary"))
+    publishing.deliver(sample("cloudtrail-create-db-cluster-global-secondary"))
     assert cold == {
         "ssm:GetParameter": 1,
         "rds:DescribeDBClusters": 1,

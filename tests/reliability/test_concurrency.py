@@ -15,19 +15,18 @@ from typing import Any
 import boto3
 import pytest
 
-from das_guard import handlers
-from das_guard.settings import Settings
-from das_guard.sweep import Sweeper
-from localaws import scenario
+from localaws.world import Deployment
 
 from ..conftest import sample
 
 ROUNDS = 5
 
 
-def worker_session(barrier: threading.Barrier, reached: Counter[str], lock: threading.Lock) -> boto3.Session:
+def worker_session(
+    deployment: Deployment, barrier: threading.Barrier, reached: Counter[str], lock: threading.Lock
+) -> boto3.Session:
     """A separate session (a separate Lambda container) that waits at the barrier before starting a stream."""
-    session = boto3.Session(region_name="us-east-1")
+    session = deployment.world.session(deployment.account, deployment.region)
 
     def hold(**_: Any) -> None:
         barrier.wait(timeout=10)
@@ -42,13 +41,8 @@ def worker_session(barrier: threading.Barrier, reached: Counter[str], lock: thre
 
 
 @pytest.mark.parametrize("round_", range(ROUNDS))
-def test_two_containers_and_a_sweep_start_one_stream(
-    session: Any, stack: scenario.Stack, rds: Any, round_: int
-) -> None:
-    scenario.create_cluster(
-        rds, "orders-pg", "aurora-postgresql", "15.4", [("orders-pg-1", "db.r6g.large")], tags={"data-class": "pci"}
-    )
-    settings = Settings.from_env(stack.environment())
+def test_two_containers_and_a_sweep_start_one_stream(deployment: Deployment, rds: Any, round_: int) -> None:
+    deployment.add_cluster("orders-pg", version="15.4", tags={"data-class": "pci"})
     barrier = threading.Barrier(3)
     reached: Counter[str] = Counter()
     lock = threading.Lock()
@@ -56,14 +50,12 @@ def test_two_containers_and_a_sweep_start_one_stream(
     errors: list[BaseException] = []
 
     def container(event: dict[str, Any]) -> None:
-        pipeline = handlers.build_pipeline(settings, worker_session(barrier, reached, lock))
-        outcomes.append(pipeline.process(json.dumps(event)).outcome.value)
+        app = deployment.container(worker_session(deployment, barrier, reached, lock))
+        outcomes.append(app.pipeline.process(json.dumps(event)).outcome.value)
 
     def sweep() -> None:
-        app = handlers.build_pipeline(settings, worker_session(barrier, reached, lock))
-        summary = Sweeper(app.gateway, app.enforcer, app.policy, app.reporter, handlers.logger).run(
-            f"race-{round_}", lambda: 60_000
-        )
+        app = deployment.container(worker_session(deployment, barrier, reached, lock))
+        summary = app.sweeper.run(f"race-{round_}", lambda: 60_000)
         outcomes.extend(k for k, n in summary.outcomes.items() for _ in range(n))
 
     def guarded(target: Any, *args: Any) -> None:

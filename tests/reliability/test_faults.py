@@ -6,16 +6,13 @@ started exactly once; a lasting fault ends as a Failed decision, an alert and th
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from das_guard import handlers
 from localaws import scenario
-from localaws.runtime import QueuePoller
 
 from ..conftest import Enforcer, sample
 
@@ -53,7 +50,7 @@ class Harness:
         self.enforcer = enforcer
         self.sqs = sqs
         self.starts_that_reached_rds = 0
-        enforcer.counted_session.events.register("after-call.rds.StartActivityStream", self._reached)
+        enforcer.function_session.events.register("after-call.rds.StartActivityStream", self._reached)
 
     def _reached(self, parsed: dict[str, Any], **_: Any) -> None:
         if "Error" not in parsed:
@@ -69,17 +66,14 @@ class Harness:
 
         # after-call: under the specific event name, so the Start counter (registered first) still sees the call
         event = f"after-call.rds.{operation}" if after else "before-call.*.*"
-        self.enforcer.counted_session.events.register(event, hook)
+        self.enforcer.function_session.events.register(event, hook)
 
     def deliver(self, *events: dict[str, Any]) -> None:
-        for event in events:
-            self.sqs.send_message(QueueUrl=self.enforcer.stack.queue_url, MessageBody=json.dumps(event))
-        QueuePoller(self.sqs, self.enforcer.stack.queue_url, handlers.handle_queue).drain()
+        self.enforcer.send(*events)
+        self.enforcer.drain()
 
     def parked(self) -> int:
-        return len(
-            self.sqs.receive_message(QueueUrl=self.enforcer.stack.dlq_url, MaxNumberOfMessages=10).get("Messages", [])
-        )
+        return len(self.enforcer.dead_letters())
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +18,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from das_guard import handlers
 from das_guard.model import Outcome
 from das_guard.pipeline import Pipeline, RetryLater
 from das_guard.policy import PolicyError, parse_policy
-from das_guard.settings import Settings
 from das_guard.triggers import Dismissal, Target, parse_message
 from localaws import scenario
-from localaws.runtime import LambdaContext, sqs_event
+from localaws.world import Deployment
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = [json.loads(p.read_text()) for p in sorted((ROOT / "events").glob("*/*.json")) if p.parent.name != "sqs"]
 CASES: Counter[str] = Counter()
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)  # parsing only uses it as a default for a missing time
 SETTINGS = settings(
     max_examples=300,
     deadline=None,
@@ -84,9 +84,14 @@ bodies = st.one_of(
 
 
 @pytest.fixture
-def pipeline(session: Any, stack: scenario.Stack) -> Pipeline:
-    scenario.seed_demo_clusters(session, stack)
-    return handlers.build_pipeline(Settings.from_env(stack.environment()), session)
+def demo(deployment: Deployment) -> Deployment:
+    deployment.seed_demo_clusters()
+    return deployment
+
+
+@pytest.fixture
+def pipeline(demo: Deployment) -> Pipeline:
+    return demo.app.pipeline
 
 
 @SETTINGS
@@ -97,7 +102,7 @@ def test_parsing_never_raises(body: str) -> None:
         body,
         region="us-east-1",
         account="123456789012",
-        now=__import__("datetime").datetime.now(__import__("datetime").UTC),
+        now=NOW,
     )
     assert isinstance(result, Target | Dismissal)
 
@@ -116,16 +121,11 @@ def test_every_message_ends_in_an_outcome_or_a_retry(pipeline: Pipeline, body: s
 
 @SETTINGS
 @given(batch=st.lists(bodies, min_size=1, max_size=10))
-def test_a_hostile_batch_loses_no_record(pipeline: Pipeline, batch: list[str]) -> None:
+def test_a_hostile_batch_loses_no_record(demo: Deployment, batch: list[str]) -> None:
     CASES["batch"] += 1
-    handlers.reload_configuration(pipeline)
-    event = sqs_event(batch)
-    for i, record in enumerate(event["Records"]):
-        record["messageId"] = f"m{i}"
-    response = handlers.handle_queue(event, LambdaContext())
+    response = demo.deliver(*batch)
     failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
     assert failed <= {f"m{i}" for i in range(len(batch))}  # the rest succeeded with a recorded outcome
-    handlers.reload_configuration()
 
 
 policies = st.one_of(

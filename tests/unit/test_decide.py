@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import date
 
 import pytest
 
@@ -12,6 +13,8 @@ from das_guard.model import KeyLookup, Outcome, StartRequest
 from das_guard.policy import PolicyDocument, parse_policy
 
 from .factories import KEY_ARN, cluster, lookup
+
+TODAY = date(2026, 12, 1)  # decide() is told the day; nothing here depends on the real one
 
 POLICY = parse_policy(
     json.dumps(
@@ -49,7 +52,7 @@ class Keys:
 
 def run(c: object, policy: PolicyDocument = POLICY, **inputs: object) -> tuple[object, Keys]:
     keys = Keys()
-    return decide(c, policy, Inputs(keys, **inputs), cluster_id="c1"), keys  # type: ignore[arg-type]
+    return decide(c, policy, Inputs(keys, **{"today": TODAY, **inputs}), cluster_id="c1"), keys  # type: ignore[arg-type]
 
 
 def test_supported_cluster_starts_with_the_designated_key_and_mode() -> None:

@@ -1,0 +1,106 @@
+"""The composition root: everything both functions need, built in one place from `Settings`, one boto3
+session and one clock.
+
+Lambda builds one `App` per container (`handlers.py`, on the first invocation) so clients, caches and the
+parsed policy live across invocations. The local world (`localaws`), the tests, the demo, the bench and the
+CLI build theirs here too, with their own session and clock: there is no other way to assemble the pieces,
+so what they run is what Lambda runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+from .aws import AwsGateway
+from .clock import Clock, SystemClock
+from .enforcer import Enforcer
+from .pipeline import Pipeline
+from .policy import PolicyDocument, PolicySource
+from .report import Reporter
+from .settings import Settings
+from .sweep import Sweeper
+
+SERVICE = "das-guard"
+NOTICE_MEMORY = timedelta(days=400)  # a once-only notice (an expired exemption) is not repeated within this
+
+# Powertools' own objects are process-wide by design (the handler decorators need them at import time).
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace="DASGuard", service=SERVICE)
+tracer = Tracer(service=SERVICE)  # X-Ray: the handler, and every boto3 call (patched) as a subsegment
+
+
+@dataclass(frozen=True)
+class App:
+    """One container's collaborators. `pipeline` serves the queue, `sweeper` the schedule."""
+
+    settings: Settings
+    clock: Clock
+    gateway: AwsGateway
+    policy: PolicySource
+    reporter: Reporter
+    enforcer: Enforcer
+    pipeline: Pipeline
+    sweeper: Sweeper
+
+
+def build(
+    settings: Settings,
+    *,
+    session: boto3.Session | None = None,
+    clock: Clock | None = None,
+    dry_run: bool = False,
+) -> App:
+    """Assemble DAS Guard. `dry_run` (the CLI): decide exactly as in production, never start or hold."""
+    clock = clock or SystemClock()
+    gateway = AwsGateway(
+        session or boto3.Session(region_name=settings.region),
+        clock,
+        policy_parameter=settings.policy_parameter,
+        alert_topic_arn=settings.alert_topic_arn,
+        queue_url=settings.queue_url,
+        cache_seconds=settings.policy_cache_seconds,
+        state_table=settings.state_table,
+    )
+
+    def first_notice(key: str) -> bool:
+        return gateway.first_notice(key, keep_seconds=int(NOTICE_MEMORY.total_seconds()), now=clock.now())
+
+    reporter = Reporter(
+        logger,
+        metrics,
+        gateway.publish_alert,
+        clock,
+        account=settings.account,
+        region=settings.region,
+        policy_parameter=settings.policy_parameter,
+        service=SERVICE,
+        first_notice=first_notice,
+        put_events=gateway.put_events,
+        event_bus=settings.event_bus,
+    )
+    policy = PolicySource(gateway.policy_text, f"SSM parameter {settings.policy_parameter}")
+    enforcer = Enforcer(gateway, policy, clock, report_only=settings.report_only, dry_run=dry_run)
+    return App(
+        settings=settings,
+        clock=clock,
+        gateway=gateway,
+        policy=policy,
+        reporter=reporter,
+        enforcer=enforcer,
+        pipeline=Pipeline(settings, enforcer, reporter, scheduler=gateway, logger=logger, clock=clock),
+        sweeper=Sweeper(gateway, enforcer, policy, reporter, logger=logger, clock=clock),
+    )
+
+
+def from_environment() -> App:
+    """The deployed function: settings from the environment the template sets, the real clock."""
+    return build(Settings.from_env())
+
+
+def with_policy(app: App, document: PolicyDocument) -> Enforcer:
+    """An enforcer like `app`'s that judges by `document` instead of the deployed policy (the CLI's --policy)."""
+    return Enforcer(app.gateway, lambda: document, app.clock, report_only=app.settings.report_only, dry_run=True)

@@ -1,0 +1,482 @@
+"""The local world: DAS Guard deployed on an embedded local AWS (moto), in as many accounts and regions as a
+scenario needs, all on one clock that the scenario moves.
+
+    from localaws import World
+
+    with World() as world:
+        prod = world.deploy()                                   # account 123456789012, us-east-1, the stack
+        prod.add_cluster("orders-pg", tags={"data-class": "pci"})
+        prod.sweep()                                            # DAS Guard starts the stream
+        world.advance(minutes=10)                               # RDS: starting -> started
+        prod.stop_stream("orders-pg", by="arn:aws:sts::123456789012:assumed-role/DBA/bob")
+        prod.drain()                                            # the CloudTrail and RDS events reach the handler
+        world.advance(minutes=15)
+        prod.drain()                                            # the delayed re-check restarts the stream
+        print(prod.outcomes(), prod.stream("orders-pg")["Status"], [a["Subject"] for a in prod.alerts()])
+
+What runs is what Lambda runs: each deployment's container is built by the composition root
+(`das_guard.app.build`) with the world's clock and a boto3 session in that account and region, and events
+reach the real handler (`das_guard.handlers`) in the SQS event shape Lambda uses, through the queue with its
+redrive policy (`send` + `drain`) or as one batch straight from the event source mapping (`deliver`). Replayed
+samples are re-dated to the world's clock (`localaws.events.redate`), so a scenario gives the same outcomes on
+any day. Everything is read back from where a person would look: decisions and metrics from the function's
+log (JSON lines and EMF), alerts from an SQS inbox subscribed to the alert topic, result events from a rule on
+the default bus, stream states from DescribeDBClusters.
+
+Time: `world.advance()` moves the clock, lets SQS delays and visibility timeouts run out by as much, and (from
+one minute on) lets activity streams settle (`starting -> started`, `stopping -> stopped`) as RDS does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Self
+
+import boto3
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.moto_api._internal.models import moto_api_backend
+from moto.server import ThreadedMotoServer
+
+from das_guard import app as composition
+from das_guard import handlers
+from das_guard.clock import SystemClock
+from das_guard.settings import Settings
+
+from . import das_extension, scenario
+from .events import load_sample, redate
+from .runtime import ACCOUNT, REGION, LambdaContext, PollResult, QueuePoller, sqs_event
+
+FAKE_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+STREAMS_SETTLE = timedelta(minutes=1)  # RDS takes minutes to start or stop a stream; the world: one minute
+DBA = f"arn:aws:sts::{ACCOUNT}:assumed-role/DBA/bob"
+
+
+class ManualClock:
+    """The world's clock: DAS Guard reads it through `das_guard.clock.Clock`; only the scenario moves it."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start.astimezone(UTC)
+
+    def now(self) -> datetime:
+        return self._now
+
+    def advance(self, delta: timedelta) -> None:
+        if delta < timedelta(0):
+            raise ValueError("time only moves forward")
+        self._now += delta
+
+
+class CallCounter:
+    """AWS API calls a container made (`service:Operation`), counted by botocore's event hooks."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+
+    def __call__(self, model: Any, **_: Any) -> None:
+        self.calls[f"{model.service_model.service_name}:{model.name}"] += 1
+
+    def total(self, service: str | None = None) -> int:
+        return sum(n for k, n in self.calls.items() if service is None or k.startswith(service + ":"))
+
+    def reset(self) -> None:
+        self.calls.clear()
+
+
+@dataclass
+class _Output:
+    """What one deployment's function wrote: JSON log lines and EMF metric lines."""
+
+    log: io.StringIO = field(default_factory=io.StringIO)
+    stdout: io.StringIO = field(default_factory=io.StringIO)
+
+    def lines(self) -> list[dict[str, Any]]:
+        text = self.log.getvalue() + self.stdout.getvalue()
+        return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+class World:
+    """An embedded local AWS with DAS Guard deployed where the scenario says, on one movable clock.
+
+    `server=True` serves moto on 127.0.0.1 (for other processes, the CLI, a browser) instead of in-process.
+    """
+
+    def __init__(self, *, start: datetime | None = None, server: bool = False) -> None:
+        self.clock = ManualClock((start or SystemClock().now()).replace(microsecond=0))
+        self.endpoint: str | None = None
+        self._server_mode = server
+        self._deployments: dict[tuple[str, str], Deployment] = {}
+        self._exit = contextlib.ExitStack()
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+    def __enter__(self) -> Self:
+        das_extension.install()
+        self._exit.enter_context(_environment(FAKE_CREDENTIALS | {"AWS_DEFAULT_REGION": REGION}))
+        if self._server_mode:
+            moto_api_backend.reset()  # an empty AWS: moto's backends are global to the process
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)
+            server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            server.start()
+            self._exit.callback(server.stop)
+            host, port = server.get_host_and_port()
+            self.endpoint = f"http://{host}:{port}"
+            self._exit.enter_context(_environment({"AWS_ENDPOINT_URL": self.endpoint}))
+        else:
+            self._exit.enter_context(mock_aws())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._exit.close()
+
+    # -- deployments ----------------------------------------------------------------------------------------
+    def deploy(
+        self,
+        account: str = ACCOUNT,
+        region: str = REGION,
+        *,
+        policy: Mapping[str, Any] | str | None = None,
+        max_receive_count: int = 3,
+        publish_results: bool = False,
+        **environment: str,
+    ) -> Deployment:
+        """Deploy the stack in `account`/`region` with `policy` (default: the demo policy).
+
+        `environment` overrides the function's environment variables (`DAS_GUARD_READINESS_TIMEOUT_MINUTES="240"`),
+        as template parameters would. `publish_results` sends result events to the default bus, as deployed; off by
+        default so that call counts show the decision path alone.
+        """
+        if (account, region) in self._deployments:
+            raise ValueError(f"DAS Guard is already deployed in {account}/{region}")
+        session = self.session(account, region)
+        stack = scenario.seed_stack(
+            session, dict(policy) if isinstance(policy, Mapping) else policy, max_receive_count=max_receive_count
+        )
+        sqs = session.client("sqs")
+        results_url = sqs.create_queue(QueueName="das-guard-result-inbox")["QueueUrl"]
+        results_arn = sqs.get_queue_attributes(QueueUrl=results_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        events = session.client("events")
+        events.put_rule(Name="das-guard-results-subscriber", EventPattern=json.dumps({"source": ["das-guard"]}))
+        events.put_targets(Rule="das-guard-results-subscriber", Targets=[{"Id": "inbox", "Arn": results_arn}])
+        if publish_results:
+            environment = {"DAS_GUARD_EVENT_BUS": "default", **environment}
+        deployment = Deployment(self, stack, results_url, dict(environment))
+        self._deployments[(account, region)] = deployment
+        return deployment
+
+    def deployment(self, account: str = ACCOUNT, region: str = REGION) -> Deployment:
+        return self._deployments[(account, region)]
+
+    def session(self, account: str = ACCOUNT, region: str = REGION) -> boto3.Session:
+        """A boto3 session acting in `account`/`region` (another account: through an assumed role, as in AWS)."""
+        if account == ACCOUNT:
+            return boto3.Session(region_name=region)
+        credentials = boto3.client("sts", region_name=region).assume_role(
+            RoleArn=f"arn:aws:iam::{account}:role/das-guard-local", RoleSessionName="local-world"
+        )["Credentials"]
+        return boto3.Session(
+            aws_access_key_id=credentials["AccessKeyId"],
+            aws_secret_access_key=credentials["SecretAccessKey"],
+            aws_session_token=credentials["SessionToken"],
+            region_name=region,
+        )
+
+    # -- time -----------------------------------------------------------------------------------------------
+    def advance(self, delta: timedelta | None = None, *, minutes: float = 0, hours: float = 0, days: float = 0) -> None:
+        """Let time pass everywhere: the clock, SQS delays and visibility timeouts, activity streams."""
+        step = (delta or timedelta(0)) + timedelta(minutes=minutes, hours=hours, days=days)
+        self.clock.advance(step)
+        das_extension.let_time_pass_in_queues(step.total_seconds())
+        if step >= STREAMS_SETTLE:
+            das_extension.settle_activity_streams()
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def sample(self, name: str) -> dict[str, Any]:
+        """A sample from events/eventbridge as if it had just happened (re-dated to the world's clock)."""
+        return redate([load_sample(name)], self.now())[0]
+
+
+class Deployment:
+    """DAS Guard's stack in one account and region, its function's container, and what came out of it."""
+
+    def __init__(self, world: World, stack: scenario.Stack, results_url: str, environment: dict[str, str]) -> None:
+        self.world = world
+        self.stack = stack
+        self.account = stack.account
+        self.region = stack.region
+        self.aws = world.session(self.account, self.region)  # the scenario's own hand (not the function's)
+        self._results_url = results_url
+        self._output = _Output()
+        self._alerts: list[dict[str, Any]] = []
+        self._results: list[dict[str, Any]] = []
+        self._environment = environment  # as deployed; `configure` overrides on top
+        self.configure()
+
+    # -- the function ---------------------------------------------------------------------------------------
+    def configure(self, **environment: str) -> None:
+        """Redeploy the function with these environment variables on top of the deployment's: a new container
+        (cold caches, calls counted from zero)."""
+        self.settings = Settings.from_env(self.stack.environment(**{**self._environment, **environment}))
+        self.api = CallCounter()
+        self.function_session = self.world.session(self.account, self.region)
+        self.function_session.events.register("before-call.*.*", self.api)
+        self.app = self.container(self.function_session)
+        self._handlers = handlers.entry_points(lambda: self.app)
+
+    def container(self, session: boto3.Session | None = None) -> composition.App:
+        """Another container of this function (its own clients and caches), built by the composition root."""
+        return composition.build(
+            self.settings, session=session or self.world.session(self.account, self.region), clock=self.world.clock
+        )
+
+    def fail(
+        self,
+        operation: str,
+        code: str,
+        *,
+        status: int = 400,
+        times: int = 1_000_000,
+        side_effect: Callable[[], None] | None = None,
+    ) -> None:
+        """Make the function's `operation` calls fail with `code` (as if botocore's own retries were exhausted),
+        `times` times; `side_effect` runs first (e.g. someone else starts the stream meanwhile).
+
+        Call it before the container's first use of that service: botocore clients copy their session's hooks.
+        """
+        remaining = [times]
+
+        def refuse(model: Any, **_: Any) -> None:
+            if model.name != operation or remaining[0] <= 0:
+                return
+            remaining[0] -= 1
+            if side_effect:
+                side_effect()
+            raise ClientError(
+                {
+                    "Error": {"Code": code, "Message": f"injected {code}"},
+                    "ResponseMetadata": {"HTTPStatusCode": status},
+                },
+                operation,
+            )
+
+        self.function_session.events.register("before-call.*.*", refuse)
+
+    # -- the scenario's hand --------------------------------------------------------------------------------
+    def add_cluster(
+        self,
+        cluster_id: str,
+        *,
+        engine: str = "aurora-postgresql",
+        version: str = "16.1",
+        instances: Sequence[tuple[str, str]] | None = None,
+        tags: Mapping[str, str] | None = None,
+        stream: str | None = None,
+        creating: bool = False,
+        **extra: Any,
+    ) -> str:
+        """An Aurora cluster (by default one db.r6g.large instance). `stream`: its activity stream's status, as
+        if started earlier (with the stack's key). `creating`: RDS is still creating it (no instance yet)."""
+        members = instances if instances is not None else ([] if creating else [(f"{cluster_id}-1", "db.r6g.large")])
+        arn = scenario.create_cluster(
+            self.aws.client("rds"), cluster_id, engine, version, members, tags=dict(tags or {}), **extra
+        )
+        if stream is not None:
+            das_extension.set_activity_stream(
+                cluster_id, stream, "async", self.stack.key_arn, region=self.region, account=self.account
+            )
+        if creating:
+            das_extension.hold_cluster_status(cluster_id, "creating", region=self.region, account=self.account)
+        return arn
+
+    def finish_creating(
+        self, cluster_id: str, instance_id: str | None = None, instance_class: str = "db.r6g.large"
+    ) -> None:
+        """What RDS does minutes after CreateDBCluster + CreateDBInstance: the cluster becomes usable."""
+        scenario.finish_creating(self.aws, cluster_id, instance_id or f"{cluster_id}-1", instance_class)
+
+    def seed_demo_clusters(self) -> None:
+        """One cluster per sample event in events/eventbridge (the demo's account)."""
+        scenario.seed_demo_clusters(self.aws, self.stack)
+
+    def put_policy(self, document: Mapping[str, Any] | str) -> None:
+        """Store a policy document in the parameter (a compliance engineer's `policy push`)."""
+        self.aws.client("ssm").put_parameter(
+            Name=self.stack.policy_parameter,
+            Type="String",
+            Overwrite=True,
+            Value=document if isinstance(document, str) else json.dumps(document, indent=2),
+        )
+
+    def stop_stream(self, cluster_id: str, *, by: str = DBA, source_ip: str = "203.0.113.24") -> None:
+        """Somebody stops the cluster's activity stream: the call in RDS, then what EventBridge brings to the
+        queue (the CloudTrail record of the call and RDS-EVENT-0180), as it would."""
+        arn = f"arn:aws:rds:{self.region}:{self.account}:cluster:{cluster_id}"
+        self.aws.client("rds").stop_activity_stream(ResourceArn=arn, ApplyImmediately=True)
+        call, stopped = (
+            self.world.sample("cloudtrail-stop-activity-stream"),
+            self.world.sample("rds-event-0180-stream-stopped"),
+        )
+        for event in (call, stopped):
+            event["account"], event["region"] = self.account, self.region
+        detail = call["detail"]
+        detail["requestParameters"]["resourceArn"] = arn
+        detail["sourceIPAddress"] = source_ip
+        detail["userIdentity"]["arn"] = by
+        role = by.split(":assumed-role/", 1)[-1].split("/", 1)[0] if ":assumed-role/" in by else None
+        detail["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"] = (
+            f"arn:aws:iam::{self.account}:role/{role}" if role else by
+        )
+        stopped["detail"]["SourceArn"] = arn
+        stopped["detail"]["SourceIdentifier"] = cluster_id
+        self.send(stopped, call, redate=False)
+
+    # -- events in ------------------------------------------------------------------------------------------
+    def send(self, *events: Mapping[str, Any] | str, redate: bool = True) -> None:
+        """Put events on the function's queue, as the EventBridge rules do (re-dated to now, order kept)."""
+        sqs = self.aws.client("sqs")
+        for body in self._bodies(events, redate):
+            sqs.send_message(QueueUrl=self.stack.queue_url, MessageBody=body)
+
+    def drain(self, *, max_invocations: int = 100) -> PollResult:
+        """Lambda's event source mapping: invoke the handler with batches until nothing is due on the queue."""
+        poller = QueuePoller(self.aws.client("sqs"), self.stack.queue_url, self.handle_queue)
+        return poller.drain(max_invocations=max_invocations)
+
+    def deliver(self, *events: Mapping[str, Any] | str, receive_count: int = 1, redate: bool = True) -> dict[str, Any]:
+        """One SQS batch straight into the handler (record ids m0, m1, ...); returns its partial-failure answer."""
+        event = sqs_event(
+            self._bodies(events, redate),
+            receive_count=receive_count,
+            queue_arn=f"arn:aws:sqs:{self.region}:{self.account}:das-guard-events",
+            sent_at_ms=int(self.world.now().timestamp() * 1000),
+        )
+        for i, record in enumerate(event["Records"]):
+            record["messageId"] = f"m{i}"
+        return self.handle_queue(event, LambdaContext(aws_request_id="local-deliver"))
+
+    def sweep(
+        self, sweep_id: str = "local-sweep", *, remaining_ms: int = 60_000, context: LambdaContext | None = None
+    ) -> dict[str, Any]:
+        """The scheduled reconciliation sweep, as EventBridge Scheduler invokes it (`context`: a Lambda context of
+        your own, e.g. one whose remaining time runs out)."""
+        context = context or LambdaContext(aws_request_id=sweep_id, remaining_ms=remaining_ms)
+        with self.capturing():
+            return self._handlers.sweep({"id": sweep_id}, context)  # type: ignore[arg-type]
+
+    def handle_queue(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        """The function's queue handler, its output captured for `decisions()`, `metrics()` and `records()`."""
+        with self.capturing():
+            return dict(self._handlers.queue(event, context))
+
+    # -- what came out --------------------------------------------------------------------------------------
+    def records(self) -> list[dict[str, Any]]:
+        """Every JSON log line the function wrote, in order."""
+        return [r for r in self._output.lines() if "_aws" not in r]
+
+    def decisions(self) -> list[dict[str, Any]]:
+        """The decision log lines (one per decision: outcome, reason, detail, fix, cluster, rule, trigger)."""
+        return [r for r in self.records() if "outcome" in r and "trigger" in r]
+
+    def outcomes(self) -> list[str]:
+        return [d["outcome"] for d in self.decisions()]
+
+    def last(self) -> dict[str, Any]:
+        return self.decisions()[-1]
+
+    def log_text(self) -> str:
+        """The function's raw output (JSON log lines, then EMF lines), as CloudWatch Logs would hold it."""
+        return self._output.log.getvalue() + self._output.stdout.getvalue()
+
+    def metrics(self) -> list[dict[str, Any]]:
+        """The CloudWatch EMF documents the function wrote."""
+        return [r for r in self._output.lines() if "_aws" in r]
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Every alert published to the alert topic so far (SNS envelopes: Subject, Message)."""
+        self._alerts += _drain(self.aws.client("sqs"), self.stack.alerts_url)
+        return list(self._alerts)
+
+    def result_events(self) -> list[dict[str, Any]]:
+        """Every result event a subscriber of the default bus received so far."""
+        self._results += _drain(self.aws.client("sqs"), self._results_url)
+        return list(self._results)
+
+    def stream(self, cluster_id: str) -> dict[str, Any]:
+        """The cluster's ActivityStream* fields from DescribeDBClusters (`Status`, `Mode`, `KmsKeyId`, ...)."""
+        cluster = self.aws.client("rds").describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
+        return {k.removeprefix("ActivityStream"): v for k, v in cluster.items() if k.startswith("ActivityStream")}
+
+    def streams(self) -> dict[str, str]:
+        """Every cluster's ActivityStreamStatus (`n/a` where the engine has none)."""
+        clusters = self.aws.client("rds").get_paginator("describe_db_clusters").paginate()
+        return {
+            c["DBClusterIdentifier"]: c.get("ActivityStreamStatus") or "n/a"
+            for page in clusters
+            for c in page["DBClusters"]
+        }
+
+    def queued(self) -> list[dict[str, Any]]:
+        """Messages waiting on the function's queue, delayed or not, with the seconds until each is due."""
+        return das_extension.queued_messages(self.stack.queue_url, region=self.region, account=self.account)
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        """Messages parked in the dead-letter queue (their bodies)."""
+        sqs = self.aws.client("sqs")
+        messages = sqs.receive_message(QueueUrl=self.stack.dlq_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+        return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+
+    # -- plumbing -------------------------------------------------------------------------------------------
+    def _bodies(self, events: Sequence[Mapping[str, Any] | str], dated: bool) -> list[str]:
+        parsed = [e for e in events if not isinstance(e, str)]
+        moved = iter(redate([dict(e) for e in parsed], self.world.now()) if dated else [dict(e) for e in parsed])
+        return [e if isinstance(e, str) else json.dumps(next(moved)) for e in events]
+
+    @contextlib.contextmanager
+    def capturing(self) -> Iterator[None]:
+        """Route the function's log lines and EMF output (stdout) to this deployment for one invocation."""
+        handler = composition.logger.registered_handler
+        assert isinstance(handler, logging.StreamHandler)
+        previous = handler.setStream(self._output.log)
+        try:
+            with contextlib.redirect_stdout(self._output.stdout):
+                yield
+        finally:
+            handler.setStream(previous)
+
+
+def _drain(sqs: Any, url: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            out.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return out
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

@@ -1,0 +1,32 @@
+"""The README's scenario script runs as printed, and prints what the README says it prints."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def readme_block(section: str) -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    body = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    match = re.search(r"```python\n(.*?)```", body, re.DOTALL)
+    assert match, f"no python block under {section!r}"
+    return match.group(1)
+
+
+def test_the_replay_scenario_in_the_readme_runs_and_says_what_the_readme_says() -> None:
+    script = readme_block("Replaying a scenario")
+    assert len(script.strip().splitlines()) <= 12, "the README promises a scenario in about ten lines"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(script, "README.md", "exec"), {"__name__": "readme"})  # noqa: S102 - our own README
+    outcomes, status, *subjects = out.getvalue().splitlines()
+    assert outcomes == str(["Started", "Tampered", "Deferred", "Tampered", "Deferred", "Started"])
+    assert status == "starting"
+    assert len(subjects) == 2
+    assert all(s.startswith("DAS Guard HIGH: activity stream STOPPED on orders-pg") for s in subjects)
+    assert any("by DBA/bob" in s for s in subjects)
