@@ -342,7 +342,7 @@ class Deployment:
             f"arn:aws:iam::{self.account}:role/{role}" if role else by
         )
         stopped["detail"]["SourceArn"] = arn
-        stopped["detail"]["SourceIdentifier"] = cluster_id
+        stopped["detail"]["SourceIdentifier"] = f"rds:{cluster_id}"
         self.send(stopped, call, redate=False)
 
     # -- events in ------------------------------------------------------------------------------------------
