@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ from .gateway import AwsError
 from .model import AURORA_ENGINES, ClusterInfo, Hold, KeyInfo, KeyLookup, StartRequest
 
 T = TypeVar("T")
+STREAM_RECORD_STATES = frozenset({"on", "reported", "allowed"})
 
 TRANSIENT_CODES = frozenset(
     {
@@ -260,27 +261,54 @@ class AwsGateway:
             ConsistentRead=True,
         )
         hold = _hold_from_item(response.get("Item"))
-        return hold if hold and hold.until > now else None
+        return hold if hold and (hold.problem or hold.until > now) else None
 
     def holds(self, now: datetime) -> dict[str, Hold]:
-        """Every active hold (for the sweep: one paginated scan instead of a read per cluster)."""
+        """Every active hold (one paginated scan instead of a read per cluster)."""
+        return self.sweep_state(now)[0]
+
+    def sweep_state(self, now: datetime) -> tuple[dict[str, Hold], dict[str, str]]:
+        """One paginated scan of the state table: the active holds (by cluster ARN) and the stream records (by
+        DbClusterResourceId: what DAS Guard last knew of each stream, see `mark_stream`)."""
+        holds: dict[str, Hold] = {}
+        streams: dict[str, str] = {}
         if not self.state_table:
-            return {}
-        found: dict[str, Hold] = {}
-        kwargs: dict[str, Any] = {
-            "TableName": self.state_table,
-            "FilterExpression": "begins_with(pk, :p)",
-            "ExpressionAttributeValues": {":p": {"S": "hold#"}},
-        }
+            return holds, streams
+        kwargs: dict[str, Any] = {"TableName": self.state_table}
         while True:
             page = _call("dynamodb:Scan", self._dynamodb.scan, **kwargs)
             for item in page.get("Items", []):
+                key = item.get("pk", {}).get("S", "") if isinstance(item.get("pk"), dict) else ""
+                if key.startswith("stream#"):
+                    state = item.get("state", {}).get("S") if isinstance(item.get("state"), dict) else None
+                    if state in STREAM_RECORD_STATES:
+                        streams[key.removeprefix("stream#")] = str(state)
+                    continue
                 hold = _hold_from_item(item)
-                if hold and hold.until > now:
-                    found[hold.cluster_arn] = hold
+                if hold and (hold.problem or hold.until > now):
+                    holds[hold.cluster_arn] = hold
             if "LastEvaluatedKey" not in page:
-                return found
+                return holds, streams
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def mark_stream(self, resource_id: str, cluster_arn: str, state: str, now: datetime) -> None:
+        """Remember what DAS Guard knows of a cluster's stream (`on`: it started it or saw it running; `reported`: a
+        stop was reported; `allowed`: stopped by a break-glass principal), keyed by the resource id, which stays
+        with the cluster through renames. No state table: nothing to remember."""
+        if not self.state_table or not resource_id:
+            return
+        assert state in STREAM_RECORD_STATES
+        _call(
+            "dynamodb:PutItem",
+            self._dynamodb.put_item,
+            TableName=self.state_table,
+            Item={
+                "pk": {"S": f"stream#{resource_id}"},
+                "state": {"S": state},
+                "cluster_arn": {"S": cluster_arn},
+                "at": {"S": now.isoformat()},
+            },
+        )
 
     def place_hold(self, hold: Hold) -> None:
         if not self.state_table:
@@ -376,10 +404,22 @@ class AwsGateway:
 
 
 def _hold_from_item(item: dict[str, Any] | None) -> Hold | None:
-    if not item or "until" not in item:
+    """A hold item as DAS Guard writes it; anything else becomes a Hold with `problem` set (reported, ignored)."""
+    if not item:
         return None
-    return Hold(
-        item["pk"]["S"].removeprefix("hold#"),
-        item.get("principal", {}).get("S", "?"),
-        datetime.fromisoformat(item["until"]["S"]),
-    )
+    key = item.get("pk", {}).get("S") if isinstance(item.get("pk"), dict) else None
+    if not isinstance(key, str) or not key.startswith("hold#"):
+        return None
+    arn = key.removeprefix("hold#")
+    principal = item.get("principal", {}).get("S") if isinstance(item.get("principal"), dict) else None
+    until_text = item.get("until", {}).get("S") if isinstance(item.get("until"), dict) else None
+    try:
+        until = datetime.fromisoformat(str(until_text))
+    except ValueError:
+        until = None
+    if not isinstance(principal, str) or until is None or until.tzinfo is None:
+        shown = {k: v for k, v in item.items() if k != "pk"}
+        return Hold(
+            arn, str(principal or "?"), datetime.min.replace(tzinfo=UTC), problem=f"malformed item {shown}"[:300]
+        )
+    return Hold(arn, principal, until)

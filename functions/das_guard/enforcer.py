@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from . import checks
 from .clock import Clock
@@ -41,7 +41,8 @@ class Inputs:
     lookup_key: KeyLookupFn
     today: date
     report_only: bool = False  # the whole deployment only reports (template parameter EnforcementMode)
-    lookup_hold: HoldLookupFn | None = None  # None: no stream can have been stopped yet (creation events)
+    lookup_hold: HoldLookupFn | None = None  # None: no state table, so no hold can exist
+    now: datetime | None = None  # holds ending later than now + the policy's hold_hours are not honoured
 
 
 def decide(
@@ -55,7 +56,14 @@ def decide(
             "the cluster does not exist (deleted before it was evaluated)",
             cluster_id=cluster_id,
         )
-    base = Decision(Outcome.NOT_APPLICABLE, "", "", cluster_id=cluster.identifier, cluster_arn=cluster.arn)
+    base = Decision(
+        Outcome.NOT_APPLICABLE,
+        "",
+        "",
+        cluster_id=cluster.identifier,
+        cluster_arn=cluster.arn,
+        resource_id=cluster.resource_id,
+    )
 
     # 1. Only Aurora clusters have activity streams of this kind.
     if not cluster.is_aurora and cluster.engine != "aurora":
@@ -71,8 +79,12 @@ def decide(
     rule = policy.rule_for(cluster.tags)
     base = replace(base, rule=rule.name)
 
-    # 2. A stream that is already there (or on its way) is left alone, whatever the rule says.
+    # 2. A stream that is already there (or on its way) is left alone, whatever the rule says - unless its key is
+    #    going away: a disabled key, or one scheduled for deletion, makes every audit record it sealed unreadable.
     if cluster.stream_status in ACTIVE_STREAM_STATES:
+        doomed = _stream_key_problem(cluster, inputs.lookup_key)
+        if doomed is not None:
+            return replace(base, outcome=Outcome.VIOLATION, reason=doomed.code, detail=doomed.detail, fix=doomed.fix)
         return replace(
             base,
             outcome=Outcome.ALREADY_ACTIVE,
@@ -146,13 +158,29 @@ def decide(
         return replace(base, outcome=Outcome.DEFERRED, reason=not_ready.code, detail=not_ready.detail)
 
     # 6. A stream stopped by an allowed (break-glass) principal stays stopped until its hold ends.
+    #    A hold is only honoured if the policy still allows its principal and it ends within hold_hours:
+    #    the state table is not trusted beyond what the policy confirms.
     hold = inputs.lookup_hold(cluster.arn) if inputs.lookup_hold else None
     if hold is not None:
-        return replace(
+        problem = _hold_problem(hold, policy, inputs.now)
+        if not problem:
+            return replace(
+                base,
+                outcome=Outcome.EXEMPT,
+                reason="BreakGlassHold",
+                detail=f"stream stopped by {hold.principal}, an allowed principal; held until {hold.until.isoformat()}",
+            )
+        base = replace(
             base,
-            outcome=Outcome.EXEMPT,
-            reason="BreakGlassHold",
-            detail=f"stream stopped by {hold.principal}, an allowed principal; held until {hold.until.isoformat()}",
+            warnings=(
+                *base.warnings,
+                Finding(
+                    "HoldIgnored",
+                    f"a break-glass hold for this cluster in the state table is not honoured: {problem}",
+                    "Only DAS Guard writes holds; find out who wrote this item (CloudTrail dynamodb:PutItem on the "
+                    "state table) and delete it.",
+                ),
+            ),
         )
 
     # 7. Start (or, in report-only, say that we would have).
@@ -172,23 +200,47 @@ def decide(
     )
 
 
+def _hold_problem(hold: Hold, policy: PolicyDocument, now: datetime | None) -> str:
+    """Why a hold read from the state table must not be honoured ('' if it may)."""
+    if hold.problem:
+        return hold.problem
+    if not policy.stop_allowed.allows((hold.principal,)):
+        return f"its principal {hold.principal} is not in the policy's stop_allowed"
+    if now is not None and hold.until > now + timedelta(hours=policy.stop_allowed.hold_hours):
+        return f"it lasts until {hold.until.isoformat()}, longer than the policy's {policy.stop_allowed.hold_hours} h"
+    return ""
+
+
 def assess_stop(
     cluster: ClusterInfo | None, policy: PolicyDocument, stop: StopInfo, today: date
 ) -> tuple[Decision | None, bool]:
-    """Somebody (or RDS) stopped a stream. (The Tampered report, or None if the policy does not enforce the
-    cluster; whether to start the stream again.)"""
+    """Somebody (or RDS) stopped a stream. (The Tampered report, or None for a cluster without activity streams
+    or one being deleted; whether to start the stream again.)
+
+    A stop is always news: whatever rule or exemption applies *now* (a tag or a rename may just have moved the
+    cluster to a softer one), a stop by anyone not in stop_allowed is Tampered. The rule only decides whether
+    DAS Guard starts the stream again."""
     if cluster is None or not cluster.is_aurora or cluster.status == "deleting":
         return None, False  # a deleted cluster's stream stops with it
     rule = policy.rule_for(cluster.tags)
     exemption, _ = policy.exemption_for(cluster.identifier, cluster.tags, today)
-    if rule.action is not Action.ENFORCE or exemption is not None:
-        return None, False
     where = f" from {stop.source_ip}" if stop.source_ip else ""
     when = f" at {stop.time}" if stop.time else ""
     base = Decision(
         Outcome.TAMPERED, "", "", cluster_id=cluster.identifier, cluster_arn=cluster.arn, rule=rule.name, actor=stop
     )
+    live = cluster.stream_status
     if policy.stop_allowed.allows(stop.principals):
+        if live in ACTIVE_STREAM_STATES:
+            # The stream runs: this event is stale or forged. A forged break-glass stop must not buy a hold.
+            return replace(
+                base,
+                reason="StopNotConfirmed",
+                detail=f"an event says {stop.principal}{where}{when}, an allowed principal, stopped the activity "
+                f"stream, but the stream is {live}: the event is stale or forged; no hold is placed",
+                fix="Look for this StopActivityStream call in CloudTrail. If there is none, someone can send to "
+                "DAS Guard's queue or invoke its function: find out who and remove that permission.",
+            ), False
         hours = policy.stop_allowed.hold_hours
         return replace(
             base,
@@ -198,8 +250,14 @@ def assess_stop(
             fix="Nothing, if this stop was planned (e.g. a PostgreSQL major upgrade). DAS Guard starts "
             "the stream again when the hold ends.",
         ), False
-    restart = rule.on_stop is OnStop.RESTART
-    then = "DAS Guard is starting it again" if restart else "the policy says on_stop: report, so it stays stopped"
+    if exemption is not None:
+        restart, then = False, f"exemption {exemption.name!r} applies now, so DAS Guard does not start it again"
+    elif rule.action is not Action.ENFORCE:
+        restart, then = False, f"rule {rule.name!r} is {rule.action.value} now, so DAS Guard does not start it again"
+    elif rule.on_stop is OnStop.RESTART:
+        restart, then = True, "DAS Guard is starting it again"
+    else:
+        restart, then = False, "the policy says on_stop: report, so it stays stopped"
     if not stop.known:
         return replace(
             base,
@@ -216,6 +274,51 @@ def assess_stop(
         fix="Find out why this principal could stop the stream and remove rds:StopActivityStream from "
         "it; add it to the policy's stop_allowed if it is a break-glass role.",
     ), restart
+
+
+def assess_lost_stream(cluster: ClusterInfo, record: str | None, policy: PolicyDocument) -> Decision | None:
+    """The sweep finds stopped a stream DAS Guard had last seen running, and no stop ever reached it.
+
+    That is what a stop looks like when DAS Guard's own plumbing was starved first (rules disabled, function
+    throttled, queue purged): it must be news, not a quiet Started. (None: nothing was lost.)"""
+    if record != "on" or not cluster.is_aurora or cluster.status == "deleting":
+        return None
+    if cluster.stream_status in ACTIVE_STREAM_STATES:
+        return None
+    return Decision(
+        Outcome.TAMPERED,
+        "StreamLost",
+        f"the activity stream is {cluster.stream_status}, but it was running when DAS Guard last saw it, and no "
+        "stop event reached DAS Guard",
+        cluster_id=cluster.identifier,
+        cluster_arn=cluster.arn,
+        rule=policy.rule_for(cluster.tags).name,
+        fix="Find the StopActivityStream call in CloudTrail and who made it. Check that DAS Guard's EventBridge rules "
+        "are enabled and its queue and functions are intact: the stop should have been reported within minutes.",
+    )
+
+
+STREAM_KEY_PROBLEMS = {
+    "Disabled": "StreamKeyDisabled",
+    "PendingDeletion": "StreamKeyPendingDeletion",
+    "PendingReplicaDeletion": "StreamKeyPendingDeletion",
+}
+
+
+def _stream_key_problem(cluster: ClusterInfo, lookup_key: KeyLookupFn) -> Finding | None:
+    """The key of a running stream is disabled or scheduled for deletion (someone with kms:* can do either)."""
+    if not cluster.stream_kms_key_id:
+        return None
+    key = lookup_key(cluster.stream_kms_key_id).key
+    if key is None or key.state not in STREAM_KEY_PROBLEMS:
+        return None
+    return Finding(
+        STREAM_KEY_PROBLEMS[key.state],
+        f"the activity stream is {cluster.stream_status}, but its KMS key {key.arn} is {key.state}: the audit "
+        "records it encrypts cannot be read while it is disabled, and never again once it is deleted",
+        f"Re-enable the key (kms:EnableKey), or cancel its deletion (kms:CancelKeyDeletion) now, and find out who "
+        f"changed it (CloudTrail, kms.amazonaws.com). Key: {key.arn}.",
+    )
 
 
 def _drift(cluster: ClusterInfo, rule: EffectiveRule, lookup_key: KeyLookupFn) -> tuple[Finding, ...]:
@@ -258,6 +361,10 @@ class Enforcer:
         self._clock = clock
         self._dry_run = dry_run
 
+    @property
+    def dry_run(self) -> bool:
+        return self._dry_run
+
     def inputs(self, *, check_holds: bool, holds: dict[str, Hold] | None = None) -> Inputs:
         """Lookups for decide(). `holds` (from one scan) replaces per-cluster hold reads in the sweep."""
         now = self._clock.now()
@@ -266,7 +373,7 @@ class Enforcer:
             lookup_hold = holds.get
         elif check_holds:
             lookup_hold = lambda arn: self._aws.hold_for(arn, now)  # noqa: E731
-        return Inputs(self._aws.describe_key, now.date(), self._report_only, lookup_hold)
+        return Inputs(self._aws.describe_key, now.date(), self._report_only, lookup_hold, now)
 
     def evaluate(self, target: Target) -> list[Decision]:
         """Observe, decide, act. The last evaluation is the enforcement decision; a stop adds its report first.
@@ -300,10 +407,13 @@ class Enforcer:
             tampered, restart = assess_stop(cluster, policy, target.stop, self._clock.now().date())
             if tampered is not None:
                 reports.append(tampered)
-                if tampered.reason == "StoppedByAllowedPrincipal" and not self._dry_run:
-                    assert cluster is not None
-                    until = self._clock.now() + timedelta(hours=policy.stop_allowed.hold_hours)
-                    self._aws.place_hold(Hold(cluster.arn, target.stop.principal, until))
+                if not self._dry_run and cluster is not None and tampered.reason != "StopNotConfirmed":
+                    allowed = tampered.reason == "StoppedByAllowedPrincipal"
+                    if allowed:
+                        until = self._clock.now() + timedelta(hours=policy.stop_allowed.hold_hours)
+                        self._aws.place_hold(Hold(cluster.arn, target.stop.principal, until))
+                    state = "allowed" if allowed else "reported"
+                    self._aws.mark_stream(cluster.resource_id, cluster.arn, state, self._clock.now())
                 if not restart:
                     return reports
                 if not target.stop.known:
@@ -320,7 +430,9 @@ class Enforcer:
                             actor=None,
                         ),
                     ]
-        inputs = self.inputs(check_holds=not target.is_creation)
+        # Holds are always consulted: a creation event (or a retry claiming to be one) can be forged by anyone who
+        # may send to the queue, and must not lift a genuine break-glass hold.
+        inputs = self.inputs(check_holds=True)
         return [*reports, self.act(decide(cluster, policy, inputs, cluster_id=cluster_id), policy, inputs)]
 
     def act(self, decision: Decision, policy: PolicyDocument, inputs: Inputs) -> Decision:
@@ -335,9 +447,21 @@ class Enforcer:
             return self._rejected(decision, err, policy, inputs)
         return replace(
             decision,
+            warnings=decision.warnings + self._remember_running(decision),
             stream=stream,
             detail=f"{decision.detail}: stream {stream.get('KinesisStreamName', '?')} is {stream.get('Status', '?')}",
         )
+
+    def _remember_running(self, decision: Decision) -> tuple[Finding, ...]:
+        if not (decision.resource_id and decision.cluster_arn) or self._dry_run:
+            return ()
+        try:
+            self._aws.mark_stream(decision.resource_id, decision.cluster_arn, "on", self._clock.now())
+        except AwsError as err:  # the stream is started; the sweep records it next time
+            return (
+                Finding("StreamNotRecorded", f"the started stream could not be recorded in the state table: {err}"),
+            )
+        return ()
 
     def _rejected(self, decision: Decision, err: AwsError, policy: PolicyDocument, inputs: Inputs) -> Decision:
         """StartActivityStream said no. Some refusals are races that re-reading the cluster resolves."""

@@ -189,11 +189,15 @@ class Finding:
 
 @dataclass(frozen=True)
 class Hold:
-    """A stream stopped by an allowed (break-glass) principal stays stopped until `until`."""
+    """A stream stopped by an allowed (break-glass) principal stays stopped until `until`.
+
+    Read from the state table, which an insider may have written: `problem` says why an item could not be read
+    as a hold (it is then reported and ignored, never honoured and never a crash)."""
 
     cluster_arn: str
     principal: str
     until: datetime
+    problem: str = ""
 
 
 @dataclass(frozen=True)
@@ -230,6 +234,7 @@ class Decision:
     detail: str
     cluster_id: str | None = None
     cluster_arn: str | None = None
+    resource_id: str | None = None  # DbClusterResourceId: the identity that stays with a cluster through renames
     rule: str | None = None
     fix: str = ""
     warnings: tuple[Finding, ...] = ()

@@ -61,9 +61,14 @@ def render_alert(
     subject = f"DAS Guard {evaluation.outcome.value}: {cluster} ({evaluation.reason}) in {account}/{region}"
     headline = f"Database activity stream NOT started for Aurora cluster {cluster}."
     stop = evaluation.actor
+    if evaluation.outcome is Outcome.TAMPERED and stop is None:  # found by the sweep: no stop event reached us
+        subject = f"DAS Guard HIGH: activity stream STOPPED on {cluster} (unseen) in {account}/{region}"
+        headline = f"The database activity stream of Aurora cluster {cluster} was STOPPED, and no event said so."
     if evaluation.outcome is Outcome.TAMPERED and stop is not None:
         allowed = evaluation.reason == "StoppedByAllowedPrincipal"
         kind = "notice: allowed stop" if allowed else "HIGH: activity stream STOPPED"
+        if evaluation.reason == "StopNotConfirmed":
+            kind = "HIGH: STOP event, stream is up"  # stale or forged; the subject has 100 characters
         who = f"by {_short(stop.principal)}" if stop.known else "(RDS event)"
         subject = f"DAS Guard {kind} on {cluster} {who} in {account}/{region}"
         headline = f"The database activity stream of Aurora cluster {cluster} was STOPPED."
@@ -285,6 +290,7 @@ class Reporter:
             ("SweepExempt", "exempt"),
             ("SweepWouldStart", "would_start"),
             ("SweepHandedOff", "handed_off"),
+            ("SweepStreamsLost", "streams_lost"),
         ):
             self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=summary[key])
         expiring = summary["expiring_exemptions"]

@@ -20,9 +20,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from .clock import Clock
-from .enforcer import Enforcer, decide
+from .enforcer import Enforcer, assess_lost_stream, decide
 from .gateway import AwsError, RegionGateway
-from .model import Decision, Outcome
+from .model import ClusterInfo, Decision, Outcome
 from .policy import PolicyDocument
 from .report import Reporter
 from .triggers import Target
@@ -39,6 +39,7 @@ class SweepSummary:
     handed_off: int = 0
     violations: list[str] = field(default_factory=list)
     expiring_exemptions: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)  # streams found stopped that DAS Guard had seen running
 
     def add(self, evaluation: Decision) -> None:
         self.outcomes[evaluation.outcome.value] += 1
@@ -67,6 +68,7 @@ class SweepSummary:
             "deferred": self.outcomes[Outcome.DEFERRED.value],
             "not_applicable": self.outcomes[Outcome.NOT_APPLICABLE.value],
             "handed_off": self.handed_off,
+            "streams_lost": len(self.lost),
             "expiring_exemptions": self.expiring_exemptions,
             "outcomes": dict(self.outcomes),
             "reasons": dict(self.reasons),
@@ -99,13 +101,22 @@ class Sweeper:
         summary.expiring_exemptions = [
             f"{e.name} (expires {e.expires.isoformat()}: {e.reason})" for e in policy.expiring(now.date())
         ]
-        inputs = self._enforcer.inputs(check_holds=True, holds=self._aws.holds(now))
+        holds, streams = self._aws.sweep_state(now)
+        inputs = self._enforcer.inputs(check_holds=True, holds=holds)
         leftover: list[str] = []
         for cluster in self._aws.region_clusters():
             if leftover or remaining_ms() < RESERVE_MS:
                 leftover.append(cluster.identifier)
                 continue
             decision = decide(cluster, policy, inputs)
+            record = streams.get(cluster.resource_id)
+            lost = assess_lost_stream(cluster, record, policy) if decision.reason != "BreakGlassHold" else None
+            if lost is not None:
+                summary.lost.append(f"{cluster.identifier}: {lost.detail}")
+                self._reporter.record(lost, trigger=TRIGGER, event_id=sweep_id)  # HIGH alert, metric: news
+                self._remember(cluster, "reported")
+            elif decision.outcome is Outcome.ALREADY_ACTIVE and record != "on":
+                self._remember(cluster, "on")
             # A not-ready cluster has its own creation events and deferral chain; the sweep only counts it.
             try:
                 evaluation = self._enforcer.act(decision, policy, inputs)
@@ -124,5 +135,14 @@ class Sweeper:
                 [Target(TRIGGER, sweep_id, now, cluster_id=cluster_id).retry_message() for cluster_id in leftover]
             )
             summary.handed_off = len(leftover)
-        self._reporter.sweep_summary(summary.as_dict(), summary.violations)
+        self._reporter.sweep_summary(summary.as_dict(), summary.violations + summary.lost)
         return summary
+
+    def _remember(self, cluster: ClusterInfo, state: str) -> None:
+        """Record what the sweep learnt of a stream; a failure is logged and the next sweep tries again."""
+        if self._enforcer.dry_run:
+            return
+        try:
+            self._aws.mark_stream(cluster.resource_id, cluster.arn, state, self._clock.now())
+        except AwsError:
+            self._logger.exception("could not record the stream state", extra={"cluster_arn": cluster.arn})

@@ -246,9 +246,8 @@ def _from_tag_change(
 
 
 def _stopped_by(detail: dict[str, Any]) -> StopInfo:
-    identity = detail.get("userIdentity") if isinstance(detail.get("userIdentity"), dict) else {}
-    assert isinstance(identity, dict)
-    issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
+    identity = _object(detail.get("userIdentity"))
+    issuer = _object(_object(identity.get("sessionContext")).get("sessionIssuer"))
     principals = tuple(p for p in (_text(identity.get("arn")), _text(issuer.get("arn"))) if p)
     return StopInfo(
         principal=principals[0] if principals else _text(identity.get("type")) or "unknown",
@@ -277,15 +276,22 @@ def _identifier_from_arn(value: Any, resource_type: str, region: str, account: s
     return arn.resource_id
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """A JSON object from an event, or {} where a hostile or broken event has something else."""
+    return value if isinstance(value, dict) else {}
+
+
 def _text(value: Any) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def _timestamp(value: Any, default: datetime) -> datetime:
+def _timestamp(value: Any, now: datetime) -> datetime:
+    """When the event (or the retry chain) began; never later than now, so a forged time in the future cannot
+    postpone the readiness alert forever."""
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
-            return default
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    return default
+            return now
+        return min(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC), now)
+    return now

@@ -83,10 +83,18 @@ def test_api_calls_per_event_on_the_happy_path(enforcer: Enforcer) -> None:
         "rds:DescribeDBClusters": 1,
         "rds:DescribeDBInstances": 1,
         "kms:DescribeKey": 1,
+        "dynamodb:GetItem": 1,  # a break-glass hold? (always asked: a creation event can be forged)
         "rds:StartActivityStream": 1,
+        "dynamodb:PutItem": 1,  # DAS Guard remembers the stream is on: a stop it never hears of is still news
     }
     # the policy and the key lookup are cached in the container
-    assert warm == {"rds:DescribeDBClusters": 1, "rds:DescribeDBInstances": 1, "rds:StartActivityStream": 1}
+    assert warm == {
+        "rds:DescribeDBClusters": 1,
+        "rds:DescribeDBInstances": 1,
+        "dynamodb:GetItem": 1,
+        "rds:StartActivityStream": 1,
+        "dynamodb:PutItem": 1,
+    }
     enforcer.api.reset()
     enforcer.deliver(sample("cloudtrail-create-db-cluster-docdb"))
     assert dict(enforcer.api.calls) == {"rds:DescribeDBClusters": 1}  # not Aurora: nothing else is needed
@@ -117,7 +125,9 @@ def test_all_events_of_one_creation_in_one_batch_cost_one_evaluation(enforcer: E
         "rds:DescribeDBClusters": 1,
         "rds:DescribeDBInstances": 1,
         "kms:DescribeKey": 1,
+        "dynamodb:GetItem": 1,  # a break-glass hold? (always asked: a creation event can be forged)
         "rds:StartActivityStream": 1,
+        "dynamodb:PutItem": 1,  # DAS Guard remembers the stream is on: a stop it never hears of is still news
     }
     assert [d["outcome"] for d in enforcer.decisions()] == ["Started"]
 

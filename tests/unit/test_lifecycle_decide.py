@@ -8,9 +8,8 @@ from datetime import UTC, date, datetime
 import pytest
 
 from das_guard.enforcer import Inputs, assess_stop, decide
-from das_guard.model import Hold, Outcome
+from das_guard.model import ClusterInfo, Hold, Outcome, StopInfo
 from das_guard.policy import parse_policy
-from das_guard.triggers import StopInfo
 
 from .factories import cluster, lookup
 
@@ -152,16 +151,26 @@ class TestAssessStop:
         assert "KMS" in report.fix
 
     @pytest.mark.parametrize(
-        "c",
+        ("c", "why"),
         [
-            cluster(tags={"env": "sandbox"}),
-            cluster(tags={"team": "analytics"}),
-            cluster(identifier="legacy-x"),
-            cluster(status="deleting"),
-            cluster("docdb", "5.0.0"),
-            None,
+            (cluster(tags={"env": "sandbox"}), "rule 'sandboxes' is exempt now"),
+            (cluster(tags={"team": "analytics"}), "rule 'trial' is report-only now"),
+            (cluster(identifier="legacy-x"), "exemption 'migration' applies now"),
         ],
-        ids=["exempt-rule", "report-only-rule", "exemption", "deleting", "not-aurora", "gone"],
+        ids=["exempt-rule", "report-only-rule", "exemption"],
     )
-    def test_stops_on_clusters_the_policy_does_not_enforce_are_not_tampering(self, c: object) -> None:
+    def test_a_stop_is_news_whatever_rule_applies_now_but_only_enforced_clusters_are_restarted(
+        self, c: ClusterInfo, why: str
+    ) -> None:
+        """Tagging a cluster into a softer rule, then stopping its stream, must not keep the stop quiet."""
+        report, restart = assess_stop(c, POLICY, stop(), TODAY)
+        assert report is not None
+        assert (report.outcome, report.reason) == (Outcome.TAMPERED, "StoppedByUnauthorizedPrincipal")
+        assert why in report.detail
+        assert restart is False
+
+    @pytest.mark.parametrize(
+        "c", [cluster(status="deleting"), cluster("docdb", "5.0.0"), None], ids=["deleting", "not-aurora", "gone"]
+    )
+    def test_stops_on_clusters_without_streams_of_their_own_are_not_tampering(self, c: object) -> None:
         assert assess_stop(c, POLICY, stop(), TODAY) == (None, False)  # type: ignore[arg-type]

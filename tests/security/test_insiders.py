@@ -1,0 +1,259 @@
+"""The insider DAS exists to audit, trying to keep a cluster unaudited without anyone noticing (issue 10).
+
+Each scenario drives the real handler and sweep through the local world, as the attacker would act in the
+account: the attack fails, or a HIGH alert names the cluster - and nothing is lost.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from localaws import World
+from localaws.events import load_sample
+from localaws.world import Deployment
+
+DBA = "arn:aws:sts::123456789012:assumed-role/DBA/bob"
+BREAK_GLASS = "arn:aws:sts::123456789012:assumed-role/BreakGlass/carol"
+ARN = "arn:aws:rds:us-east-1:123456789012:cluster:"
+
+
+@pytest.fixture
+def prod(world: World) -> Deployment:
+    """An enforced production cluster whose stream DAS Guard started and that is now running."""
+    deployment = world.deploy()
+    deployment.add_cluster("orders-pg", tags={"data-class": "pci"})
+    deployment.sweep()
+    world.advance(minutes=10)
+    assert deployment.stream("orders-pg")["Status"] == "started"
+    return deployment
+
+
+def high_alerts(deployment: Deployment, cluster: str = "orders-pg") -> list[str]:
+    return [a["Subject"] for a in deployment.alerts() if "HIGH" in a["Subject"] and cluster in a["Subject"]]
+
+
+def tag(deployment: Deployment, cluster: str, **tags: str) -> None:
+    """The insider tags the cluster (and EventBridge brings the CloudTrail record to DAS Guard)."""
+    rds = deployment.aws.client("rds")
+    rds.add_tags_to_resource(ResourceName=ARN + cluster, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
+    event = load_sample("cloudtrail-add-tags-to-cluster")
+    event["detail"]["requestParameters"]["resourceName"] = ARN + cluster
+    event["detail"]["requestParameters"]["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
+    deployment.send(event)
+    deployment.drain()
+
+
+@pytest.mark.parametrize(
+    ("softer", "rule"),
+    [({"env": "sandbox"}, "sandboxes"), ({"data-class": "internal", "team": "analytics"}, "analytics-trial")],
+)
+def test_tagging_into_a_softer_rule_then_stopping_is_still_news(
+    prod: Deployment, world: World, softer: dict[str, str], rule: str
+) -> None:
+    tag(prod, "orders-pg", **softer)
+    prod.stop_stream("orders-pg", by=DBA)
+    prod.drain()
+    tampered = [d for d in prod.decisions() if d["outcome"] == "Tampered"]
+    assert {d["reason"] for d in tampered} == {"StoppedByUnauthorizedPrincipal", "StreamStoppedUnattributed"}
+    assert all(d["rule"] == rule for d in tampered)
+    assert any(f"rule {rule!r}" in d["detail"] and "does not start it again" in d["detail"] for d in tampered)
+    assert any("by DBA/bob" in s for s in high_alerts(prod))
+    world.advance(minutes=20)
+    prod.drain()
+    assert prod.stream("orders-pg")["Status"] == "stopped", "the softer rule decides only about the restart"
+
+
+def test_a_name_that_matches_an_exemption_does_not_hide_a_stop(world: World) -> None:
+    prod = world.deploy()
+    prod.add_cluster("legacy-orders", stream="started")  # the demo policy's legacy-* exemption has expired...
+    prod.put_policy(
+        {
+            **json.loads(prod.aws.client("ssm").get_parameter(Name="/das-guard/policy")["Parameter"]["Value"]),
+            "exemptions": [
+                {
+                    "name": "legacy-migration",
+                    "match": {"cluster_ids": ["legacy-*"]},
+                    "expires": (world.now() + timedelta(days=30)).date().isoformat(),
+                    "reason": "PROJ-88",
+                }
+            ],
+        }
+    )
+    prod.stop_stream("legacy-orders", by=DBA)
+    prod.drain()
+    assert any("by DBA/bob" in s for s in high_alerts(prod, "legacy-orders"))
+
+
+def test_a_forged_break_glass_stop_buys_no_hold(prod: Deployment, world: World) -> None:
+    forged = load_sample("cloudtrail-stop-activity-stream-break-glass")
+    forged["detail"]["requestParameters"]["resourceArn"] = ARN + "orders-pg"
+    prod.send(forged)  # sqs:SendMessage to DAS Guard's queue; nothing was stopped
+    prod.drain()
+    [report] = [d for d in prod.decisions() if d["outcome"] == "Tampered"]
+    assert report["reason"] == "StopNotConfirmed"
+    assert high_alerts(prod) == [
+        "DAS Guard HIGH: STOP event, stream is up on orders-pg by BreakGlass/carol in 123456789012/us-east-1"
+    ]
+    items = prod.aws.client("dynamodb").scan(TableName=prod.stack.state_table)["Items"]
+    assert [i for i in items if i["pk"]["S"].startswith("hold#")] == []
+
+    # ... so the insider's real stop minutes later is reverted
+    world.advance(minutes=5)
+    prod.stop_stream("orders-pg", by=DBA)
+    prod.drain()
+    world.advance(minutes=20)
+    prod.drain()
+    assert prod.stream("orders-pg")["Status"] == "starting"
+
+
+def break_glass_stop(prod: Deployment) -> None:
+    prod.stop_stream("orders-pg", by=BREAK_GLASS)
+    prod.drain()
+    assert "StoppedByAllowedPrincipal" in {d["reason"] for d in prod.decisions()}
+    items = prod.aws.client("dynamodb").scan(TableName=prod.stack.state_table)["Items"]
+    assert [i["principal"]["S"] for i in items if i["pk"]["S"] == f"hold#{ARN}orders-pg"] == [BREAK_GLASS]
+
+
+@pytest.mark.parametrize("forged", ["retry", "creation"])
+def test_a_forged_message_cannot_lift_a_genuine_hold(prod: Deployment, world: World, forged: str) -> None:
+    break_glass_stop(prod)
+    world.advance(minutes=20)
+    prod.drain()
+    assert prod.stream("orders-pg")["Status"] == "stopped"
+    message: dict[str, Any] = (
+        {
+            "dasGuard": {
+                "format": 1,
+                "clusterId": "orders-pg",
+                "trigger": "CloudTrail:CreateDBCluster",
+                "eventId": "x",
+                "firstSeen": world.now().isoformat(),
+                "attempt": 1,
+            }
+        }
+        if forged == "retry"
+        else load_sample("cloudtrail-create-db-cluster")
+    )
+    prod.deliver(message)
+    assert (prod.last()["outcome"], prod.last()["reason"]) == ("Exempt", "BreakGlassHold")
+    assert prod.stream("orders-pg")["Status"] == "stopped"
+
+
+@pytest.mark.parametrize(
+    ("item", "problem"),
+    [
+        ({"principal": {"S": DBA}, "until": {"S": "+8h"}}, "not in the policy's stop_allowed"),
+        ({"principal": {"S": BREAK_GLASS}, "until": {"S": "+90d"}}, "longer than the policy's 8 h"),
+        ({"principal": {"S": BREAK_GLASS}, "until": {"S": "next tuesday"}}, "malformed item"),
+        ({"principal": {"N": "7"}}, "malformed item"),
+    ],
+    ids=["wrong-principal", "too-long", "bad-date", "wrong-types"],
+)
+def test_a_hold_written_into_the_state_table_is_not_trusted_and_breaks_nothing(
+    world: World, item: dict[str, Any], problem: str
+) -> None:
+    prod = world.deploy()
+    prod.add_cluster("orders-pg", tags={"data-class": "pci"})
+    prod.add_cluster("billing-pg", tags={"data-class": "pci"})
+    until = item.get("until", {}).get("S", "")
+    offsets = {"+8h": timedelta(hours=8), "+90d": timedelta(days=90)}
+    if until in offsets:
+        item = {**item, "until": {"S": (world.now() + offsets[until]).isoformat()}}
+    prod.aws.client("dynamodb").put_item(  # dynamodb:PutItem by the insider
+        TableName=prod.stack.state_table, Item={"pk": {"S": f"hold#{ARN}orders-pg"}, **item}
+    )
+    summary = prod.sweep()  # never a crash: both clusters are decided
+    assert summary["started"] == 2
+    [orders] = [d for d in prod.decisions() if d.get("cluster_id") == "orders-pg"]
+    assert orders["outcome"] == "Started"
+    [warning] = orders["warnings"]
+    assert warning["code"] == "HoldIgnored"
+    assert problem in warning["detail"]
+
+
+def test_a_retry_dated_in_the_future_cannot_postpone_the_readiness_alert(world: World) -> None:
+    prod = world.deploy()
+    prod.add_cluster("payments-pg", creating=True)
+    prod.deliver(
+        {
+            "dasGuard": {
+                "format": 1,
+                "clusterId": "payments-pg",
+                "trigger": "CloudTrail:CreateDBCluster",
+                "eventId": "x",
+                "firstSeen": (world.now() + timedelta(days=3650)).isoformat(),
+                "attempt": 1,
+            }
+        }
+    )
+    [retry] = prod.queued()
+    assert retry["body"]["dasGuard"]["firstSeen"] == world.now().isoformat()
+
+
+def test_a_stop_event_with_a_broken_identity_still_pages(prod: Deployment) -> None:
+    event = load_sample("cloudtrail-stop-activity-stream")
+    event["detail"]["requestParameters"]["resourceArn"] = ARN + "orders-pg"
+    event["detail"]["userIdentity"]["sessionContext"] = "not an object"
+    prod.aws.client("rds").stop_activity_stream(ResourceArn=ARN + "orders-pg", ApplyImmediately=True)
+    assert prod.deliver(event) == {"batchItemFailures": []}
+    assert any("by DBA/bob" in s for s in high_alerts(prod))
+
+
+@pytest.mark.parametrize("starve", ["rules disabled", "queue purged"])
+def test_a_stop_while_das_guard_was_starved_is_news_at_the_next_sweep(
+    prod: Deployment, world: World, starve: str
+) -> None:
+    """The insider disables the stack's rules (or purges its queue), then stops the stream: no event ever arrives.
+    The next sweep knows the stream was running (DAS Guard started it) and reports the loss before restarting."""
+    if starve == "queue purged":
+        prod.stop_stream("orders-pg", by=DBA)  # the events reach the queue ...
+        prod.aws.client("sqs").purge_queue(QueueUrl=prod.stack.queue_url)  # ... and are thrown away
+    else:
+        prod.aws.client("rds").stop_activity_stream(ResourceArn=ARN + "orders-pg", ApplyImmediately=True)
+    world.advance(hours=20)
+    before = len(prod.decisions())
+    summary = prod.sweep("next-day")
+    lost, restarted = prod.decisions()[before:]
+    assert (lost["outcome"], lost["reason"]) == ("Tampered", "StreamLost")
+    assert (restarted["outcome"], restarted["reason"]) == ("Started", "StreamStarted")
+    assert summary["streams_lost"] == 1
+    assert any(s.startswith("DAS Guard HIGH: activity stream STOPPED on orders-pg") for s in high_alerts(prod))
+    # and once reported, the next sweep does not report it again: the stream is on and recorded
+    world.advance(minutes=10)
+    assert prod.sweep("day-after")["streams_lost"] == 0
+
+
+def test_a_stream_never_seen_running_is_a_plain_start_and_a_break_glass_stop_is_not_lost(world: World) -> None:
+    prod = world.deploy()
+    prod.add_cluster("new-pg")
+    prod.add_cluster("orders-pg", stream="started")  # started by someone else before DAS Guard was deployed
+    first = prod.sweep()
+    assert (first["started"], first["streams_lost"]) == (1, 0)
+    world.advance(minutes=10)
+    prod.stop_stream("orders-pg", by=BREAK_GLASS)
+    prod.drain()
+    world.advance(hours=9)  # the hold (8 h) is over
+    summary = prod.sweep()
+    assert (summary["streams_lost"], summary["started"]) == (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [("disable_key", "StreamKeyDisabled"), ("schedule_key_deletion", "StreamKeyPendingDeletion")],
+)
+def test_a_running_stream_whose_key_is_going_away_is_not_compliant(
+    prod: Deployment, world: World, change: str, reason: str
+) -> None:
+    getattr(prod.aws.client("kms"), change)(KeyId=prod.stack.key_arn.rsplit("/", 1)[-1])  # the insider has kms:*
+    world.advance(minutes=2)  # past the container's key cache
+    summary = prod.sweep("after-the-key-change")
+    assert summary["compliant"] == 0
+    [decision] = [d for d in prod.decisions() if d["event_id"] == "after-the-key-change"]
+    assert (decision["outcome"], decision["reason"]) == ("Violation", reason)
+    assert "cannot be read" in decision["detail"]
+    [digest] = [a for a in prod.alerts() if a["Subject"].startswith("DAS Guard sweep")]
+    assert f"orders-pg: {reason}" in digest["Message"]
