@@ -81,6 +81,7 @@ def build(
         first_notice=first_notice,
         put_events=gateway.put_events,
         event_bus=settings.event_bus,
+        report_only=settings.report_only,
     )
     policy = PolicySource(gateway.policy_text, f"SSM parameter {settings.policy_parameter}")
     enforcer = Enforcer(gateway, policy, clock, report_only=settings.report_only, dry_run=dry_run)

@@ -42,10 +42,17 @@ def entry_points(container: Callable[[], App]) -> EntryPoints:
     def handle_queue(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
         """SQS batch from the EventBridge rules (and our own delayed retries); reports partial failures."""
         app = container()
+        if not _is_sqs_batch(event):
+            # Only the SQS event source should invoke this function; anything else (someone with
+            # lambda:InvokeFunction) is logged and answered, never a crash loop.
+            logger.error("not an SQS batch: ignored", extra={"event_type": type(event).__name__})
+            app.reporter.count("Ignored", "NotAnSqsBatch")
+            return {"batchItemFailures": []}
         batch: dict[str, Decision] = {}
 
         def record_handler(record: SQSRecord) -> str:
-            receive_count = int(record.attributes.approximate_receive_count or 1)
+            count = str(record.attributes.approximate_receive_count or "1")
+            receive_count = int(count) if count.isdigit() and len(count) < 6 else 1
             decision = app.pipeline.process(record.body, receive_count=receive_count, batch=batch)
             tracer.put_annotation(key="outcome", value=decision.outcome.value)
             return decision.outcome.value
@@ -72,6 +79,13 @@ def entry_points(container: Callable[[], App]) -> EntryPoints:
             raise
 
     return EntryPoints(handle_queue, handle_sweep)
+
+
+def _is_sqs_batch(event: Any) -> bool:
+    records = event.get("Records") if isinstance(event, dict) else None
+    return isinstance(records, list) and all(
+        isinstance(r, dict) and isinstance(r.get("body"), str) and isinstance(r.get("messageId"), str) for r in records
+    )
 
 
 _lambda = entry_points(cache(from_environment))  # one App per Lambda container, built on first use

@@ -29,7 +29,16 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 SCHEMA_VERSION = 1
 
@@ -121,6 +130,16 @@ class Defaults(_Settings):
     apply_immediately: bool = True
     on_stop: OnStop = OnStop.RESTART
 
+    @field_validator("action")
+    @classmethod
+    def _never_exempt_by_default(cls, action: Action) -> Action:
+        if action is Action.EXEMPT:
+            raise ValueError(
+                "'exempt' as the default would leave every cluster no rule names unaudited, with no reason or "
+                "expiry; use 'report-only', and exempt clusters by rules with a reason or by time-boxed exemptions"
+            )
+        return action
+
 
 class Rule(_Settings):
     name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
@@ -172,13 +191,26 @@ class Exemption(BaseModel):
         return today <= self.expires
 
 
+# A principal pattern names one account and one role or user: `*` may narrow a session or a path, never widen the
+# grant to every account, every role or every principal (that would let anyone switch auditing off).
+PRINCIPAL_PATTERN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(role|assumed-role|user)/[A-Za-z0-9+=,.@_-]+(/.*)?$")
+
+
+def _one_account_one_role(principal: str) -> str:
+    if not PRINCIPAL_PATTERN.match(principal):
+        raise ValueError(
+            f"{principal!r} must be the ARN of one role or user in one account, e.g. "
+            "arn:aws:iam::111122223333:role/BreakGlass or arn:aws:sts::111122223333:assumed-role/BreakGlass/*"
+            " (no wildcard account, role or principal)"
+        )
+    return principal
+
+
 class StopPolicy(BaseModel):
     """Who may stop a stream without it being restarted, and for how long it then stays stopped."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    allowed_principals: list[Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:(iam|sts)::")]] = Field(
-        default_factory=list
-    )
+    allowed_principals: list[Annotated[str, AfterValidator(_one_account_one_role)]] = Field(default_factory=list)
     hold_hours: Annotated[int, Field(ge=1, le=720)] = 24
 
     def allows(self, principals: tuple[str, ...]) -> bool:
@@ -274,10 +306,25 @@ TAG_CONDITION_HELP = 'must be a tag value (string), a list of values, or {"prese
 _UNION_MEMBERS = ("str", "TagPresence")
 
 
+class DuplicateKeyError(ValueError):
+    """A JSON object names a key twice: JSON parsers silently keep the last, which can hide a weakening edit."""
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise DuplicateKeyError(f"key {key!r} appears twice in one object; only one value may be given")
+        seen[key] = value
+    return seen
+
+
 def parse_policy(text: str, source: str = "policy") -> PolicyDocument:
     """Parse and validate a JSON policy document, or raise PolicyError naming every bad field."""
     try:
-        raw: Any = json.loads(text)
+        raw: Any = json.loads(text, object_pairs_hook=_no_duplicate_keys)
+    except DuplicateKeyError as err:
+        raise PolicyError([str(err)], source) from err
     except json.JSONDecodeError as err:
         raise PolicyError([f"not valid JSON at line {err.lineno} column {err.colno}: {err.msg}"], source) from err
     except RecursionError as err:

@@ -144,6 +144,7 @@ class Reporter:
         first_notice: Callable[[str], bool] = lambda _key: True,
         put_events: Callable[[list[dict[str, Any]]], list[str]] | None = None,
         event_bus: str | None = None,
+        report_only: bool = False,
     ) -> None:
         self._logger = logger
         self._metrics = metrics
@@ -156,6 +157,7 @@ class Reporter:
         self._first_notice = first_notice
         self._put_events = put_events
         self._event_bus = event_bus
+        self._report_only = report_only
         self._clock = clock
         self._results: list[dict[str, Any]] = []
 
@@ -185,14 +187,14 @@ class Reporter:
         log(f"{evaluation.outcome.value}: {evaluation.cluster_id or '-'}: {evaluation.reason}", extra=fields)
 
         if metrics:
-            self._count(evaluation.outcome.value, evaluation.reason)
+            self.count(evaluation.outcome.value, evaluation.reason)
         for warning in evaluation.warnings:
             self._logger.warning(
                 f"Warning: {evaluation.cluster_id}: {warning.code}",
                 extra={"warning": asdict(warning), "cluster_arn": evaluation.cluster_arn},
             )
             if metrics:
-                self._count("Warning", warning.code)
+                self.count("Warning", warning.code)
             if warning.code == "ExemptionExpired":
                 self._notice_expired_exemption(evaluation, warning)
 
@@ -295,9 +297,18 @@ class Reporter:
             self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=summary[key])
         expiring = summary["expiring_exemptions"]
         self._metrics.add_metric(name="ExemptionsExpiringSoon", unit=MetricUnit.Count, value=len(expiring))
-        if not violations and not expiring:
+        if not violations and not expiring and not self._report_only:
             return
         lines = [
+            *(
+                [
+                    "This deployment is REPORT-ONLY (EnforcementMode): it starts no stream. Clusters counted as "
+                    "'would start' stay unaudited until it enforces.",
+                    "",
+                ]
+                if self._report_only
+                else []
+            ),
             f"DAS Guard sweep {summary['sweep_id']} of {self._account}/{self._region}:",
             f"{summary['clusters_seen']} clusters, {summary['compliant']} with an activity stream, "
             f"{summary['started']} started now, {summary['exempt']} exempt, {summary['violations']} in violation.",
@@ -311,8 +322,9 @@ class Reporter:
             ]
         if expiring:
             lines += ["Exemptions expiring within 7 days:", *(f"  - {e}" for e in expiring), ""]
+        mode = " [REPORT-ONLY]" if self._report_only else ""
         self.send(
-            f"DAS Guard sweep: {len(violations)} violation(s), {len(expiring)} exemption(s) expiring in "
+            f"DAS Guard sweep{mode}: {len(violations)} violation(s), {len(expiring)} exemption(s) expiring in "
             f"{self._account}/{self._region}",
             "\n".join(lines),
         )
@@ -343,9 +355,9 @@ class Reporter:
             self._publish(subject, body)
         except Exception:  # the alert is also in the log line above
             self._logger.exception("could not publish alert", extra={"alert_subject": subject})
-            self._count("AlertFailed", "Publish")
+            self.count("AlertFailed", "Publish")
 
-    def _count(self, name: str, reason: str) -> None:
+    def count(self, name: str, reason: str) -> None:
         """One metric per outcome (for alarms) plus a per-reason breakdown (for dashboards)."""
         self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
         with single_metric(

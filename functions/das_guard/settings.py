@@ -31,9 +31,10 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        missing = [
-            name for name in ("AWS_REGION", "DAS_GUARD_ACCOUNT_ID", "DAS_GUARD_POLICY_PARAMETER") if not env.get(name)
-        ]
+        # Fail closed: without an alert topic every alert would be a silent no-op, so the function refuses to run
+        # (its errors alarm and the queue's redrive make that visible) instead of enforcing without telling anyone.
+        required = ("AWS_REGION", "DAS_GUARD_ACCOUNT_ID", "DAS_GUARD_POLICY_PARAMETER", "DAS_GUARD_ALERT_TOPIC_ARN")
+        missing = [name for name in required if not env.get(name)]
         if missing:
             raise ConfigurationError("missing environment variables: " + ", ".join(missing))
         return cls(

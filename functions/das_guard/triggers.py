@@ -87,7 +87,7 @@ def parse_message(body: str, *, region: str, account: str, now: datetime) -> Tar
     """Reduce one queue message body to a Target, or explain why there is nothing to do."""
     try:
         event = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, integers past 4,300 digits
         return Dismissal(Outcome.IGNORED, "MalformedMessage", f"message body is not JSON: {body[:200]!r}")
     if not isinstance(event, dict):
         return Dismissal(Outcome.IGNORED, "MalformedMessage", f"message body is a JSON {type(event).__name__}")

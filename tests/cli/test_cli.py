@@ -124,7 +124,16 @@ class TestAudit:
 
     def test_a_local_policy_file_instead_of_the_deployed_one(self, demo_account: Any, tmp_path: Path) -> None:
         policy = tmp_path / "p.json"
-        policy.write_text(json.dumps({"version": 1, "defaults": {"action": "exempt"}}))
+        everything = {"name": "everything", "match": {"tags": {"no-such-tag": {"present": False}}}}
+        policy.write_text(
+            json.dumps(
+                {
+                    "version": 1,
+                    "defaults": {"kms_key": "alias/das-guard"},
+                    "rules": [{**everything, "action": "exempt", "reason": "a trial"}],
+                }
+            )
+        )
         result = cli("audit", *REGION, "--format", "json", "--policy", str(policy))
         assert result.exit_code == 0
         # with everything exempt nothing is missing; streams still stopping are not-ready, not failures

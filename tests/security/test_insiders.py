@@ -14,6 +14,7 @@ import pytest
 
 from localaws import World
 from localaws.events import load_sample
+from localaws.runtime import LambdaContext
 from localaws.world import Deployment
 
 DBA = "arn:aws:sts::123456789012:assumed-role/DBA/bob"
@@ -257,3 +258,33 @@ def test_a_running_stream_whose_key_is_going_away_is_not_compliant(
     assert "cannot be read" in decision["detail"]
     [digest] = [a for a in prod.alerts() if a["Subject"].startswith("DAS Guard sweep")]
     assert f"orders-pg: {reason}" in digest["Message"]
+
+
+@pytest.mark.parametrize("event", [{}, {"Records": "x"}, [], {"Records": [{"body": 1}]}, "Records"])
+def test_a_direct_invocation_that_is_not_an_sqs_batch_is_logged_not_a_crash(prod: Deployment, event: Any) -> None:
+    assert prod.handle_queue(event, LambdaContext()) == {"batchItemFailures": []}
+    assert [r for r in prod.records() if r.get("message") == "not an SQS batch: ignored"]
+    assert any(m.get("Reason") == "NotAnSqsBatch" for m in prod.metrics())
+
+
+def test_a_number_too_long_for_python_is_an_ignored_message_not_a_retry_loop(prod: Deployment) -> None:
+    assert prod.deliver('{"id": ' + "9" * 5000 + "}") == {"batchItemFailures": []}
+    assert (prod.last()["outcome"], prod.last()["reason"]) == ("Ignored", "MalformedMessage")
+
+
+def test_without_an_alert_topic_the_function_refuses_to_run() -> None:
+    """Fail closed: no alert channel is an error at start, not silence."""
+    from das_guard.settings import ConfigurationError, Settings  # noqa: PLC0415
+
+    env = {"AWS_REGION": "us-east-1", "DAS_GUARD_ACCOUNT_ID": "1", "DAS_GUARD_POLICY_PARAMETER": "/p"}
+    with pytest.raises(ConfigurationError, match="DAS_GUARD_ALERT_TOPIC_ARN"):
+        Settings.from_env(env)
+
+
+def test_a_report_only_deployment_says_so_in_every_digest(world: World) -> None:
+    prod = world.deploy(DAS_GUARD_ENFORCEMENT_MODE="report-only")
+    prod.add_cluster("orders-pg")
+    assert prod.sweep()["would_start"] == 1
+    [digest] = prod.alerts()
+    assert digest["Subject"].startswith("DAS Guard sweep [REPORT-ONLY]: 0 violation(s)")
+    assert digest["Message"].startswith("This deployment is REPORT-ONLY")

@@ -109,11 +109,34 @@ class TestStopPolicy:
         assert policy.stop_allowed.allowed_principals == []
         assert policy.stop_allowed.hold_hours == 24
 
-    @pytest.mark.parametrize("principal", ["*", "BreakGlass", "arn:aws:s3:::bucket"])
+    @pytest.mark.parametrize(
+        "principal",
+        [
+            "*",
+            "BreakGlass",
+            "arn:aws:s3:::bucket",
+            "arn:aws:sts::*:assumed-role/BreakGlass/*",  # any account
+            "arn:aws:iam::111122223333:*",  # any principal of the account
+            "arn:aws:sts::111122223333:assumed-role/*",  # any role
+            "arn:aws:iam::111122223333:root",
+        ],
+    )
     def test_principals_must_be_iam_or_sts_arns(self, principal: str) -> None:
         assert (
             "stop_allowed.allowed_principals[0]" in problems(doc(stop_allowed={"allowed_principals": [principal]}))[0]
         )
+
+    @pytest.mark.parametrize(
+        "principal",
+        [
+            "arn:aws:iam::111122223333:role/BreakGlass",
+            "arn:aws:sts::111122223333:assumed-role/BreakGlass/*",
+            "arn:aws-us-gov:sts::111122223333:assumed-role/ops/BreakGlass/alice",
+            "arn:aws:iam::111122223333:user/dba-oncall",
+        ],
+    )
+    def test_one_role_or_user_in_one_account_is_accepted(self, principal: str) -> None:
+        assert parse_policy(doc(stop_allowed={"allowed_principals": [principal]})).stop_allowed.allowed_principals
 
     def test_on_stop_defaults_to_restart_and_rules_may_choose_report(self) -> None:
         policy = parse_policy(doc(rules=[{"name": "lab", "match": {"tags": {"env": "lab"}}, "on_stop": "report"}]))

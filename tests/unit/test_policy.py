@@ -97,12 +97,24 @@ class TestAcceptedDocuments:
     def test_every_kind_of_key_reference(self, key: str) -> None:
         assert parse_policy(doc(kms_key=key)).defaults.kms_key == key
 
-    def test_a_policy_that_exempts_everything_needs_no_key(self) -> None:
-        text = json.dumps({"version": 1, "defaults": {"action": "exempt"}})
-        assert parse_policy(text).rule_for({}).action is Action.EXEMPT
+    def test_a_rule_that_exempts_needs_no_key(self) -> None:
+        text = doc({"name": "lab", "match": {"tags": {"env": "lab"}}, "action": "exempt", "reason": "no data"})
+        assert parse_policy(text).rule_for({"env": "lab"}).action is Action.EXEMPT
 
 
 class TestRejectedDocuments:
+    def test_an_exempt_default_is_refused(self) -> None:
+        """With ssm:PutParameter an insider could otherwise switch auditing off for every untagged cluster."""
+        [problem] = problems(json.dumps({"version": 1, "defaults": {"action": "exempt"}}))
+        assert problem.startswith("defaults.action: 'exempt' as the default would leave every cluster")
+        assert "use 'report-only'" in problem
+
+    def test_a_key_given_twice_is_refused_not_the_last_one_taken(self) -> None:
+        text = (
+            '{"version": 1, "defaults": {"kms_key": "alias/das-guard", "action": "enforce", "action": "report-only"}}'
+        )
+        assert problems(text) == ["key 'action' appears twice in one object; only one value may be given"]
+
     def test_invalid_json_names_line_and_column(self) -> None:
         assert problems('{"version": 1,\n  "defaults": {,}}') == [
             "not valid JSON at line 2 column 16: Expecting property name enclosed in double quotes"
@@ -135,13 +147,12 @@ class TestRejectedDocuments:
         text = json.dumps(
             {
                 "version": 1,
-                "defaults": {"action": "exempt"},
+                "defaults": {"action": "report-only"},
                 "rules": [{"name": "prod", "match": {"tags": {"env": "prod"}}, "action": "enforce"}],
             }
         )
-        assert problems(text) == [
-            "rule 'prod' would start streams but no kms_key is set (set it on the rule or in 'defaults')"
-        ]
+        assert len(problems(text)) == 1
+        assert "would start streams but no kms_key is set (set it on the rule or in 'defaults')" in problems(text)[0]
 
     def test_exemptions_need_a_reason(self) -> None:
         text = doc({"name": "quiet", "match": {"tags": {"env": "x"}}, "action": "exempt"})
