@@ -278,9 +278,9 @@ class AwsGateway:
         while True:
             page = _call("dynamodb:Scan", self._dynamodb.scan, **kwargs)
             for item in page.get("Items", []):
-                key = item.get("pk", {}).get("S", "") if isinstance(item.get("pk"), dict) else ""
+                key = _string(item, "pk") or ""
                 if key.startswith("stream#"):
-                    state = item.get("state", {}).get("S") if isinstance(item.get("state"), dict) else None
+                    state = _string(item, "state")
                     if state in STREAM_RECORD_STATES:
                         streams[key.removeprefix("stream#")] = str(state)
                     continue
@@ -403,21 +403,28 @@ class AwsGateway:
         )
 
 
+def _string(item: dict[str, Any], name: str) -> str | None:
+    """A DynamoDB string attribute, or None where the item (perhaps written by someone else) has anything else."""
+    value = item.get(name)
+    text = value.get("S") if isinstance(value, dict) else None
+    return text if isinstance(text, str) else None
+
+
 def _hold_from_item(item: dict[str, Any] | None) -> Hold | None:
     """A hold item as DAS Guard writes it; anything else becomes a Hold with `problem` set (reported, ignored)."""
     if not item:
         return None
-    key = item.get("pk", {}).get("S") if isinstance(item.get("pk"), dict) else None
-    if not isinstance(key, str) or not key.startswith("hold#"):
+    key = _string(item, "pk")
+    if key is None or not key.startswith("hold#"):
         return None
     arn = key.removeprefix("hold#")
-    principal = item.get("principal", {}).get("S") if isinstance(item.get("principal"), dict) else None
-    until_text = item.get("until", {}).get("S") if isinstance(item.get("until"), dict) else None
+    principal = _string(item, "principal")
+    until_text = _string(item, "until")
     try:
         until = datetime.fromisoformat(str(until_text))
     except ValueError:
         until = None
-    if not isinstance(principal, str) or until is None or until.tzinfo is None:
+    if principal is None or until is None or until.tzinfo is None:
         shown = {k: v for k, v in item.items() if k != "pk"}
         return Hold(
             arn, str(principal or "?"), datetime.min.replace(tzinfo=UTC), problem=f"malformed item {shown}"[:300]

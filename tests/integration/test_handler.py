@@ -21,11 +21,6 @@ def demo_clusters(session: Any, stack: scenario.Stack) -> None:
     scenario.seed_demo_clusters(session, stack)
 
 
-def stream(rds: Any, cluster_id: str) -> dict[str, Any]:
-    cluster = rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
-    return {k.removeprefix("ActivityStream"): v for k, v in cluster.items() if k.startswith("ActivityStream")}
-
-
 @pytest.mark.usefixtures("demo_clusters")
 @pytest.mark.parametrize("name", sorted(scenario.DEMO_EXPECTATIONS))
 def test_every_sample_event_reaches_its_outcome(enforcer: Enforcer, rds: Any, name: str) -> None:
@@ -46,7 +41,7 @@ def test_every_sample_event_reaches_its_outcome(enforcer: Enforcer, rds: Any, na
     if expected.outcome == "Started":
         assert changed == {expected.cluster}
         assert after[expected.cluster] == "starting"
-        assert stream(rds, expected.cluster)["KmsKeyId"] == enforcer.stack.key_arn
+        assert enforcer.stream(expected.cluster)["KmsKeyId"] == enforcer.stack.key_arn
         assert started == 1
     else:
         assert changed == set(), "only Started may change a cluster"
@@ -63,8 +58,8 @@ def test_every_sample_event_reaches_its_outcome(enforcer: Enforcer, rds: Any, na
 def test_rule_mode_and_key_reach_aws(enforcer: Enforcer, rds: Any) -> None:
     enforcer.deliver(sample("cloudtrail-create-db-cluster"))  # orders-pg: data-class=pci -> sync
     enforcer.deliver(sample("cloudtrail-restore-db-cluster-from-snapshot"))  # billing-mysql: pci, but MySQL
-    assert stream(rds, "orders-pg")["Mode"] == "sync"
-    assert stream(rds, "billing-mysql")["Mode"] == "async"
+    assert enforcer.stream("orders-pg")["Mode"] == "sync"
+    assert enforcer.stream("billing-mysql")["Mode"] == "async"
     billing = enforcer.decisions()[-1]
     assert [w["code"] for w in billing["warnings"]] == ["ModeDowngraded"]
     assert billing["rule"] == "regulated-data"
@@ -477,7 +472,7 @@ def test_report_only_changes_nothing(enforcer: Enforcer, rds: Any) -> None:
     decision = enforcer.last()
     assert decision["outcome"] == "WouldStart"
     assert decision["start_request"]["kms_key_id"] == enforcer.stack.key_arn
-    assert stream(rds, "orders-pg-clone")["Status"] == "stopped"
+    assert enforcer.stream("orders-pg-clone")["Status"] == "stopped"
     assert enforcer.api.calls["rds:StartActivityStream"] == 0
 
 

@@ -29,10 +29,6 @@ def put_policy(session: Any, policy: dict[str, Any]) -> None:
     )
 
 
-def status(rds: Any, cluster_id: str) -> str:
-    return str(rds.describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]["ActivityStreamStatus"])
-
-
 def tag_event(cluster_id: str, name: str = "AddTagsToResource", resource: str = "cluster") -> dict[str, Any]:
     event = sample("cloudtrail-add-tags-to-cluster")
     event["detail"]["eventName"] = name
@@ -93,7 +89,7 @@ class TestTagChanges:
             "regulated-data",
             "CloudTrail:AddTagsToResource",
         )
-        assert status(rds, "ledger-pg") == "starting"
+        assert enforcer.stream("ledger-pg")["Status"] == "starting"
 
     def test_a_tag_on_a_member_instance_re_evaluates_its_cluster(self, enforcer: Enforcer, session: Any) -> None:
         pg(session, "ledger-pg")
@@ -106,7 +102,7 @@ class TestTagChanges:
         pg(session, "ledger-pg", stream="started", key_arn=stack.key_arn)
         enforcer.deliver(tag_event("ledger-pg", "RemoveTagsFromResource"))
         assert enforcer.last()["outcome"] == "AlreadyActive"
-        assert status(rds, "ledger-pg") == "started"
+        assert enforcer.stream("ledger-pg")["Status"] == "started"
 
     def test_removing_an_exempting_tag_enforces_the_default(self, enforcer: Enforcer, session: Any, rds: Any) -> None:
         pg(session, "lab-pg", tags={"env": "sandbox"})
@@ -155,7 +151,7 @@ class TestTamperResponse:
         [retry] = enforcer.queued()
         enforcer.deliver(retry["body"])
         assert enforcer.last()["outcome"] == "Started"
-        assert status(rds, "reports-pg") == "starting"
+        assert enforcer.stream("reports-pg")["Status"] == "starting"
 
     def test_stop_by_the_break_glass_role_is_only_reported_and_held(
         self, make_enforcer: Callable[..., Enforcer], session: Any, rds: Any, stack: scenario.Stack, world: World
@@ -185,7 +181,7 @@ class TestTamperResponse:
         assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("Exempt", "BreakGlassHold")
         sweep = enforcer.sweep("s1")
         assert sweep["reasons"] == {"Exempt:BreakGlassHold": 1}
-        assert status(rds, "warehouse-pg") == "stopped"
+        assert enforcer.stream("warehouse-pg")["Status"] == "stopped"
 
         # when the hold (8 h in the demo policy) is over, enforcement resumes
         world.advance(hours=9)
@@ -221,7 +217,7 @@ class TestTamperResponse:
         enforcer.deliver(stop_event("warehouse-pg", role="BreakGlass", user="carol"))  # CloudTrail, minutes later
         enforcer.deliver(retry["body"])
         assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("Exempt", "BreakGlassHold")
-        assert status(rds, "warehouse-pg") == "stopped"
+        assert enforcer.stream("warehouse-pg")["Status"] == "stopped"
 
     def test_on_stop_report_only_reports(
         self, make_enforcer: Callable[..., Enforcer], session: Any, stack: scenario.Stack
