@@ -30,7 +30,11 @@ visibility timeouts run out (the local world calls both when its clock moves). O
 so that reserved `alias/aws/*` keys are AWS managed and a key created without `KeyUsage` is
 `ENCRYPT_DECRYPT`, as in KMS (moto leaves both wrong, which would hide key-type checks), and DescribeDBClusters
 pages by `MaxRecords`/`Marker` (default and maximum 100) as RDS does, where moto returns every cluster at once
-(which would hide how many calls a sweep makes); DescribeDBInstances pages the same way.
+(which would hide how many calls a sweep makes); DescribeDBInstances pages the same way. SNS Publish refuses a
+`Subject` with line breaks or control characters, as SNS does ("Subjects must be UTF-8 text with no line breaks or
+control characters, and less than 100 characters long"); moto checks only the length, which would hide an alert
+lost to a hostile principal name. Renaming a cluster (ModifyDBCluster `NewDBClusterIdentifier`) keeps its
+instances as members under the new name, as in RDS; moto leaves them pointing at the old name.
 """
 
 from __future__ import annotations
@@ -51,8 +55,9 @@ from moto.rds.exceptions import (
     InvalidParameterValue,
     KMSKeyNotAccessibleFault,
 )
-from moto.rds.models import DBCluster, RDSBackend, rds_backends
+from moto.rds.models import DBCluster, DBInstanceClustered, RDSBackend, rds_backends
 from moto.rds.responses import RDSResponse
+from moto.sns.models import SNSBackend
 from moto.sqs.models import sqs_backends
 
 DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
@@ -359,6 +364,8 @@ def install() -> None:
             (KmsBackend, "_generate_default_keys"): _reserved_aliases_are_aws_managed(),
             (RDSResponse, "describe_db_clusters"): _paged(RDSResponse.describe_db_clusters, "DBClusters"),
             (RDSResponse, "describe_db_instances"): _paged(RDSResponse.describe_db_instances, "DBInstances"),
+            (SNSBackend, "publish"): _publish_checking_the_subject(),
+            (RDSBackend, "modify_db_cluster"): _rename_keeping_members(),
         }
         for (cls, name), value in patches.items():
             setattr(cls, name, value)
@@ -398,6 +405,36 @@ def _paged(operation: Any, key: str) -> Any:
         return ActionResult(result)
 
     return paged
+
+
+def _rename_keeping_members() -> Any:
+    modify = RDSBackend.modify_db_cluster
+
+    def modify_db_cluster(self: RDSBackend, kwargs: dict[str, Any]) -> Any:
+        old, new = kwargs.get("db_cluster_identifier"), kwargs.get("new_db_cluster_identifier")
+        result = modify(self, kwargs)
+        if new and new != old:
+            for instance in self.databases.values():
+                if isinstance(instance, DBInstanceClustered) and instance.db_cluster_identifier == old:
+                    instance.db_cluster_identifier = new
+        return result
+
+    return modify_db_cluster
+
+
+_SUBJECT_REFUSED = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _publish_checking_the_subject() -> Any:
+    publish = SNSBackend.publish
+
+    def checked(self: SNSBackend, message: str, **kwargs: Any) -> Any:
+        subject = kwargs.get("subject")
+        if isinstance(subject, str) and (_SUBJECT_REFUSED.search(subject) or not subject.strip()):
+            raise ValueError("Subject must be UTF-8 text with no line breaks or control characters")
+        return publish(self, message, **kwargs)
+
+    return checked
 
 
 def _create_key_with_default_usage() -> Any:

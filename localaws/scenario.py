@@ -182,6 +182,7 @@ DEMO_EXPECTATIONS: dict[str, Expected] = {
     "cloudtrail-stop-activity-stream": Expected("reports-pg", "Tampered", "StoppedByUnauthorizedPrincipal"),
     "cloudtrail-stop-activity-stream-break-glass": Expected("warehouse-pg", "Tampered", "StoppedByAllowedPrincipal"),
     "rds-event-0180-stream-stopped": Expected("reports-pg", "Tampered", "StreamStoppedUnattributed"),
+    "cloudtrail-modify-db-cluster-rename": Expected("legacy-orders", "AlreadyActive", "StreamActive"),
 }
 
 
@@ -245,6 +246,9 @@ def seed_demo_clusters(session: Any, stack: Stack) -> None:
     for name in ("reports-pg", "warehouse-pg"):
         create_cluster(rds, name, pg, "16.1", [(f"{name}-1", "db.r6g.large")], tags={"team": "bi"})
         das_extension.set_activity_stream(name, "stopping", "async", stack.key_arn, **where)
+    # renamed into the legacy-* pattern, whose exemption has expired: still enforced, stream still running
+    create_cluster(rds, "legacy-orders", pg, "15.4", [("legacy-orders-1", "db.r6g.large")])
+    das_extension.set_activity_stream("legacy-orders", "started", "async", stack.key_arn, **where)
 
 
 def create_multi_az_cluster(rds: Any, cluster_id: str, instances: Sequence[str] = ()) -> str:

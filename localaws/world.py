@@ -345,6 +345,22 @@ class Deployment:
         stopped["detail"]["SourceIdentifier"] = f"rds:{cluster_id}"
         self.send(stopped, call, redate=False)
 
+    def rename_cluster(self, cluster_id: str, new_id: str, *, by: str = DBA) -> None:
+        """Somebody renames the cluster (ModifyDBCluster NewDBClusterIdentifier): the call in RDS, then the
+        CloudTrail record EventBridge brings to the queue."""
+        self.aws.client("rds").modify_db_cluster(
+            DBClusterIdentifier=cluster_id, NewDBClusterIdentifier=new_id, ApplyImmediately=True
+        )
+        call = self.world.sample("cloudtrail-modify-db-cluster-rename")
+        call["account"], call["region"] = self.account, self.region
+        detail = call["detail"]
+        detail["requestParameters"].update(dBClusterIdentifier=cluster_id, newDBClusterIdentifier=new_id)
+        detail["responseElements"].update(
+            dBClusterIdentifier=new_id, dBClusterArn=f"arn:aws:rds:{self.region}:{self.account}:cluster:{new_id}"
+        )
+        detail["userIdentity"]["arn"] = by
+        self.send(call, redate=False)
+
     # -- events in ------------------------------------------------------------------------------------------
     def send(self, *events: Mapping[str, Any] | str, redate: bool = True) -> None:
         """Put events on the function's queue, as the EventBridge rules do (re-dated to now, order kept)."""

@@ -22,7 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .clock import Clock
 from .gateway import AwsError
-from .model import AURORA_ENGINES, ClusterInfo, Hold, KeyInfo, KeyLookup, StartRequest
+from .model import AURORA_ENGINES, ClusterInfo, Hold, KeyInfo, KeyLookup, Protection, StartRequest, StreamRecord
 
 T = TypeVar("T")
 STREAM_RECORD_STATES = frozenset({"on", "reported", "allowed"})
@@ -267,11 +267,11 @@ class AwsGateway:
         """Every active hold (one paginated scan instead of a read per cluster)."""
         return self.sweep_state(now)[0]
 
-    def sweep_state(self, now: datetime) -> tuple[dict[str, Hold], dict[str, str]]:
+    def sweep_state(self, now: datetime) -> tuple[dict[str, Hold], dict[str, StreamRecord]]:
         """One paginated scan of the state table: the active holds (by cluster ARN) and the stream records (by
         DbClusterResourceId: what DAS Guard last knew of each stream, see `mark_stream`)."""
         holds: dict[str, Hold] = {}
-        streams: dict[str, str] = {}
+        streams: dict[str, StreamRecord] = {}
         if not self.state_table:
             return holds, streams
         kwargs: dict[str, Any] = {"TableName": self.state_table}
@@ -280,9 +280,9 @@ class AwsGateway:
             for item in page.get("Items", []):
                 key = _string(item, "pk") or ""
                 if key.startswith("stream#"):
-                    state = _string(item, "state")
-                    if state in STREAM_RECORD_STATES:
-                        streams[key.removeprefix("stream#")] = str(state)
+                    record = _record_from_item(item)
+                    if record is not None:
+                        streams[key.removeprefix("stream#")] = record
                     continue
                 hold = _hold_from_item(item)
                 if hold and (hold.problem or hold.until > now):
@@ -291,24 +291,36 @@ class AwsGateway:
                 return holds, streams
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def mark_stream(self, resource_id: str, cluster_arn: str, state: str, now: datetime) -> None:
+    def mark_stream(
+        self, resource_id: str, cluster_arn: str, state: str, now: datetime, protection: Protection | None = None
+    ) -> None:
         """Remember what DAS Guard knows of a cluster's stream (`on`: it started it or saw it running; `reported`: a
-        stop was reported; `allowed`: stopped by a break-glass principal), keyed by the resource id, which stays
-        with the cluster through renames. No state table: nothing to remember."""
+        stop was reported; `allowed`: stopped by a break-glass principal) and the rule guarding it then, keyed by
+        the resource id, which stays with the cluster through renames. No state table: nothing to remember."""
         if not self.state_table or not resource_id:
             return
         assert state in STREAM_RECORD_STATES
-        _call(
-            "dynamodb:PutItem",
-            self._dynamodb.put_item,
+        item = {
+            "pk": {"S": f"stream#{resource_id}"},
+            "state": {"S": state},
+            "cluster_arn": {"S": cluster_arn},
+            "at": {"S": now.isoformat()},
+        }
+        if protection is not None:
+            item |= {"rule": {"S": protection.label}, "rank": {"N": str(protection.rank)}}
+        _call("dynamodb:PutItem", self._dynamodb.put_item, TableName=self.state_table, Item=item)
+
+    def stream_record(self, resource_id: str) -> StreamRecord | None:
+        if not self.state_table or not resource_id:
+            return None
+        response = _call(
+            "dynamodb:GetItem",
+            self._dynamodb.get_item,
             TableName=self.state_table,
-            Item={
-                "pk": {"S": f"stream#{resource_id}"},
-                "state": {"S": state},
-                "cluster_arn": {"S": cluster_arn},
-                "at": {"S": now.isoformat()},
-            },
+            Key={"pk": {"S": f"stream#{resource_id}"}},
+            ConsistentRead=True,
         )
+        return _record_from_item(response.get("Item") or {})
 
     def place_hold(self, hold: Hold) -> None:
         if not self.state_table:
@@ -408,6 +420,19 @@ def _string(item: dict[str, Any], name: str) -> str | None:
     value = item.get(name)
     text = value.get("S") if isinstance(value, dict) else None
     return text if isinstance(text, str) else None
+
+
+def _record_from_item(item: dict[str, Any]) -> StreamRecord | None:
+    """A stream record as DAS Guard writes it; an unknown state is no record, a broken rule no protection."""
+    state = _string(item, "state")
+    if state not in STREAM_RECORD_STATES:
+        return None
+    label = _string(item, "rule")
+    rank = item.get("rank")
+    number = rank.get("N") if isinstance(rank, dict) else None
+    if label is None or not isinstance(number, str) or number not in {"0", "1", "2", "3"}:
+        return StreamRecord(str(state))
+    return StreamRecord(str(state), Protection(int(number), label))
 
 
 def _hold_from_item(item: dict[str, Any] | None) -> Hold | None:

@@ -24,8 +24,10 @@ from .model import (
     Hold,
     KeyLookup,
     Outcome,
+    Protection,
     StartRequest,
     StopInfo,
+    StreamRecord,
 )
 from .policy import Action, EffectiveRule, OnStop, PolicyDocument
 from .triggers import Target
@@ -77,7 +79,7 @@ def decide(
         return replace(base, reason="ClusterDeleting", detail="the cluster is being deleted")
 
     rule = policy.rule_for(cluster.tags)
-    base = replace(base, rule=rule.name)
+    base = replace(base, rule=rule.name, protection=protection(cluster, policy, inputs.today))
 
     # 2. A stream that is already there (or on its way) is left alone, whatever the rule says - unless its key is
     #    going away: a disabled key, or one scheduled for deletion, makes every audit record it sealed unreadable.
@@ -197,6 +199,42 @@ def decide(
         detail=f"would start {plan} ({why})" if report_only else f"starting {plan}",
         start=request,
         warnings=base.warnings + ((downgrade,) if downgrade else ()),
+    )
+
+
+def protection(cluster: ClusterInfo, policy: PolicyDocument, today: date) -> Protection:
+    """How firmly the policy guards this cluster's stream today (tags and name choose; see model.Protection)."""
+    exemption, _ = policy.exemption_for(cluster.identifier, cluster.tags, today)
+    if exemption is not None:
+        return Protection(0, f"exemption {exemption.name!r} until {exemption.expires.isoformat()}")
+    rule = policy.rule_for(cluster.tags)
+    if rule.action is Action.EXEMPT:
+        return Protection(0, f"rule {rule.name!r} (exempt)")
+    if rule.action is Action.REPORT_ONLY:
+        return Protection(1, f"rule {rule.name!r} (report-only)")
+    if rule.on_stop is OnStop.REPORT:
+        return Protection(2, f"rule {rule.name!r} (enforce, on_stop: report)")
+    return Protection(3, f"rule {rule.name!r} (enforce)")
+
+
+def protection_lowered(record: StreamRecord | None, now: Protection | None, changed_by: str) -> Finding | None:
+    """A running stream's cluster moved to a softer rule (a tag, a rename, or an edit of the rules themselves).
+
+    Not a violation - the stream still runs - but the usual first step of someone who wants to stop it next
+    without DAS Guard restarting it. The stop itself is reported whatever the rule; this tells who prepared it."""
+    before = record.protection if record else None
+    if before is None or now is None or now.rank >= before.rank:
+        return None
+    consequence = {
+        0: "a missing stream would no longer be started and a stop no longer restarted",
+        1: "a missing stream would only be reported and a stop no longer restarted",
+    }.get(now.rank, "a stop would be reported but no longer restarted")
+    return Finding(
+        "ProtectionLowered",
+        f"{changed_by} moved the cluster from {before.label} to {now.label} while its activity stream runs: "
+        f"{consequence}",
+        "If the compliance team did not agree to this, restore the cluster's tags or name (CloudTrail shows the "
+        "call and its caller) and find out why this principal may change them.",
     )
 
 
@@ -413,7 +451,8 @@ class Enforcer:
                         until = self._clock.now() + timedelta(hours=policy.stop_allowed.hold_hours)
                         self._aws.place_hold(Hold(cluster.arn, target.stop.principal, until))
                     state = "allowed" if allowed else "reported"
-                    self._aws.mark_stream(cluster.resource_id, cluster.arn, state, self._clock.now())
+                    guarded = protection(cluster, policy, self._clock.now().date())
+                    self._aws.mark_stream(cluster.resource_id, cluster.arn, state, self._clock.now(), guarded)
                 if not restart:
                     return reports
                 if not target.stop.known:
@@ -433,7 +472,19 @@ class Enforcer:
         # Holds are always consulted: a creation event (or a retry claiming to be one) can be forged by anyone who
         # may send to the queue, and must not lift a genuine break-glass hold.
         inputs = self.inputs(check_holds=True)
-        return [*reports, self.act(decide(cluster, policy, inputs, cluster_id=cluster_id), policy, inputs)]
+        decision = self.act(decide(cluster, policy, inputs, cluster_id=cluster_id), policy, inputs)
+        if target.changed_by is not None and cluster is not None and cluster.stream_status in ACTIVE_STREAM_STATES:
+            decision = self._watch_protection(cluster, decision, target.changed_by)
+        return [*reports, decision]
+
+    def _watch_protection(self, cluster: ClusterInfo, decision: Decision, changed_by: str) -> Decision:
+        """After a tag change or rename of a cluster with a running stream: compare the rule with the one DAS Guard
+        last recorded for it, warn if it is softer, and record the new one (so the same change is told once)."""
+        record = self._aws.stream_record(cluster.resource_id)
+        lowered = protection_lowered(record, decision.protection, changed_by)
+        if not self._dry_run and (record is None or record.state != "on" or record.protection != decision.protection):
+            self._aws.mark_stream(cluster.resource_id, cluster.arn, "on", self._clock.now(), decision.protection)
+        return replace(decision, warnings=(*decision.warnings, lowered)) if lowered else decision
 
     def act(self, decision: Decision, policy: PolicyDocument, inputs: Inputs) -> Decision:
         """Carry out a decision: call StartActivityStream for Started, nothing otherwise."""
@@ -456,7 +507,9 @@ class Enforcer:
         if not (decision.resource_id and decision.cluster_arn) or self._dry_run:
             return ()
         try:
-            self._aws.mark_stream(decision.resource_id, decision.cluster_arn, "on", self._clock.now())
+            self._aws.mark_stream(
+                decision.resource_id, decision.cluster_arn, "on", self._clock.now(), decision.protection
+            )
         except AwsError as err:  # the stream is started; the sweep records it next time
             return (
                 Finding("StreamNotRecorded", f"the started stream could not be recorded in the state table: {err}"),

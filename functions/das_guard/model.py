@@ -201,6 +201,26 @@ class Hold:
 
 
 @dataclass(frozen=True)
+class Protection:
+    """How firmly the policy guards a cluster's stream today, strongest first: 3 enforce (a stop is restarted),
+    2 enforce with on_stop: report, 1 report-only, 0 exempt. A tag or a rename can lower it; that is news."""
+
+    rank: int
+    label: str  # e.g. "rule 'production' (enforce)", "exemption 'legacy-db' until 2027-01-31"
+
+
+@dataclass(frozen=True)
+class StreamRecord:
+    """What DAS Guard last knew of a cluster's stream (state table, `stream#<DbClusterResourceId>`).
+
+    `state`: on (started or seen running), reported (a stop was reported), allowed (break-glass stop).
+    `protection`: the rule that applied then (None in records written before it was kept)."""
+
+    state: str
+    protection: Protection | None = None
+
+
+@dataclass(frozen=True)
 class StartRequest:
     """The exact StartActivityStream call the enforcer intends to make."""
 
@@ -241,3 +261,4 @@ class Decision:
     start: StartRequest | None = None
     stream: dict[str, Any] | None = None
     actor: StopInfo | None = None
+    protection: Protection | None = None  # how firmly the rule guards the stream (None: not an Aurora cluster)

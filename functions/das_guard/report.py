@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -105,6 +105,14 @@ def render_alert(
     return subject[:100], "\n".join(lines)
 
 
+def safe_subject(text: str) -> str:
+    """An SNS subject that cannot be refused: SNS rejects line breaks and control characters and 100 characters or
+    more, and e-mail clients mangle the rest of Unicode. A principal or cluster name chosen by an insider must not
+    cost the HIGH alert that reports them, so the subject is one line of printable ASCII, at most 99 characters."""
+    printable = "".join(c if " " <= c <= "~" else "?" for c in text)
+    return " ".join(printable.split())[:99] or "DAS Guard alert"
+
+
 def _short(principal: str) -> str:
     """arn:aws:sts::1:assumed-role/BreakGlass/alice -> BreakGlass/alice; anything else unchanged."""
     return principal.split(":assumed-role/", 1)[-1] if ":assumed-role/" in principal else principal
@@ -197,6 +205,13 @@ class Reporter:
                 self.count("Warning", warning.code)
             if warning.code == "ExemptionExpired":
                 self._notice_expired_exemption(evaluation, warning)
+            if warning.code == "ProtectionLowered" and alert:  # the sweep lists these in its summary instead
+                self.send(
+                    f"DAS Guard notice: softer rule for {evaluation.cluster_id} in {self._account}/{self._region}",
+                    f"{warning.detail}.\n\nCluster: {evaluation.cluster_arn}\nTrigger: {trigger} (event {event_id})"
+                    f"\nDecision now: {evaluation.outcome.value} ({evaluation.reason}): {evaluation.detail}"
+                    f"\n\nHow to fix: {warning.fix}",
+                )
 
         if self._publishing and (metrics or evaluation.outcome not in STEADY_OUTCOMES):
             self._queue_result(
@@ -275,7 +290,7 @@ class Reporter:
             self._logger.error("EventBridge refused result events", extra={"error_codes": refused})
             self._metrics.add_metric(name="ResultEventsFailed", unit=MetricUnit.Count, value=len(refused))
 
-    def sweep_summary(self, summary: dict[str, Any], violations: list[str]) -> None:
+    def sweep_summary(self, summary: dict[str, Any], violations: list[str], softened: Sequence[str] = ()) -> None:
         """One log line, the summary metric set, one result event, and one alert if anything needs a person."""
         self._logger.info("sweep summary", extra={"sweep": summary})
         self._queue_result(
@@ -293,11 +308,12 @@ class Reporter:
             ("SweepWouldStart", "would_start"),
             ("SweepHandedOff", "handed_off"),
             ("SweepStreamsLost", "streams_lost"),
+            ("SweepProtectionLowered", "protection_lowered"),
         ):
             self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=summary[key])
         expiring = summary["expiring_exemptions"]
         self._metrics.add_metric(name="ExemptionsExpiringSoon", unit=MetricUnit.Count, value=len(expiring))
-        if not violations and not expiring and not self._report_only:
+        if not violations and not expiring and not softened and not self._report_only:
             return
         lines = [
             *(
@@ -320,11 +336,18 @@ class Reporter:
                 *(f"  - {v}" for v in violations[:100]),
                 "",
             ]
+        if softened:
+            lines += [
+                "Running streams now guarded by a softer rule (first 100; a stop would no longer be restarted):",
+                *(f"  - {s}" for s in softened[:100]),
+                "",
+            ]
         if expiring:
             lines += ["Exemptions expiring within 7 days:", *(f"  - {e}" for e in expiring), ""]
         mode = " [REPORT-ONLY]" if self._report_only else ""
+        soft = f", {len(softened)} softened" if softened else ""
         self.send(
-            f"DAS Guard sweep{mode}: {len(violations)} violation(s), {len(expiring)} exemption(s) expiring in "
+            f"DAS Guard sweep{mode}: {len(violations)} violation(s){soft}, {len(expiring)} exemption(s) expiring in "
             f"{self._account}/{self._region}",
             "\n".join(lines),
         )
@@ -352,7 +375,7 @@ class Reporter:
     def send(self, subject: str, body: str) -> None:
         """Publish an alert. A failed alert must not fail the decision it reports: log it loudly instead."""
         try:
-            self._publish(subject, body)
+            self._publish(safe_subject(subject), body)
         except Exception:  # the alert is also in the log line above
             self._logger.exception("could not publish alert", extra={"alert_subject": subject})
             self.count("AlertFailed", "Publish")

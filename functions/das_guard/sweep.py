@@ -20,14 +20,15 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from .clock import Clock
-from .enforcer import Enforcer, assess_lost_stream, decide
+from .enforcer import Enforcer, assess_lost_stream, decide, protection_lowered
 from .gateway import AwsError, RegionGateway
-from .model import ClusterInfo, Decision, Outcome
+from .model import ACTIVE_STREAM_STATES, ClusterInfo, Decision, Outcome, Protection
 from .policy import PolicyDocument
 from .report import Reporter
 from .triggers import Target
 
 TRIGGER = "Sweep"
+UNSEEN_CHANGE = "a change no event reported (tags, name or policy; see CloudTrail)"
 RESERVE_MS = 20_000  # stop deciding with this much Lambda time left, to hand off the rest safely
 
 
@@ -40,6 +41,7 @@ class SweepSummary:
     violations: list[str] = field(default_factory=list)
     expiring_exemptions: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)  # streams found stopped that DAS Guard had seen running
+    softened: list[str] = field(default_factory=list)  # running streams now guarded by a softer rule
 
     def add(self, evaluation: Decision) -> None:
         self.outcomes[evaluation.outcome.value] += 1
@@ -69,6 +71,7 @@ class SweepSummary:
             "not_applicable": self.outcomes[Outcome.NOT_APPLICABLE.value],
             "handed_off": self.handed_off,
             "streams_lost": len(self.lost),
+            "protection_lowered": len(self.softened),
             "expiring_exemptions": self.expiring_exemptions,
             "outcomes": dict(self.outcomes),
             "reasons": dict(self.reasons),
@@ -110,13 +113,19 @@ class Sweeper:
                 continue
             decision = decide(cluster, policy, inputs)
             record = streams.get(cluster.resource_id)
-            lost = assess_lost_stream(cluster, record, policy) if decision.reason != "BreakGlassHold" else None
+            state = record.state if record else None
+            lost = assess_lost_stream(cluster, state, policy) if decision.reason != "BreakGlassHold" else None
             if lost is not None:
                 summary.lost.append(f"{cluster.identifier}: {lost.detail}")
                 self._reporter.record(lost, trigger=TRIGGER, event_id=sweep_id)  # HIGH alert, metric: news
-                self._remember(cluster, "reported")
-            elif decision.outcome is Outcome.ALREADY_ACTIVE and record != "on":
-                self._remember(cluster, "on")
+                self._remember(cluster, "reported", decision.protection)
+            elif cluster.stream_status in ACTIVE_STREAM_STATES and decision.protection is not None:
+                lowered = protection_lowered(record, decision.protection, UNSEEN_CHANGE)
+                if lowered is not None:  # told once, in the summary alert (a policy edit may soften hundreds)
+                    decision = replace(decision, warnings=(*decision.warnings, lowered))
+                    summary.softened.append(f"{cluster.identifier}: {lowered.detail}")
+                if record is None or state != "on" or record.protection != decision.protection:
+                    self._remember(cluster, "on", decision.protection)
             # A not-ready cluster has its own creation events and deferral chain; the sweep only counts it.
             try:
                 evaluation = self._enforcer.act(decision, policy, inputs)
@@ -135,14 +144,14 @@ class Sweeper:
                 [Target(TRIGGER, sweep_id, now, cluster_id=cluster_id).retry_message() for cluster_id in leftover]
             )
             summary.handed_off = len(leftover)
-        self._reporter.sweep_summary(summary.as_dict(), summary.violations + summary.lost)
+        self._reporter.sweep_summary(summary.as_dict(), summary.violations + summary.lost, summary.softened)
         return summary
 
-    def _remember(self, cluster: ClusterInfo, state: str) -> None:
+    def _remember(self, cluster: ClusterInfo, state: str, protection: Protection | None) -> None:
         """Record what the sweep learnt of a stream; a failure is logged and the next sweep tries again."""
         if self._enforcer.dry_run:
             return
         try:
-            self._aws.mark_stream(cluster.resource_id, cluster.arn, state, self._clock.now())
+            self._aws.mark_stream(cluster.resource_id, cluster.arn, state, self._clock.now(), protection)
         except AwsError:
             self._logger.exception("could not record the stream state", extra={"cluster_arn": cluster.arn})

@@ -21,6 +21,7 @@ CLUSTER_CREATING_CALLS = frozenset(
 )
 INSTANCE_CREATING_CALLS = frozenset({"CreateDBInstance"})
 TAG_CALLS = frozenset({"AddTagsToResource", "RemoveTagsFromResource"})
+RENAME_CALL = "ModifyDBCluster"  # routed only with newDBClusterIdentifier: a new name can match an exemption
 STOP_CALL = "StopActivityStream"
 CLUSTER_EVENTS = {"RDS-EVENT-0170"}  # DB cluster created
 INSTANCE_EVENTS = {"RDS-EVENT-0005"}  # DB instance created
@@ -46,6 +47,7 @@ class Target:
     instance_id: str | None = None
     attempt: int = 0
     stop: StopInfo | None = None
+    changed_by: str | None = None  # who changed the tags or the name (these choose the rule), from CloudTrail
 
     @property
     def is_creation(self) -> bool:
@@ -161,7 +163,10 @@ def _from_cloudtrail(
             return Dismissal(Outcome.IGNORED, "MalformedEvent", f"{name} names no cluster", trigger, event_id)
         return Target(trigger, event_id, first_seen, cluster_id=cluster.lower())
     if name in TAG_CALLS:
-        return _from_tag_change(request, name, trigger, event_id, first_seen, region=region, account=account)
+        target = _from_tag_change(request, name, trigger, event_id, first_seen, region=region, account=account)
+        return replace(target, changed_by=_caller(detail)) if isinstance(target, Target) else target
+    if name == RENAME_CALL:
+        return _from_rename(detail, request, trigger, event_id, first_seen)
     if name == STOP_CALL:
         cluster = _identifier_from_arn(
             request.get("resourceArn") or request.get("ResourceArn"), "cluster", region, account
@@ -223,6 +228,18 @@ def _from_rds_event(
     return Target(trigger, event_id, first_seen, instance_id=name.lower())
 
 
+def _from_rename(
+    detail: dict[str, Any], request: dict[str, Any], trigger: str, event_id: str, first_seen: datetime
+) -> Target | Dismissal:
+    """A new name can match a policy exemption's cluster_ids: evaluate the cluster under it, and keep who did it."""
+    new_name = _text(request.get("newDBClusterIdentifier"))
+    if not new_name:
+        return Dismissal(
+            Outcome.IGNORED, "UnrecognisedEvent", f"{RENAME_CALL} without a new name is not handled", trigger, event_id
+        )
+    return Target(trigger, event_id, first_seen, cluster_id=new_name.lower(), changed_by=_caller(detail))
+
+
 def _from_tag_change(
     request: dict[str, Any], name: str, trigger: str, event_id: str, first_seen: datetime, *, region: str, account: str
 ) -> Target | Dismissal:
@@ -245,12 +262,23 @@ def _from_tag_change(
     return Target(trigger, event_id, first_seen, instance_id=arn.resource_id.lower())
 
 
-def _stopped_by(detail: dict[str, Any]) -> StopInfo:
+def _principals(detail: dict[str, Any]) -> tuple[tuple[str, ...], str]:
+    """(the caller's ARNs: session and role, the identity type) from a CloudTrail record, however broken."""
     identity = _object(detail.get("userIdentity"))
     issuer = _object(_object(identity.get("sessionContext")).get("sessionIssuer"))
     principals = tuple(p for p in (_text(identity.get("arn")), _text(issuer.get("arn"))) if p)
+    return principals, _text(identity.get("type"))
+
+
+def _caller(detail: dict[str, Any]) -> str:
+    principals, kind = _principals(detail)
+    return principals[0] if principals else kind or "unknown"
+
+
+def _stopped_by(detail: dict[str, Any]) -> StopInfo:
+    principals, kind = _principals(detail)
     return StopInfo(
-        principal=principals[0] if principals else _text(identity.get("type")) or "unknown",
+        principal=principals[0] if principals else kind or "unknown",
         principals=principals,
         source_ip=_text(detail.get("sourceIPAddress")),
         time=_text(detail.get("eventTime")),

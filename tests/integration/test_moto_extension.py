@@ -247,3 +247,24 @@ def test_streams_settle_when_minutes_pass(world: World) -> None:
     assert deployment.streams() == {"a": "starting", "b": "stopping"}
     world.advance(minutes=1)
     assert deployment.streams() == {"a": "started", "b": "stopped"}
+
+
+@pytest.mark.parametrize("subject", ["line\nbreak", "tab\there", "bell\x07", "   "])
+def test_sns_refuses_subjects_with_line_breaks_or_control_characters(session: Any, subject: str) -> None:
+    sns = session.client("sns")
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    code, status, _ = error(sns.publish, TopicArn=topic, Subject=subject, Message="m")
+    assert (code, status) == ("InvalidParameter", 400)
+    assert sns.publish(TopicArn=topic, Subject="DAS Guard HIGH: fine", Message="m")["MessageId"]
+
+
+def test_a_renamed_cluster_keeps_its_instances_and_its_resource_id(rds: Any) -> None:
+    pg(rds, "orders-pg")
+    before = rds.describe_db_clusters(DBClusterIdentifier="orders-pg")["DBClusters"][0]
+    rds.modify_db_cluster(DBClusterIdentifier="orders-pg", NewDBClusterIdentifier="orders-v2", ApplyImmediately=True)
+    [after] = rds.describe_db_clusters()["DBClusters"]
+    assert (after["DBClusterIdentifier"], after["DbClusterResourceId"]) == ("orders-v2", before["DbClusterResourceId"])
+    assert after["DBClusterArn"].endswith(":cluster:orders-v2")
+    assert [m["DBInstanceIdentifier"] for m in after["DBClusterMembers"]] == ["orders-pg-0"]
+    [instance] = rds.describe_db_instances()["DBInstances"]
+    assert instance["DBClusterIdentifier"] == "orders-v2"

@@ -80,7 +80,7 @@ def test_the_sweep_publishes_what_changed_and_a_summary(
     summary = [e for e in received if e["detail-type"] == "DAS Guard Sweep Summary"]
     results = [e["detail"] for e in received if e["detail-type"] == "DAS Guard Enforcement Result"]
     assert len(summary) == 1
-    assert summary[0]["detail"]["clusters_seen"] == 18 - 3  # the demo world: 15 clusters (3 samples are instances)
+    assert summary[0]["detail"]["clusters_seen"] == 19 - 3  # the demo world: 16 clusters (3 samples are instances)
     assert {r["outcome"] for r in results} <= {"Started", "Violation", "Failed", "WouldStart", "Tampered"}
     assert {r["cluster_id"] for r in results if r["outcome"] == "Violation"} == {
         "dev-burst",

@@ -37,13 +37,14 @@ def high_alerts(deployment: Deployment, cluster: str = "orders-pg") -> list[str]
     return [a["Subject"] for a in deployment.alerts() if "HIGH" in a["Subject"] and cluster in a["Subject"]]
 
 
-def tag(deployment: Deployment, cluster: str, **tags: str) -> None:
+def tag(deployment: Deployment, cluster: str, by: str = DBA, **tags: str) -> None:
     """The insider tags the cluster (and EventBridge brings the CloudTrail record to DAS Guard)."""
     rds = deployment.aws.client("rds")
     rds.add_tags_to_resource(ResourceName=ARN + cluster, Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
     event = load_sample("cloudtrail-add-tags-to-cluster")
     event["detail"]["requestParameters"]["resourceName"] = ARN + cluster
     event["detail"]["requestParameters"]["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
+    event["detail"]["userIdentity"]["arn"] = by
     deployment.send(event)
     deployment.drain()
 
@@ -66,6 +67,65 @@ def test_tagging_into_a_softer_rule_then_stopping_is_still_news(
     world.advance(minutes=20)
     prod.drain()
     assert prod.stream("orders-pg")["Status"] == "stopped", "the softer rule decides only about the restart"
+
+
+def softer_rule_notices(deployment: Deployment, cluster: str = "orders-pg") -> list[dict[str, Any]]:
+    return [a for a in deployment.alerts() if a["Subject"].startswith(f"DAS Guard notice: softer rule for {cluster}")]
+
+
+@pytest.mark.parametrize(
+    ("softer", "after"),
+    [
+        ({"env": "sandbox"}, "rule 'sandboxes' (exempt)"),
+        ({"data-class": "internal", "team": "analytics"}, "rule 'analytics-trial' (report-only)"),
+    ],
+)
+def test_tagging_a_running_stream_into_a_softer_rule_names_who_and_both_rules(
+    prod: Deployment, softer: dict[str, str], after: str
+) -> None:
+    tag(prod, "orders-pg", **softer)
+    [notice] = softer_rule_notices(prod)
+    assert DBA in notice["Message"]
+    assert f"from rule 'regulated-data' (enforce) to {after}" in notice["Message"]
+    assert prod.stream("orders-pg")["Status"] == "started", "a notice, not an action: the stream still runs"
+    tag(prod, "orders-pg", **softer)  # the same tags again (or a duplicate event): told once
+    tag(prod, "orders-pg", owner="bob")  # a change that does not soften anything: no notice
+    assert len(softer_rule_notices(prod)) == 1
+
+
+def test_tagging_into_a_stricter_rule_is_no_notice(world: World) -> None:
+    deployment = world.deploy()
+    deployment.add_cluster("events-pg", tags={"team": "analytics"}, stream="started")
+    deployment.sweep()  # first sight: recorded under analytics-trial (report-only)
+    tag(deployment, "events-pg", **{"data-class": "pii"})
+    assert softer_rule_notices(deployment, "events-pg") == []
+
+
+def test_renaming_a_running_stream_into_an_exemption_names_who_and_both_rules(prod: Deployment, world: World) -> None:
+    policy = json.loads(prod.aws.client("ssm").get_parameter(Name="/das-guard/policy")["Parameter"]["Value"])
+    policy["exemptions"][0]["expires"] = (world.now() + timedelta(days=30)).date().isoformat()
+    prod.put_policy(policy)
+    world.advance(minutes=2)  # past the policy cache
+    prod.rename_cluster("orders-pg", "legacy-orders")
+    prod.drain()
+    [notice] = softer_rule_notices(prod, "legacy-orders")
+    assert DBA in notice["Message"]
+    assert "from rule 'regulated-data' (enforce) to exemption 'legacy-migration' until" in notice["Message"]
+    prod.stop_stream("legacy-orders", by=DBA)
+    prod.drain()
+    assert any("by DBA/bob" in s for s in high_alerts(prod, "legacy-orders")), "and the stop is still news"
+
+
+def test_a_softer_rule_no_event_reported_is_in_the_next_sweep_summary(prod: Deployment) -> None:
+    rds = prod.aws.client("rds")  # the rules were disabled first: no tag event reaches DAS Guard
+    rds.add_tags_to_resource(ResourceName=ARN + "orders-pg", Tags=[{"Key": "env", "Value": "sandbox"}])
+    prod.sweep()
+    [summary] = [a for a in prod.alerts() if a["Subject"].startswith("DAS Guard sweep")]
+    assert "1 softened" in summary["Subject"]
+    assert "orders-pg: a change no event reported" in summary["Message"]
+    assert "to rule 'sandboxes' (exempt)" in summary["Message"]
+    prod.sweep()
+    assert len([a for a in prod.alerts() if "softened" in a["Subject"]]) == 1, "told once; the record moved on"
 
 
 def test_a_name_that_matches_an_exemption_does_not_hide_a_stop(world: World) -> None:
@@ -193,6 +253,24 @@ def test_a_retry_dated_in_the_future_cannot_postpone_the_readiness_alert(world: 
     )
     [retry] = prod.queued()
     assert retry["body"]["dasGuard"]["firstSeen"] == world.now().isoformat()
+
+
+@pytest.mark.parametrize(
+    "principal",
+    [
+        DBA + "\nSubject: all clear",
+        "arn:aws:sts::123456789012:assumed-role/DBA/" + "b\u00f6b\u200b" * 3,
+        "arn:aws:sts::123456789012:assumed-role/DBA/" + "x" * 200,
+    ],
+)
+def test_a_hostile_principal_name_does_not_cost_the_high_alert(prod: Deployment, principal: str) -> None:
+    prod.stop_stream("orders-pg", by=principal)
+    prod.drain()
+    [subject] = [s for s in high_alerts(prod) if "by DBA/" in s]
+    assert subject.isascii()
+    assert subject.isprintable()
+    assert len(subject) < 100
+    assert not [m for m in prod.metrics() if "AlertFailed" in m]
 
 
 def test_a_stop_event_with_a_broken_identity_still_pages(prod: Deployment) -> None:

@@ -32,6 +32,7 @@ def test_samples_are_routed_by_exactly_one_rule(template: dict[str, Any], path: 
     assert [n for n, pattern in rules(template).items() if matches(pattern, event)] in (
         ["RdsApiCallRule"],
         ["RdsTagChangeRule"],
+        ["RdsRenameRule"],
         ["RdsEventRule"],
     )
 
@@ -56,6 +57,7 @@ def test_every_trigger_the_issue_names_has_a_routed_sample(template: dict[str, A
         "CreateDBInstance",
         "AddTagsToResource",
         "RemoveTagsFromResource",
+        "ModifyDBCluster",
         "StopActivityStream",
     }
     assert rds_events == {"RDS-EVENT-0170", "RDS-EVENT-0005", "RDS-EVENT-0180"}

@@ -164,7 +164,7 @@ class TestLeastPrivilege:
 class TestEventDelivery:
     def test_rules_deliver_to_the_queue_with_retries_and_a_dead_letter_queue(self, template: dict[str, Any]) -> None:
         rules = resources_of(template, "AWS::Events::Rule")
-        assert set(rules) == {"RdsApiCallRule", "RdsTagChangeRule", "RdsEventRule"}
+        assert set(rules) == {"RdsApiCallRule", "RdsTagChangeRule", "RdsRenameRule", "RdsEventRule"}
         for rule in rules.values():
             [target] = rule["Properties"]["Targets"]
             assert target["Arn"] == {"Fn::GetAtt": ["EventsQueue", "Arn"]}
@@ -187,6 +187,7 @@ class TestEventDelivery:
         assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == [
             {"Fn::GetAtt": ["RdsApiCallRule", "Arn"]},
             {"Fn::GetAtt": ["RdsTagChangeRule", "Arn"]},
+            {"Fn::GetAtt": ["RdsRenameRule", "Arn"]},
             {"Fn::GetAtt": ["RdsEventRule", "Arn"]},
         ]
 

@@ -196,3 +196,34 @@ class TestLifecycleTriggers:
         retry = parse(replace(target, stop=None).retry_message())
         assert isinstance(retry, Target)
         assert (retry.stop, retry.trigger, retry.is_creation) == (None, "CloudTrail:StopActivityStream", False)
+
+
+class TestWhoChangedTheRule:
+    """Tags and the name choose the rule; the caller is kept so a softer rule can be pinned on someone."""
+
+    def test_tag_change_names_its_caller(self) -> None:
+        target = parse(load("eventbridge", "cloudtrail-add-tags-to-cluster"))
+        assert isinstance(target, Target)
+        assert target.changed_by == "arn:aws:sts::123456789012:assumed-role/ComplianceAnalyst/maria"
+
+    def test_a_rename_evaluates_the_cluster_under_its_new_name(self) -> None:
+        target = parse(load("eventbridge", "cloudtrail-modify-db-cluster-rename"))
+        assert isinstance(target, Target)
+        assert (target.trigger, target.cluster_id, target.stop) == (
+            "CloudTrail:ModifyDBCluster",
+            "legacy-orders",
+            None,
+        )
+        assert target.changed_by == "arn:aws:sts::123456789012:assumed-role/DBA/bob"
+
+    def test_other_cluster_changes_are_not_renames(self) -> None:
+        result = parse(load("not-routed", "cloudtrail-modify-db-cluster"))
+        assert isinstance(result, Dismissal)
+        assert (result.outcome, result.reason) == (Outcome.IGNORED, "UnrecognisedEvent")
+
+    def test_a_caller_that_is_not_an_object_is_unknown_not_a_crash(self) -> None:
+        event = load("eventbridge", "cloudtrail-modify-db-cluster-rename")
+        event["detail"]["userIdentity"] = "root"  # type: ignore[index]
+        target = parse(event)
+        assert isinstance(target, Target)
+        assert target.changed_by == "unknown"
