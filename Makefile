@@ -15,10 +15,10 @@ $(INSTALLED): pyproject.toml constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $@
 
-# checkov lives in its own venv: it pins boto3 1.35, which conflicts with the project's boto3
+# checkov (and parliament, the IAM policy linter) live in their own venv: checkov pins boto3 1.35, which conflicts with the project's boto3
 $(CHECKOV): constraints-tools.txt
 	$(PYTHON) -m venv $(TOOLS)
-	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints-tools.txt checkov
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check -c constraints-tools.txt checkov parliament
 	@touch $@
 
 ## demo: run the real handler on an embedded local AWS (moto server on 127.0.0.1) and show what it did

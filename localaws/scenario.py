@@ -183,6 +183,7 @@ DEMO_EXPECTATIONS: dict[str, Expected] = {
     "cloudtrail-stop-activity-stream-break-glass": Expected("warehouse-pg", "Tampered", "StoppedByAllowedPrincipal"),
     "rds-event-0180-stream-stopped": Expected("reports-pg", "Tampered", "StreamStoppedUnattributed"),
     "cloudtrail-modify-db-cluster-rename": Expected("legacy-orders", "AlreadyActive", "StreamActive"),
+    "cloudtrail-put-parameter-policy": Expected("-", "Announced", "PolicyChanged"),
 }
 
 

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -36,7 +36,7 @@ from das_guard.model import ClusterInfo, Decision, Outcome
 from das_guard.policy import Action, PolicyDocument, PolicyError, parse_policy, validate_policy
 from das_guard.policy_analysis import Remark, review, why_not
 from das_guard.settings import Settings
-from das_guard.triggers import Dismissal, parse_message
+from das_guard.triggers import Dismissal, PolicyChange, parse_message
 
 from . import aws_session
 from .policy_files import PolicyFile, PolicyFileError, load
@@ -115,11 +115,11 @@ def default_region() -> str | None:
 def load_policy(path: Path | None, gateway: AwsGateway) -> PolicyDocument:
     if path is not None:
         try:
-            return validate_policy(load(path).data, str(path))
+            return validate_policy(load(path).data, str(path), today=date.today())
         except PolicyFileError as error:
             raise Usage(f"{path}:{error.line or '?'}: {error}") from error
     with aws_errors():
-        return parse_policy(gateway.policy_text(), f"SSM parameter {gateway.policy_parameter}")
+        return parse_policy(gateway.policy_text(), f"SSM parameter {gateway.policy_parameter}", today=date.today())
 
 
 def reader_for(
@@ -306,7 +306,7 @@ def policy_validate(
         remarks: list[Remark] = []
         policy: PolicyDocument | None = None
         try:
-            policy = validate_policy(document.data, str(file))
+            policy = validate_policy(document.data, str(file), today=date.today())
         except PolicyError as error:
             remarks += [
                 Remark("error", loc, message) for loc, message in zip(error.locations, error.problems, strict=True)
@@ -466,7 +466,7 @@ def policy_push(
         if document is None:
             return 1
         try:
-            validate_policy(document.data, str(file))
+            validate_policy(document.data, str(file), today=date.today())
         except PolicyError as error:
             for loc, message in zip(error.locations, error.problems, strict=True):
                 out.print(f"{file}:{document.line_of(loc) or '?'}: error: {message}", highlight=False)
@@ -547,6 +547,9 @@ def simulate_one(text: str, reader: composition.App, policy: PolicyDocument, reg
     parsed = parse_message(text, region=region, account=account, now=reader.clock.now())
     if isinstance(parsed, Dismissal):
         out.print(f"{parsed.trigger}: {parsed.outcome.value} ({parsed.reason}): {parsed.detail}", highlight=False)
+        return
+    if isinstance(parsed, PolicyChange):  # not produced without policy_parameter; kept for the type checker
+        out.print(f"{parsed.trigger}: a policy change: the deployed function announces it", highlight=False)
         return
     for evaluation in read_only_enforcer(reader, policy).evaluate(parsed):
         out.print(

@@ -83,7 +83,12 @@ def build(
         event_bus=settings.event_bus,
         report_only=settings.report_only,
     )
-    policy = PolicySource(gateway.policy_text, f"SSM parameter {settings.policy_parameter}")
+    policy = PolicySource(
+        gateway.policy_text,
+        f"SSM parameter {settings.policy_parameter}",
+        today=lambda: clock.now().date(),
+        max_exemption_days=settings.max_exemption_days,
+    )
     enforcer = Enforcer(gateway, policy, clock, report_only=settings.report_only, dry_run=dry_run)
     return App(
         settings=settings,
@@ -92,7 +97,15 @@ def build(
         policy=policy,
         reporter=reporter,
         enforcer=enforcer,
-        pipeline=Pipeline(settings, enforcer, reporter, scheduler=gateway, logger=logger, clock=clock),
+        pipeline=Pipeline(
+            settings,
+            enforcer,
+            reporter,
+            scheduler=gateway,
+            logger=logger,
+            clock=clock,
+            policy_versions=gateway.policy_versions,
+        ),
         sweeper=Sweeper(gateway, enforcer, policy, reporter, logger=logger, clock=clock),
     )
 

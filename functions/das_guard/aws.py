@@ -160,6 +160,24 @@ class AwsGateway:
             raise AwsError(err.operation, err.code, err.message, transient=True) from err
         return str(response["Parameter"]["Value"])
 
+    def policy_versions(self, version: int | None) -> tuple[str | None, str, int]:
+        """(the text before `version`, the text of `version`, its number) from the parameter's history, read
+        live; the newest version when `version` is None or unknown. None: there was no earlier version."""
+        history: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"Name": self.policy_parameter, "MaxResults": 50}
+        while True:
+            page = _call("ssm:GetParameterHistory", self._ssm.get_parameter_history, **kwargs)
+            history += page.get("Parameters", [])
+            if not page.get("NextToken"):
+                break
+            kwargs["NextToken"] = page["NextToken"]
+        history.sort(key=lambda p: int(p.get("Version", 0)))
+        if not history:
+            raise AwsError("ssm:GetParameterHistory", "ParameterNotFound", self.policy_parameter, transient=True)
+        index = next((i for i, p in enumerate(history) if p.get("Version") == version), len(history) - 1)
+        before = str(history[index - 1]["Value"]) if index > 0 else None
+        return before, str(history[index]["Value"]), int(history[index]["Version"])
+
     def describe_cluster(self, cluster_id: str) -> ClusterInfo | None:
         """The live cluster with its instances' classes and states; None if it does not exist (any more)."""
         try:

@@ -27,6 +27,7 @@ class Outcome(StrEnum):
     FAILED = "Failed"
     IGNORED = "Ignored"
     TAMPERED = "Tampered"
+    ANNOUNCED = "Announced"  # a change worth telling that is not a decision about one cluster (a policy edit)
 
     @property
     def needs_a_person(self) -> bool:

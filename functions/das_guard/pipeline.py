@@ -10,6 +10,7 @@ Follow-up is where "nothing is lost" is made true:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import NoReturn, Protocol
 
@@ -19,10 +20,13 @@ from .clock import Clock
 from .enforcer import Enforcer
 from .gateway import AwsError
 from .model import Decision, Outcome
-from .policy import PolicyError
+from .policy import PolicyError, parse_policy
+from .policy_changes import WEAKER, summarise
 from .report import Reporter
 from .settings import Settings
-from .triggers import Dismissal, Target, parse_message
+from .triggers import Dismissal, PolicyChange, Target, parse_message
+
+PolicyVersions = Callable[[int | None], tuple[str | None, str, int]]
 
 
 class RetryLater(Exception):
@@ -45,8 +49,10 @@ class Pipeline:
         scheduler: Scheduler,
         logger: Logger,
         clock: Clock,
+        policy_versions: PolicyVersions | None = None,
     ) -> None:
         self._settings = settings
+        self._policy_versions = policy_versions
         self._enforcer = enforcer
         self._reporter = reporter
         self._scheduler = scheduler
@@ -61,8 +67,15 @@ class Pipeline:
         """
         batch = {} if batch is None else batch
         parsed = parse_message(
-            body, region=self._settings.region, account=self._settings.account, now=self._clock.now()
+            body,
+            region=self._settings.region,
+            account=self._settings.account,
+            now=self._clock.now(),
+            policy_parameter=self._settings.policy_parameter,
         )
+        if isinstance(parsed, PolicyChange):
+            self._logger.set_correlation_id(parsed.event_id or None)
+            return self._announce(parsed, receive_count)
         if isinstance(parsed, Dismissal):
             evaluation = Decision(parsed.outcome, parsed.reason, parsed.detail)
             self._logger.set_correlation_id(parsed.event_id or None)
@@ -83,6 +96,8 @@ class Pipeline:
                 evaluation = self._defer(parsed, evaluation)
         except PolicyError as err:
             self._reporter.policy_broken(err)
+            if parsed.stop is not None and receive_count == 1:
+                self._stop_while_blind(parsed)
             self._retry_or_give_up(
                 parsed,
                 "PolicyInvalid",
@@ -114,6 +129,61 @@ class Pipeline:
             self._reporter.record(report, trigger=parsed.trigger, event_id=parsed.event_id)
         self._reporter.record(evaluation, trigger=parsed.trigger, event_id=parsed.event_id)
         return evaluation
+
+    def _announce(self, change: PolicyChange, receive_count: int) -> Decision:
+        """Tell what a policy edit changed (read from the parameter's history, not from the event), who made it,
+        and whether the new document is valid, so an edit that weakens enforcement is news at once."""
+        if self._policy_versions is None:
+            return Decision(Outcome.IGNORED, "NoPolicyHistory", "policy change seen; no history reader configured")
+        try:
+            before, after, version = self._policy_versions(change.version)
+        except AwsError as err:
+            if receive_count < self._settings.max_receive_count:
+                self._logger.warning(f"will retry: {err}", extra={"reason": err.code, "receive_count": receive_count})
+                raise RetryLater(str(err)) from err
+            failed = Decision(
+                Outcome.FAILED,
+                err.code,
+                f"could not read the policy's history to announce a change by {change.changed_by}: {err}",
+                fix="Allow ssm:GetParameterHistory on the policy parameter; read the change in the SSM console.",
+            )
+            self._reporter.record(failed, trigger=change.trigger, event_id=change.event_id)
+            raise RetryLater(str(err)) from err
+        changes = summarise(before, after)
+        problems: list[str] = []
+        try:
+            parse_policy(after, today=self._clock.now().date(), max_exemption_days=self._settings.max_exemption_days)
+        except PolicyError as err:
+            problems = err.problems
+        weaker = sum(line.startswith(WEAKER) for line in changes)
+        announced = Decision(
+            Outcome.ANNOUNCED,
+            "PolicyChanged",
+            f"policy version {version} written by {change.changed_by}: {len(changes)} change(s), {weaker} weaker"
+            + (f"; the new document is INVALID ({len(problems)} problem(s))" if problems else ""),
+        )
+        self._reporter.policy_changed(announced, changes, problems, who=change.changed_by, version=version)
+        self._reporter.record(announced, trigger=change.trigger, event_id=change.event_id)
+        return announced
+
+    def _stop_while_blind(self, target: Target) -> None:
+        """A stop arrived while the policy cannot be read (perhaps broken on purpose, just before the stop): it is
+        news now, not when somebody fixes the policy. Whether it was allowed is decided on redelivery."""
+        assert target.stop is not None
+        who = target.stop.principal if target.stop.known else "someone (RDS reports it; see CloudTrail)"
+        self._reporter.record(
+            Decision(
+                Outcome.TAMPERED,
+                "StoppedWhilePolicyInvalid",
+                f"activity stream stopped by {who}; the policy document is invalid, so DAS Guard cannot tell whether "
+                "this principal may stop streams, nor restart it: the event is retried until the policy is fixed",
+                cluster_id=target.cluster_id,
+                actor=target.stop,
+                fix="Fix the policy document now (see the policy-invalid alert), then check who stopped the stream.",
+            ),
+            trigger=target.trigger,
+            event_id=target.event_id,
+        )
 
     def _retry_or_give_up(self, target: Target, reason: str, detail: str, receive_count: int, *, fix: str) -> NoReturn:
         """Fail the message so SQS redelivers it; on its last delivery, record Failed and alert first."""

@@ -36,11 +36,13 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 SCHEMA_VERSION = 1
+MAX_EXEMPTION_DAYS = 365  # default of the deployment's MaxExemptionDays: no exemption runs for years
 
 _KEY_ID = r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})"
 _ALIAS_NAME = r"alias/[a-zA-Z0-9/_-]{1,250}"
@@ -187,6 +189,20 @@ class Exemption(BaseModel):
     expires: date
     approved_by: str = ""
 
+    @field_validator("expires")
+    @classmethod
+    def _time_boxed(cls, expires: date, info: ValidationInfo) -> date:
+        """An exemption ending in 9999 is a permanent hole: the deployment sets how far ahead one may end. The
+        bound is checked against the day the document is validated (`context`), so it never expires by itself."""
+        context = info.context if isinstance(info.context, dict) else {}
+        today, days = context.get("today"), int(context.get("max_exemption_days", MAX_EXEMPTION_DAYS))
+        if isinstance(today, date) and expires > today + timedelta(days=days):
+            raise ValueError(
+                f"expires {expires.isoformat()} is more than {days} days after today ({today.isoformat()}); "
+                "exemptions are time-boxed: renew one when it ends (the limit is the stack's MaxExemptionDays)"
+            )
+        return expires
+
     def active_on(self, today: date) -> bool:
         return today <= self.expires
 
@@ -319,8 +335,11 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return seen
 
 
-def parse_policy(text: str, source: str = "policy") -> PolicyDocument:
-    """Parse and validate a JSON policy document, or raise PolicyError naming every bad field."""
+def parse_policy(
+    text: str, source: str = "policy", *, today: date | None = None, max_exemption_days: int = MAX_EXEMPTION_DAYS
+) -> PolicyDocument:
+    """Parse and validate a JSON policy document, or raise PolicyError naming every bad field. With `today`,
+    exemptions may end at most `max_exemption_days` later."""
     try:
         raw: Any = json.loads(text, object_pairs_hook=_no_duplicate_keys)
     except DuplicateKeyError as err:
@@ -329,15 +348,17 @@ def parse_policy(text: str, source: str = "policy") -> PolicyDocument:
         raise PolicyError([f"not valid JSON at line {err.lineno} column {err.colno}: {err.msg}"], source) from err
     except RecursionError as err:
         raise PolicyError(["the document is nested too deeply"], source) from err
-    return validate_policy(raw, source)
+    return validate_policy(raw, source, today=today, max_exemption_days=max_exemption_days)
 
 
-def validate_policy(raw: Any, source: str = "policy") -> PolicyDocument:
+def validate_policy(
+    raw: Any, source: str = "policy", *, today: date | None = None, max_exemption_days: int = MAX_EXEMPTION_DAYS
+) -> PolicyDocument:
     """Validate an already parsed document (the CLI reads JSON or YAML files itself, to report line numbers)."""
     if not isinstance(raw, dict):
         raise PolicyError([f"the document must be a JSON object, not {type(raw).__name__}"], source)
     try:
-        return PolicyDocument.model_validate(raw)
+        return PolicyDocument.model_validate(raw, context={"today": today, "max_exemption_days": max_exemption_days})
     except ValidationError as err:
         problems, locations = _problems(err.errors())
         raise PolicyError(problems, source, locations) from err
@@ -382,13 +403,24 @@ class PolicySource:
     """The parsed policy, re-parsed only when the parameter's text changes (a warm container reads the text
     from its cache and skips validation as long as nobody edits the document)."""
 
-    def __init__(self, fetch: Callable[[], str], source: str) -> None:
+    def __init__(
+        self,
+        fetch: Callable[[], str],
+        source: str,
+        *,
+        today: Callable[[], date] | None = None,
+        max_exemption_days: int = MAX_EXEMPTION_DAYS,
+    ) -> None:
         self._fetch = fetch
         self._source = source
+        self._today = today
+        self._max_exemption_days = max_exemption_days
         self._parsed: tuple[str, PolicyDocument] | None = None
 
     def __call__(self) -> PolicyDocument:
         text = self._fetch()
         if self._parsed is None or self._parsed[0] != text:
-            self._parsed = (text, parse_policy(text, self._source))
+            today = self._today() if self._today else None
+            parsed = parse_policy(text, self._source, today=today, max_exemption_days=self._max_exemption_days)
+            self._parsed = (text, parsed)
         return self._parsed[1]

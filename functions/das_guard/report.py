@@ -230,7 +230,8 @@ class Reporter:
             self.alert(evaluation, trigger=trigger, event_id=event_id)
 
     def alert(self, evaluation: Decision, *, trigger: str, event_id: str) -> None:
-        if not self._once.first(f"{evaluation.cluster_arn or evaluation.cluster_id}|{evaluation.reason}"):
+        who = evaluation.actor.principal if evaluation.actor else ""
+        if not self._once.first(f"{evaluation.cluster_arn or evaluation.cluster_id}|{evaluation.reason}|{who}"):
             self._logger.info("alert suppressed: the same alert was sent from this container within the hour")
             return
         subject, body = render_alert(
@@ -367,6 +368,32 @@ class Reporter:
             f"Problems:\n{problems}\n\nHow to fix: correct the fields above and save the parameter. "
             f"Redrive the dead-letter queue afterwards if messages reached it.",
         )
+
+    def policy_changed(
+        self, announced: Decision, changes: Sequence[str], problems: Sequence[str], *, who: str, version: int
+    ) -> None:
+        """The policy-change notice: who, what changed (weaker lines first), and whether it is still valid."""
+        ordered = sorted(changes, key=lambda line: not line.startswith("WEAKER: "))
+        weaker = any(line.startswith("WEAKER: ") for line in changes)
+        kind = "HIGH: policy INVALID" if problems else ("policy weakened" if weaker else "policy changed")
+        lines = [
+            f"The DAS Guard policy ({self._policy_parameter}) was written by {who}: version {version}.",
+            "",
+            "What changed:",
+            *(f"  - {line}" for line in ordered[:50]),
+        ]
+        if problems:
+            lines += [
+                "",
+                "The new document is INVALID, so no cluster can be evaluated:",
+                *(f"  - {p}" for p in problems),
+            ]
+        lines += [
+            "",
+            "If this change was not agreed with the compliance team, restore the previous version "
+            f"(SSM parameter history of {self._policy_parameter}) and find out why this principal may write it.",
+        ]
+        self.send(f"DAS Guard {kind} by {_short(who)} in {self._account}/{self._region}", "\n".join(lines))
 
     def alert_once(self, key: str, subject: str, body: str) -> None:
         if self._once.first(key):

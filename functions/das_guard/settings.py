@@ -27,6 +27,7 @@ class Settings:
     state_table: str | None = None
     report_only: bool = False
     event_bus: str | None = None
+    max_exemption_days: int = 365
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -51,6 +52,7 @@ class Settings:
             state_table=env.get("DAS_GUARD_STATE_TABLE") or None,
             report_only=_enforcement_mode(env) == "report-only",
             event_bus=env.get("DAS_GUARD_EVENT_BUS") or None,
+            max_exemption_days=_int(env, "DAS_GUARD_MAX_EXEMPTION_DAYS", 365),
         )
 
     def retry_delay(self, attempt: int) -> int:

@@ -75,6 +75,17 @@ class Target:
 
 
 @dataclass(frozen=True)
+class PolicyChange:
+    """The policy parameter was written (CloudTrail PutParameter). Not about a cluster: DAS Guard reads the versions
+    from SSM itself (never from the event) and announces what changed."""
+
+    trigger: str
+    event_id: str
+    changed_by: str
+    version: int | None  # the version the call created, if the event says
+
+
+@dataclass(frozen=True)
 class Dismissal:
     """A message that needs no evaluation, with the outcome and reason to record for it."""
 
@@ -85,8 +96,10 @@ class Dismissal:
     event_id: str = ""
 
 
-def parse_message(body: str, *, region: str, account: str, now: datetime) -> Target | Dismissal:
-    """Reduce one queue message body to a Target, or explain why there is nothing to do."""
+def parse_message(
+    body: str, *, region: str, account: str, now: datetime, policy_parameter: str | None = None
+) -> Target | PolicyChange | Dismissal:
+    """Reduce one queue message body to a Target (or a PolicyChange), or explain why there is nothing to do."""
     try:
         event = json.loads(body)
     except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, integers past 4,300 digits
@@ -95,7 +108,29 @@ def parse_message(body: str, *, region: str, account: str, now: datetime) -> Tar
         return Dismissal(Outcome.IGNORED, "MalformedMessage", f"message body is a JSON {type(event).__name__}")
     if RETRY_KEY in event:
         return _parse_retry(event[RETRY_KEY], now)
+    if event.get("source") == "aws.ssm" and policy_parameter:
+        return _policy_change(event, policy_parameter, account=account)
     return _parse_eventbridge(event, region=region, account=account, now=now)
+
+
+def _policy_change(event: dict[str, Any], policy_parameter: str, *, account: str) -> PolicyChange | Dismissal:
+    detail = _object(event.get("detail"))
+    event_id = _text(event.get("id"))[:128]
+    name = _text(detail.get("eventName"))
+    trigger = f"CloudTrail:{name or '?'}"
+    request, response = _object(detail.get("requestParameters")), _object(detail.get("responseElements"))
+    if name != "PutParameter" or detail.get("errorCode") or event.get("account") not in (None, account):
+        return Dismissal(Outcome.IGNORED, "UnrecognisedEvent", f"SSM call {name!r} is not handled", trigger, event_id)
+    if _text(request.get("name")) != policy_parameter:
+        return Dismissal(
+            Outcome.IGNORED,
+            "NotThePolicy",
+            f"parameter {_text(request.get('name'))!r} is not the policy",
+            trigger,
+            event_id,
+        )
+    version = response.get("version")
+    return PolicyChange(trigger, event_id, _caller(detail), version if type(version) is int else None)
 
 
 def _parse_retry(payload: Any, now: datetime) -> Target | Dismissal:

@@ -366,3 +366,68 @@ def test_a_report_only_deployment_says_so_in_every_digest(world: World) -> None:
     [digest] = prod.alerts()
     assert digest["Subject"].startswith("DAS Guard sweep [REPORT-ONLY]: 0 violation(s)")
     assert digest["Message"].startswith("This deployment is REPORT-ONLY")
+
+
+def test_an_exemption_for_ever_is_refused_and_the_stop_behind_it_still_pages(prod: Deployment, world: World) -> None:
+    policy = json.loads(prod.aws.client("ssm").get_parameter(Name="/das-guard/policy")["Parameter"]["Value"])
+    policy["exemptions"] = [
+        {"name": "forever", "match": {"cluster_ids": ["orders-*"]}, "reason": "trust me", "expires": "9999-12-31"}
+    ]
+    prod.put_policy(policy)  # an insider with ssm:PutParameter
+    world.advance(minutes=2)
+    prod.stop_stream("orders-pg", by=DBA)
+    prod.drain()
+    [invalid] = [a for a in prod.alerts() if a["Subject"].startswith("DAS Guard policy invalid")]
+    assert "exemptions[0].expires: expires 9999-12-31 is more than 365 days after today" in invalid["Message"]
+    assert any("by DBA/bob" in s for s in high_alerts(prod)), "a stop behind a broken policy is news at once"
+    assert prod.queued() or prod.dead_letters(), "the stop is kept for when the policy is fixed, not dropped"
+
+
+def policy_written(deployment: Deployment, document: dict[str, Any], by: str = DBA) -> None:
+    """Somebody writes the policy parameter, and EventBridge brings the CloudTrail record of the call."""
+    deployment.put_policy(document)
+    version = deployment.aws.client("ssm").get_parameter(Name="/das-guard/policy")["Parameter"]["Version"]
+    call = load_sample("cloudtrail-put-parameter-policy")
+    call["detail"]["userIdentity"]["arn"] = by
+    call["detail"]["responseElements"]["version"] = version
+    deployment.send(call)
+    deployment.drain()
+
+
+def current_policy(deployment: Deployment) -> dict[str, Any]:
+    text = deployment.aws.client("ssm").get_parameter(Name="/das-guard/policy")["Parameter"]["Value"]
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+def test_a_policy_edit_that_weakens_enforcement_is_announced_with_what_changed(prod: Deployment) -> None:
+    policy = current_policy(prod)
+    policy["rules"][1]["action"] = "report-only"  # regulated-data
+    policy["stop_allowed"]["allowed_principals"].append("arn:aws:iam::123456789012:role/DBA")
+    policy_written(prod, policy)
+    [notice] = [a for a in prod.alerts() if a["Subject"].startswith("DAS Guard policy weakened by DBA/bob")]
+    message = notice["Message"]
+    assert "version 2" in message
+    assert "WEAKER: rule 'regulated-data' action: (unset) -> \"report-only\"" in message
+    assert "WEAKER: stop_allowed: arn:aws:iam::123456789012:role/DBA may now stop streams" in message
+    [announced] = [d for d in prod.decisions() if d["outcome"] == "Announced"]
+    assert announced["reason"] == "PolicyChanged"
+    assert "2 change(s), 2 weaker" in announced["detail"]
+
+
+def test_a_policy_edit_that_breaks_the_policy_is_high_and_says_why(prod: Deployment) -> None:
+    policy = current_policy(prod)
+    policy["defaults"]["action"] = "exempt"
+    policy_written(prod, policy)
+    [notice] = [a for a in prod.alerts() if a["Subject"].startswith("DAS Guard HIGH: policy INVALID by DBA/bob")]
+    assert 'WEAKER: defaults.action: "enforce" -> "exempt"' in notice["Message"]
+    assert "defaults.action" in notice["Message"].split("INVALID, so no cluster can be evaluated:")[1]
+
+
+def test_a_forged_policy_change_event_announces_only_what_ssm_says(prod: Deployment) -> None:
+    call = load_sample("cloudtrail-put-parameter-policy")
+    call["detail"]["responseElements"]["version"] = 99  # no such version: the live history decides
+    prod.send(call)
+    prod.drain()
+    [notice] = [a for a in prod.alerts() if "policy changed" in a["Subject"]]
+    assert "new policy document with 3 rule(s)" in notice["Message"]

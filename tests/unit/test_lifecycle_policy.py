@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -145,3 +145,24 @@ class TestStopPolicy:
         assert problems(json.dumps({"version": 1, "defaults": {"kms_key": KEY, "on_stop": "ignore"}})) == [
             "defaults.on_stop: Input should be 'restart' or 'report'"
         ]
+
+
+class TestExemptionsAreTimeBoxed:
+    TODAY = date(2026, 12, 1)
+
+    def test_an_exemption_ending_in_9999_is_refused_naming_the_field(self) -> None:
+        with pytest.raises(PolicyError) as caught:
+            parse_policy(doc(exemptions=[exemption(expires="9999-12-31")]), today=self.TODAY)
+        [problem] = caught.value.problems
+        assert problem.startswith("exemptions[0].expires: expires 9999-12-31 is more than 365 days after today")
+
+    def test_the_maximum_is_the_deployments_choice(self) -> None:
+        text = doc(exemptions=[exemption(expires="2027-03-01")])  # 90 days after TODAY
+        assert parse_policy(text, today=self.TODAY, max_exemption_days=90).exemptions
+        with pytest.raises(PolicyError, match="more than 89 days"):
+            parse_policy(text, today=self.TODAY, max_exemption_days=89)
+
+    def test_an_exemption_within_the_maximum_stays_valid_as_time_passes(self) -> None:
+        text = doc(exemptions=[exemption(expires="2027-11-30")])
+        for day in (self.TODAY, self.TODAY + timedelta(days=200), self.TODAY + timedelta(days=800)):
+            assert parse_policy(text, today=day).exemptions

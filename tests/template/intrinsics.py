@@ -1,0 +1,124 @@
+"""CloudFormation intrinsic functions, resolved the way CloudFormation would for one made-up deployment.
+
+Only what template.yaml uses (Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Split, Fn::Select, Fn::If with
+Fn::Equals/Fn::Not conditions). Parameters take their defaults unless overridden; resources get names and ARNs
+shaped like the ones CloudFormation generates. Anything else raises, so the routing and policy tests cannot pass
+on an intrinsic they did not understand.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+ACCOUNT, REGION, STACK = "123456789012", "us-east-1", "das-guard"
+KEY_IDS = {
+    "ActivityStreamKey": "1234abcd-12ab-34cd-56ef-1234567890ab",
+    "OperationsKey": "5678abcd-12ab-34cd-56ef-1234567890ab",
+}
+PSEUDO = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::StackName": STACK, "AWS::Partition": "aws"}
+
+
+class Resolver:
+    def __init__(self, template: Mapping[str, Any], parameters: Mapping[str, Any] | None = None) -> None:
+        self._template = template
+        self._parameters = {name: p.get("Default", "") for name, p in template.get("Parameters", {}).items()} | dict(
+            parameters or {}
+        )
+
+    def __call__(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [self(item) for item in node]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            [(name, argument)] = node.items()
+            if name == "Ref" or name.startswith("Fn::") or name == "Condition":
+                return self._intrinsic(name, argument)
+        return {key: self(value) for key, value in node.items()}
+
+    def condition(self, name: str) -> bool:
+        return bool(self._condition(self._template["Conditions"][name]))
+
+    def _condition(self, node: Any) -> Any:
+        if isinstance(node, dict) and len(node) == 1:
+            [(name, argument)] = node.items()
+            if name == "Fn::Equals":
+                left, right = (self._condition(a) for a in argument)
+                return left == right
+            if name == "Fn::Not":
+                return not self._condition(argument[0])
+            if name == "Condition":
+                return self.condition(argument)
+        return self(node)
+
+    def ref(self, name: str) -> Any:
+        if name in PSEUDO:
+            return PSEUDO[name]
+        if name in self._parameters:
+            value = self._parameters[name]
+            kind = self._template["Parameters"][name]["Type"]
+            if kind == "CommaDelimitedList":
+                return [] if value == "" else (value if isinstance(value, list) else str(value).split(","))
+            return str(value)
+        kind = self._template["Resources"][name]["Type"]
+        if kind == "AWS::SQS::Queue":
+            return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{STACK}-{name}-ABC123"
+        if kind == "AWS::SNS::Topic":
+            return f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK}-{name}-ABC123"
+        if kind == "AWS::DynamoDB::Table":
+            return f"{STACK}-state"
+        if kind == "AWS::Serverless::Function":
+            return f"{STACK}-{'enforcer' if name == 'EnforcerFunction' else 'sweep'}"
+        return f"{STACK}-{name}-ABC123"
+
+    def get_att(self, name: str, attribute: str) -> str:
+        kind = self._template["Resources"][name]["Type"]
+        if kind == "AWS::SQS::Queue":
+            return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{STACK}-{name}-ABC123"
+        if kind == "AWS::Events::Rule":
+            return f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{STACK}-{name}-ABC123"
+        if kind == "AWS::IAM::Role":
+            return f"arn:aws:iam::{ACCOUNT}:role/{STACK}-{name}-ABC123"
+        if kind == "AWS::KMS::Key":
+            return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{KEY_IDS[name]}"
+        if kind == "AWS::DynamoDB::Table":
+            return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{STACK}-state"
+        raise ValueError(f"Fn::GetAtt {name}.{attribute} is not modelled")
+
+    def _intrinsic(self, name: str, argument: Any) -> Any:
+        if name == "Ref":
+            return self.ref(argument)
+        if name == "Fn::GetAtt":
+            resource, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+            return self.get_att(resource, attribute)
+        if name == "Fn::Sub":
+            text, variables = (argument, {}) if isinstance(argument, str) else argument
+            values = {k: self(v) for k, v in variables.items()}
+
+            def value(match: re.Match[str]) -> str:
+                key = match.group(1)
+                if key in values:
+                    return str(values[key])
+                if "." in key:
+                    return self.get_att(*key.split(".", 1))
+                resolved = self.ref(key)
+                return ",".join(resolved) if isinstance(resolved, list) else str(resolved)
+
+            return re.sub(r"\$\{([\w:.]+)\}", value, text)
+        if name == "Fn::Join":
+            separator, items = argument
+            resolved = self(items)
+            flat = [x for item in resolved for x in (item if isinstance(item, list) else [item])]
+            return separator.join(str(x) for x in flat)
+        if name == "Fn::Split":
+            separator, text = argument
+            return str(self(text)).split(separator)
+        if name == "Fn::Select":
+            index, items = argument
+            return self(items)[int(index)]
+        if name == "Fn::If":
+            condition, yes, no = argument
+            return self(yes) if self.condition(condition) else self(no)
+        raise ValueError(f"intrinsic {name} is not modelled")
