@@ -79,14 +79,20 @@ class ManualClock:
         self._now += delta
 
 
+FUNCTION_CALLS: Counter[str] = Counter()  # every call any deployed function made in this process (least privilege)
+
+
 class CallCounter:
-    """AWS API calls a container made (`service:Operation`), counted by botocore's event hooks."""
+    """AWS API calls a container made (`service:Operation`), counted by botocore's event hooks. Every call is also
+    added to FUNCTION_CALLS, which the test suite compares with the template's IAM statements."""
 
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
 
     def __call__(self, model: Any, **_: Any) -> None:
-        self.calls[f"{model.service_model.service_name}:{model.name}"] += 1
+        call = f"{model.service_model.service_name}:{model.name}"
+        self.calls[call] += 1
+        FUNCTION_CALLS[call] += 1
 
     def total(self, service: str | None = None) -> int:
         return sum(n for k, n in self.calls.items() if service is None or k.startswith(service + ":"))

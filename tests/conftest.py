@@ -41,9 +41,47 @@ from localaws import das_extension, scenario  # noqa: E402
 from localaws.events import load_sample  # noqa: E402
 from localaws.world import CallCounter, Deployment, World  # noqa: E402
 
+from . import least_privilege  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
 __all__ = ["CallCounter", "Deployment", "Enforcer", "sample"]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # the controller (or the only process) starts a fresh count
+        for path in least_privilege.CALLS_DIR.glob("*.json"):
+            path.unlink()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Least privilege by measurement (tests/least_privilege.py): each process saves the calls its functions made;
+    the controller compares them all with the template's IAM statements."""
+    from localaws.world import FUNCTION_CALLS  # noqa: PLC0415
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    least_privilege.save(FUNCTION_CALLS, worker or "main")
+    if worker:
+        return
+    config = session.config
+    whole_suite = (
+        exitstatus == 0
+        and not config.getoption("keyword")
+        and not config.getoption("markexpr")
+        and [Path(a).resolve() for a in config.args] in ([], [ROOT / "tests"])
+    )
+    problems = least_privilege.check(least_privilege.load_all(), whole_suite=whole_suite)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        calls = least_privilege.load_all()
+        reporter.write_line(
+            f"least privilege: {len(calls)} distinct AWS operations, {sum(calls.values())} calls by the functions; "
+            + ("checked both ways" if whole_suite else "checked made-vs-granted only (partial run)")
+        )
+        for problem in problems:
+            reporter.write_line(f"LEAST PRIVILEGE: {problem}", red=True)
+    if problems:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def sample(name: str) -> dict[str, Any]:

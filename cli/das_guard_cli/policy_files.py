@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 Path_ = tuple[str | int, ...]
+MAX_BYTES = 64 * 1024  # SSM parameters hold at most 8 KB (advanced tier); anything far larger is not a policy
 
 
 class PolicyFileError(Exception):
@@ -44,12 +45,24 @@ def load(path: Path) -> PolicyFile:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise PolicyFileError(f"cannot read {path}: {err.strerror or err}") from err
+    except UnicodeDecodeError as err:
+        raise PolicyFileError(f"not UTF-8 text: {err.reason} at byte {err.start}") from err
+    if len(text.encode()) > MAX_BYTES:
+        raise PolicyFileError(f"the file has {len(text.encode())} bytes; a policy document is at most {MAX_BYTES}")
+    try:
+        return _load(path, text)
+    except RecursionError as err:
+        raise PolicyFileError("the document is nested too deeply to be a policy") from err
+
+
+def _load(path: Path, text: str) -> PolicyFile:
     if path.suffix.lower() == ".json":
         try:
             data = json.loads(text)
         except json.JSONDecodeError as err:
             raise PolicyFileError(f"not valid JSON: {err.msg} (column {err.colno})", err.lineno) from err
     else:
+        _refuse_aliases(text)
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as err:
@@ -59,6 +72,21 @@ def load(path: Path) -> PolicyFile:
             ) from err
     data = _plain(data)
     return PolicyFile(path, data, _lines(text))
+
+
+def _refuse_aliases(text: str) -> None:
+    """A policy needs no YAML anchors; aliases are how a small file becomes a huge or endless document (an
+    "alias bomb", or an alias to itself), so they are refused before anything is built from them."""
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                mark = event.start_mark
+                raise PolicyFileError(
+                    f"YAML aliases (*{event.anchor}) are not allowed in a policy file: write the value out",
+                    mark.line + 1 if mark else None,
+                )
+    except yaml.YAMLError:
+        return  # the loader below reports the syntax error with its line
 
 
 def _plain(value: Any) -> Any:

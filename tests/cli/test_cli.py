@@ -171,6 +171,31 @@ class TestValidate:
         assert lines[0].startswith(f"{path}:3: error: defaults.kms_key: 'alias/aws/rds' is an AWS managed key")
         assert lines[1] == f"{path}:7: error: rules[0].actoin: Extra inputs are not permitted"
 
+    @pytest.mark.parametrize(
+        ("text", "line", "message"),
+        [
+            (  # a billion laughs: nine aliases of nine aliases ... would be 9^8 strings once expanded
+                "version: 1\na: &a [x, x, x, x, x, x, x, x, x]\n"
+                + "".join(
+                    f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefg", "bcdefgh", strict=True)
+                ),
+                3,
+                "YAML aliases (*a) are not allowed in a policy file",
+            ),
+            ("version: 1\nrules: &r [*r]\n", 2, "YAML aliases (*r) are not allowed"),
+            ("version: 1\nrules: " + "[" * 5000 + "]" * 5000 + "\n", None, "nested too deeply"),
+        ],
+        ids=["alias-bomb", "recursive-alias", "deep-nesting"],
+    )
+    def test_hostile_yaml_is_refused_at_once_with_a_reason(
+        self, tmp_path: Path, text: str, line: int | None, message: str
+    ) -> None:
+        path = self.write(tmp_path, text)
+        result = cli("policy", "validate", str(path), "--no-check-keys")
+        assert result.exit_code == 1
+        assert result.stdout.startswith(f"{path}:{line or '?'}: error: ")
+        assert message in result.stdout
+
     def test_shadowed_rules_and_expired_exemptions(self, tmp_path: Path) -> None:
         path = self.write(
             tmp_path,
