@@ -63,9 +63,27 @@ class Pipeline:
         """Handle one message. Returns its evaluation, or raises RetryLater to have SQS deliver it again.
 
         `batch` maps clusters already evaluated in this batch to their evaluation, so that the several events
-        one creation produces (API call, RDS event, instance events) cost one evaluation.
+        one creation produces (API call, RDS event, instance events) cost one evaluation. Whatever fails, even
+        before a cluster is known, is a log line, and on the last delivery a Failed record: never a silent retry.
         """
-        batch = {} if batch is None else batch
+        try:
+            return self._process(body, receive_count=receive_count, batch={} if batch is None else batch)
+        except RetryLater:
+            raise
+        except Exception as err:
+            self._logger.exception("message could not be handled", extra={"receive_count": receive_count})
+            if receive_count >= self._settings.max_receive_count:
+                failed = Decision(
+                    Outcome.FAILED,
+                    "InternalError",
+                    f"gave up after {receive_count} deliveries: {type(err).__name__}: {err}; the message goes to "
+                    "the DLQ",
+                    fix="This is a DAS Guard bug: keep the log lines and report it; redrive the DLQ after upgrading.",
+                )
+                self._reporter.record(failed, trigger="unknown", event_id="")
+            raise RetryLater(f"{type(err).__name__}: {err}") from err
+
+    def _process(self, body: str, *, receive_count: int, batch: dict[str, Decision]) -> Decision:
         parsed = parse_message(
             body,
             region=self._settings.region,

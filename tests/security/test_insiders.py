@@ -431,3 +431,21 @@ def test_a_forged_policy_change_event_announces_only_what_ssm_says(prod: Deploym
     prod.drain()
     [notice] = [a for a in prod.alerts() if "policy changed" in a["Subject"]]
     assert "new policy document with 3 rule(s)" in notice["Message"]
+
+
+def test_a_failure_before_any_cluster_is_known_is_logged_and_ends_failed(
+    prod: Deployment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from das_guard import pipeline  # noqa: PLC0415
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise KeyError("boom")
+
+    monkeypatch.setattr(pipeline, "parse_message", broken)
+    assert prod.deliver(load_sample("cloudtrail-create-db-cluster"), receive_count=1)["batchItemFailures"]
+    assert "message could not be handled" in prod.log_text()
+    assert not [d for d in prod.decisions() if d["outcome"] == "Failed"], "retried first, not given up"
+    assert prod.deliver(load_sample("cloudtrail-create-db-cluster"), receive_count=5)["batchItemFailures"]
+    [failed] = [d for d in prod.decisions() if d["outcome"] == "Failed"]
+    assert failed["reason"] == "InternalError"
+    assert "gave up after 5 deliveries: KeyError" in failed["detail"]

@@ -94,3 +94,27 @@ def test_sqs_samples_are_in_step_with_the_eventbridge_samples() -> None:
     expected = expected_sqs_samples()
     actual = {p.name: p.read_text(encoding="utf-8") for p in (EVENTS / "sqs").glob("*.json")}
     assert actual == expected, "run `make events` after changing events/eventbridge"
+
+
+def _path(event: dict[str, Any], path: str) -> Any:
+    value: Any = event
+    for part in path.removeprefix("$.").split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+@pytest.mark.parametrize("path", WATCHED, ids=lambda p: p.stem)
+def test_the_watch_message_names_the_call_who_and_the_event(template: dict[str, Any], path: Path) -> None:
+    """EventBridge fills the input template; the result must be a JSON string, or the delivery fails."""
+    event = json.loads(path.read_text(encoding="utf-8"))
+    [rule] = [n for n, pattern in rules(template).items() if matches(pattern, event)]
+    [target] = Resolver(template)(template["Resources"][rule]["Properties"]["Targets"])
+    transformer = target["InputTransformer"]
+    text = transformer["InputTemplate"]
+    for name, where in transformer["InputPathsMap"].items():
+        text = text.replace(f"<{name}>", str(_path(event, where)))
+    message = json.loads(text)
+    assert message.startswith("DAS Guard HIGH: ")
+    detail = event["detail"]
+    for fragment in (detail["eventName"], detail["userIdentity"]["arn"], detail["eventID"], "123456789012/us-east-1"):
+        assert fragment in message
