@@ -35,6 +35,15 @@ pages by `MaxRecords`/`Marker` (default and maximum 100) as RDS does, where moto
 control characters, and less than 100 characters long"); moto checks only the length, which would hide an alert
 lost to a hostile principal name. Renaming a cluster (ModifyDBCluster `NewDBClusterIdentifier`) keeps its
 instances as members under the new name, as in RDS; moto leaves them pointing at the old name.
+DescribeOrderableDBInstanceOptions answers for both Aurora engines with `SupportedActivityStreamModes` as RDS does
+(`[sync, async]` for Aurora PostgreSQL, `[async]` for Aurora MySQL, `[]` where DAS is unsupported for that region,
+version or class); moto's own data covers Aurora PostgreSQL only and has no activity stream modes. The answer comes
+from this module's model of the facts, not from DAS Guard's code, so a test compares two independent readings.
+StartActivityStream with `ApplyImmediately=false` leaves the stream `stopped` with a start pending until the cluster's
+next maintenance window (`PreferredMaintenanceWindow`) has passed, when it becomes `starting` (the console guide: "the
+stream doesn't start until the next maintenance window"; how RDS reports the pending start is undocumented, and this
+model's `stopped` is the cautious reading); a second start while one is pending is refused (InvalidDBClusterStateFault).
+`use_clock()` makes RDS creation times and maintenance windows follow the local world's clock.
 """
 
 from __future__ import annotations
@@ -43,8 +52,11 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import moto.rds.models as moto_rds
 from moto.core.responses import ActionResult
 from moto.kms.models import KmsBackend, kms_backends
 from moto.rds.exceptions import (
@@ -73,6 +85,7 @@ _LARGE_SIZE = re.compile(r"^(\d*x)?large$")
 
 _lock = threading.Lock()
 _api_lock = threading.Lock()
+_ORIGINAL_ORDERABLE = RDSResponse.describe_orderable_db_instance_options
 _installed = False
 
 
@@ -105,17 +118,23 @@ def _start(
     _require_supported_configuration(cluster, members, mode)
     key_arn = _usable_key_arn(backend, kms_key_id)
     stream = _stream(cluster)
+    if stream.get("pending_since") is not None:
+        raise InvalidDBClusterStateFault(
+            f"An activity stream start is already pending for DB cluster {cluster.db_cluster_identifier} (next "
+            "maintenance window)."
+        )
     stream.update(
-        status="starting",
+        status="starting" if apply_immediately else "stopped",
         mode=mode,
         kms_key_id=key_arn,
         stream_name=STREAM_PREFIX + cluster.db_cluster_resource_id,
         apply_immediately=bool(apply_immediately),
+        pending_since=None if apply_immediately else _now(),
     )
     return {
         "KmsKeyId": key_arn,
         "KinesisStreamName": stream["stream_name"],
-        "Status": "starting",
+        "Status": stream["status"],
         "Mode": mode,
         "ApplyImmediately": bool(apply_immediately),
     }
@@ -132,6 +151,7 @@ def _stop(backend: RDSBackend, resource_arn: str) -> dict[str, Any]:
     if stream["status"] not in ("starting", "started"):
         raise InvalidParameterCombination("Activity Streams feature expected to be started, but is stopped")
     stream["status"] = "stopping"
+    stream.update(pending_since=None)
     return {"KmsKeyId": stream["kms_key_id"], "KinesisStreamName": stream["stream_name"], "Status": "stopping"}
 
 
@@ -171,6 +191,56 @@ def _require_supported_configuration(cluster: DBCluster, members: list[Any], mod
             )
     if mode == "sync" and engine == "aurora-mysql":
         raise InvalidParameterCombination("Aurora MySQL supports only the async mode for activity streams.")
+
+
+# Regions without DAS (facts file: Aurora User Guide "Supported Regions", and the GovCloud User Guide)
+_NO_DAS_REGIONS = frozenset(
+    {"ap-southeast-4", "ap-southeast-5", "ap-southeast-6", "ap-southeast-7", "ap-east-2", "ca-west-1", "cn-north-1"}
+    | {"cn-northwest-1", "eu-central-2", "il-central-1", "us-gov-east-1", "us-gov-west-1"}
+)
+# Aurora classes one can order (supported by DAS or not): memory-optimised families, burstable ones, Serverless v2
+_ORDERABLE_FAMILIES = ("r8g", "r7g", "r7i", "r6g", "r6i", "r6id", "r6gd", "r5", "r4", "x2g", "t3", "t4g")
+_ORDERABLE_SIZES = ("medium", "large", "xlarge", "2xlarge", "4xlarge", "8xlarge", "12xlarge", "16xlarge")
+
+
+def orderable_classes(engine: str) -> list[str]:
+    classes = [f"db.{family}.{size}" for family in _ORDERABLE_FAMILIES for size in _ORDERABLE_SIZES]
+    return [c for c in classes if engine == "aurora-postgresql" or ".r4." not in c] + ["db.serverless"]
+
+
+def _orderable_response(self: RDSResponse) -> Any:
+    engine = str(self.params.get("Engine") or "")
+    if engine not in AURORA:
+        return _ORIGINAL_ORDERABLE(self)
+    version = str(self.params.get("EngineVersion") or "")
+    wanted = self.params.get("DBInstanceClass")
+    classes = [c for c in orderable_classes(engine) if wanted in (None, c)]
+    region = self.region
+    options = []
+    for instance_class in classes:
+        supported = (
+            region not in _NO_DAS_REGIONS
+            and (not version or _version_supported(engine, version))
+            and _class_supported(engine, instance_class)
+        )
+        modes = (["sync", "async"] if engine == "aurora-postgresql" else ["async"]) if supported else []
+        options.append(
+            {
+                "Engine": engine,
+                "EngineVersion": version or ("16.1" if engine == "aurora-postgresql" else "8.0.mysql_aurora.3.05.2"),
+                "DBInstanceClass": instance_class,
+                "LicenseModel": "postgresql-license" if engine == "aurora-postgresql" else "general-public-license",
+                "AvailabilityZones": [{"Name": f"{region}{zone}"} for zone in "abc"],
+                "SupportsClusters": True,
+                "SupportedActivityStreamModes": modes,
+            }
+        )
+    max_records = int(self.params.get("MaxRecords") or 100)
+    start = int(str(self.params.get("Marker") or "0") or 0)
+    result: dict[str, Any] = {"OrderableDBInstanceOptions": options[start : start + max_records]}
+    if start + max_records < len(options):
+        result["Marker"] = str(start + max_records)
+    return ActionResult(result)
 
 
 def _class_supported(engine: str, instance_class: str) -> bool:
@@ -232,14 +302,49 @@ def _stream_attribute(name: str) -> property:
 
 # --- simulation controls ---------------------------------------------------------------------------------
 def settle_activity_streams() -> int:
-    """Let time pass: every `starting` stream becomes `started`, every `stopping` one `stopped`."""
+    """Let time pass: every `starting` stream becomes `started`, every `stopping` one `stopped`, and a start pending
+    for the maintenance window begins (`starting`) once that window has passed by the clock (`use_clock`)."""
     changed = 0
     for cluster in _all_clusters():
         stream = _stream(cluster)
+        pending = stream.get("pending_since")
         if stream["status"] in ("starting", "stopping"):
             stream["status"] = {"starting": "started", "stopping": "stopped"}[stream["status"]]
             changed += 1
+        elif pending is not None and _now() >= (window := next_window(cluster.preferred_maintenance_window, pending)):
+            # started in the window; minutes later it is running, like any other start
+            stream.update(
+                status="started" if _now() >= window + timedelta(minutes=1) else "starting", pending_since=None
+            )
+            changed += 1
     return changed
+
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def next_window(window: str, after: datetime) -> datetime:
+    """The start of the first maintenance window ("wed:02:40-wed:03:10", UTC) after `after` (naive UTC)."""
+    day, hour, minute = window.split("-", 1)[0].split(":")
+    start = after.replace(hour=int(hour), minute=int(minute), second=0, microsecond=0)
+    start += timedelta(days=(_DAYS.index(day.lower()) - after.weekday()) % 7)
+    return start if start > after else start + timedelta(days=7)
+
+
+_clock: Callable[[], datetime] | None = None
+_moto_utcnow: Callable[[], datetime] = moto_rds.utcnow  # type: ignore[attr-defined]
+
+
+def _now() -> datetime:
+    """Naive UTC, as moto keeps its times."""
+    return _clock().astimezone(UTC).replace(tzinfo=None) if _clock else _moto_utcnow()
+
+
+def use_clock(clock: Callable[[], datetime] | None) -> None:
+    """RDS's own times (cluster creation, maintenance windows) follow `clock` (the local world's), or moto's again."""
+    global _clock  # noqa: PLW0603
+    _clock = clock
+    moto_rds.utcnow = _now if clock else _moto_utcnow  # type: ignore[attr-defined]
 
 
 def let_time_pass_in_queues(seconds: float) -> int:
@@ -366,6 +471,7 @@ def install() -> None:
             (RDSResponse, "describe_db_instances"): _paged(RDSResponse.describe_db_instances, "DBInstances"),
             (SNSBackend, "publish"): _publish_checking_the_subject(),
             (RDSBackend, "modify_db_cluster"): _rename_keeping_members(),
+            (RDSResponse, "describe_orderable_db_instance_options"): _orderable_response,
         }
         for (cls, name), value in patches.items():
             setattr(cls, name, value)

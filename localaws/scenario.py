@@ -184,6 +184,10 @@ DEMO_EXPECTATIONS: dict[str, Expected] = {
     "rds-event-0180-stream-stopped": Expected("reports-pg", "Tampered", "StreamStoppedUnattributed"),
     "cloudtrail-modify-db-cluster-rename": Expected("legacy-orders", "AlreadyActive", "StreamActive"),
     "cloudtrail-put-parameter-policy": Expected("-", "Announced", "PolicyChanged"),
+    "cloudtrail-modify-db-instance-class": Expected("catalog-pg", "Started", "StreamStarted"),
+    "cloudtrail-delete-db-instance": Expected("search-pg", "Started", "StreamStarted"),
+    "rds-event-0014-instance-class-changed": Expected("geo-pg", "Started", "StreamStarted"),
+    "rds-event-0172-cluster-renamed": Expected("crm-pg", "Started", "StreamStarted"),
 }
 
 
@@ -247,6 +251,10 @@ def seed_demo_clusters(session: Any, stack: Stack) -> None:
     for name in ("reports-pg", "warehouse-pg"):
         create_cluster(rds, name, pg, "16.1", [(f"{name}-1", "db.r6g.large")], tags={"team": "bi"})
         das_extension.set_activity_stream(name, "stopping", "async", stack.key_arn, **where)
+    # fixed clusters: a member's class changed to a supported one, the unsupported member deleted, a class change
+    # finished (RDS event), a cluster renamed (RDS event): each is evaluated at once, not at the next sweep
+    for name, team in (("catalog-pg", "catalog"), ("search-pg", "search"), ("geo-pg", "maps"), ("crm-pg", "crm")):
+        create_cluster(rds, name, pg, "16.1", [(f"{name}-1", "db.r6g.large")], tags={"team": team})
     # renamed into the legacy-* pattern, whose exemption has expired: still enforced, stream still running
     create_cluster(rds, "legacy-orders", pg, "15.4", [("legacy-orders-1", "db.r6g.large")])
     das_extension.set_activity_stream("legacy-orders", "started", "async", stack.key_arn, **where)

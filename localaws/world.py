@@ -129,6 +129,8 @@ class World:
     # -- lifecycle ------------------------------------------------------------------------------------------
     def __enter__(self) -> Self:
         das_extension.install()
+        das_extension.use_clock(self.clock.now)  # RDS creation times and maintenance windows follow this clock
+        self._exit.callback(das_extension.use_clock, None)
         self._exit.enter_context(_environment(FAKE_CREDENTIALS | {"AWS_DEFAULT_REGION": REGION}))
         if self._server_mode:
             moto_api_backend.reset()  # an empty AWS: moto's backends are global to the process

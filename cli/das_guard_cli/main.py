@@ -65,7 +65,16 @@ def planned(evaluation: Decision) -> str:
     """An evaluation's detail as a read-only command must say it: a Started decision was not carried out."""
     if evaluation.outcome is Outcome.STARTED:
         return evaluation.detail.replace("starting a", "would start a", 1)
+    if evaluation.outcome is Outcome.SCHEDULED:
+        return evaluation.detail.replace("requesting a", "would request a", 1)
     return evaluation.detail
+
+
+def start_timing(evaluation: Decision) -> str:
+    """Whether the start DAS Guard would make restarts the cluster: a platform team reads this before deploying."""
+    if evaluation.start is None:
+        return "-"
+    return "now (restarts the cluster)" if evaluation.start.apply_immediately else "maintenance window"
 
 
 class Usage(Exception):
@@ -144,8 +153,9 @@ VERDICTS = {
     Outcome.WOULD_START: "missing-stream",
     Outcome.VIOLATION: "violation",
     Outcome.DEFERRED: "not-ready",
+    Outcome.SCHEDULED: "scheduled",
 }
-FAILING_VERDICTS = {"missing-stream", "violation"}
+FAILING_VERDICTS = {"missing-stream", "violation", "scheduled"}
 
 
 @dataclass(frozen=True)
@@ -160,6 +170,7 @@ class AuditRow:
     verdict: str
     reason: str
     detail: str
+    start: str = "-"  # when the stream DAS Guard would start begins: now (a restart) or in the maintenance window
 
 
 def audit_region(reader: composition.App, region: str, policy: PolicyDocument, progress: Progress) -> list[AuditRow]:
@@ -181,6 +192,7 @@ def audit_region(reader: composition.App, region: str, policy: PolicyDocument, p
                 VERDICTS.get(decision.outcome, decision.outcome.value.lower()),
                 decision.reason,
                 planned(decision),
+                start_timing(decision),
             )
         )
         progress.advance(task)
@@ -556,11 +568,12 @@ def simulate_one(text: str, reader: composition.App, policy: PolicyDocument, reg
             f"{parsed.trigger}: {evaluation.outcome.value} ({evaluation.reason}): {planned(evaluation)}",
             highlight=False,
         )
-        if evaluation.outcome is Outcome.STARTED and evaluation.start is not None:
+        if evaluation.outcome in (Outcome.STARTED, Outcome.SCHEDULED) and evaluation.start is not None:
             start = evaluation.start
             out.print(
                 f"  would call StartActivityStream(ResourceArn={start.cluster_arn}, Mode={start.mode}, "
-                f"KmsKeyId={start.kms_key_id}, ApplyImmediately={start.apply_immediately}) - not called",
+                f"KmsKeyId={start.kms_key_id}, ApplyImmediately={start.apply_immediately}) - not called; "
+                f"the stream would start {start_timing(evaluation)}",
                 highlight=False,
             )
         for warning in evaluation.warnings:

@@ -26,6 +26,8 @@ from .sweep import Sweeper
 
 SERVICE = "das-guard"
 NOTICE_MEMORY = timedelta(days=400)  # a once-only notice (an expired exemption) is not repeated within this
+# "new-clusters": created within the readiness window plus this margin, so nothing runs on the cluster yet
+NEW_CLUSTER_MARGIN = timedelta(hours=1)
 
 # Powertools' own objects are process-wide by design (the handler decorators need them at import time).
 logger = Logger(service=SERVICE)
@@ -89,7 +91,14 @@ def build(
         today=lambda: clock.now().date(),
         max_exemption_days=settings.max_exemption_days,
     )
-    enforcer = Enforcer(gateway, policy, clock, report_only=settings.report_only, dry_run=dry_run)
+    enforcer = Enforcer(
+        gateway,
+        policy,
+        clock,
+        report_only=settings.report_only,
+        dry_run=dry_run,
+        new_cluster_window=settings.readiness_timeout + NEW_CLUSTER_MARGIN,
+    )
     return App(
         settings=settings,
         clock=clock,
@@ -117,4 +126,11 @@ def from_environment() -> App:
 
 def with_policy(app: App, document: PolicyDocument) -> Enforcer:
     """An enforcer like `app`'s that judges by `document` instead of the deployed policy (the CLI's --policy)."""
-    return Enforcer(app.gateway, lambda: document, app.clock, report_only=app.settings.report_only, dry_run=True)
+    return Enforcer(
+        app.gateway,
+        lambda: document,
+        app.clock,
+        report_only=app.settings.report_only,
+        dry_run=True,
+        new_cluster_window=app.settings.readiness_timeout + NEW_CLUSTER_MARGIN,
+    )

@@ -25,7 +25,7 @@ from .gateway import AwsError
 from .model import AURORA_ENGINES, ClusterInfo, Hold, KeyInfo, KeyLookup, Protection, StartRequest, StreamRecord
 
 T = TypeVar("T")
-STREAM_RECORD_STATES = frozenset({"on", "reported", "allowed"})
+STREAM_RECORD_STATES = frozenset({"on", "reported", "allowed", "scheduled"})
 
 TRANSIENT_CODES = frozenset(
     {
@@ -45,6 +45,9 @@ TRANSIENT_CODES = frozenset(
         "RequestTimeoutException",
     }
 )
+SUPPORT_CACHE_SECONDS = (
+    6 * 3600
+)  # what AWS supports per engine/version/class changes with AWS releases, not by the minute
 CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 4},
     connect_timeout=3,
@@ -113,6 +116,7 @@ class AwsGateway:
         self.queue_url = queue_url
         self._keys = _TtlCache(cache_seconds, clock)
         self._policy = _TtlCache(cache_seconds, clock)
+        self._support = _TtlCache(SUPPORT_CACHE_SECONDS, clock)
 
     # -- clients (lazy) -----------------------------------------------------------------------------------
     @cached_property
@@ -238,6 +242,32 @@ class AwsGateway:
             except (ClientError, BotoCoreError) as err:
                 raise as_aws_error(operation, err) from err
             yield list(page.get(key, []))
+
+    def activity_stream_modes(self, engine: str, version: str, instance_class: str) -> tuple[str, ...] | None:
+        """AWS's SupportedActivityStreamModes for an engine version on an instance class in this region: () where
+        DAS is unsupported, None where AWS could not be asked or knows no such combination (the caller falls back
+        to its own table and says so). Cached per container, one call per distinct combination."""
+        key = f"{engine}|{version}|{instance_class}"
+        try:
+            return self._support.get_or_load(key, lambda: self._orderable_modes(engine, version, instance_class))
+        except AwsError:
+            return None  # not cached: the next evaluation asks again
+
+    def _orderable_modes(self, engine: str, version: str, instance_class: str) -> tuple[str, ...] | None:
+        modes: set[str] = set()
+        seen = False
+        kwargs: dict[str, Any] = {"Engine": engine, "EngineVersion": version, "DBInstanceClass": instance_class}
+        while True:
+            page = _call(
+                "rds:DescribeOrderableDBInstanceOptions", self._rds.describe_orderable_db_instance_options, **kwargs
+            )
+            for option in page.get("OrderableDBInstanceOptions", []):
+                seen = True
+                modes.update(str(m) for m in option.get("SupportedActivityStreamModes") or [])
+            if not page.get("Marker"):
+                break
+            kwargs["Marker"] = page["Marker"]
+        return tuple(sorted(modes)) if seen else None
 
     def instance_cluster(self, instance_id: str) -> tuple[bool, str | None]:
         """(exists, cluster identifier or None for a standalone instance)."""
@@ -448,9 +478,15 @@ def _record_from_item(item: dict[str, Any]) -> StreamRecord | None:
     label = _string(item, "rule")
     rank = item.get("rank")
     number = rank.get("N") if isinstance(rank, dict) else None
+    try:
+        at: datetime | None = datetime.fromisoformat(_string(item, "at") or "")
+    except ValueError:
+        at = None
+    if at is not None and at.tzinfo is None:
+        at = None
     if label is None or not isinstance(number, str) or number not in {"0", "1", "2", "3"}:
-        return StreamRecord(str(state))
-    return StreamRecord(str(state), Protection(int(number), label))
+        return StreamRecord(str(state), at=at)
+    return StreamRecord(str(state), Protection(int(number), label), at)
 
 
 def _hold_from_item(item: dict[str, Any] | None) -> Hold | None:

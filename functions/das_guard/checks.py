@@ -9,7 +9,8 @@ metric dimension) and whose `fix` tells a person what to change.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from .model import ClusterInfo, Finding, InstanceInfo, KeyLookup
 from .policy import StreamMode
@@ -27,7 +28,9 @@ _MYSQL_VERSION = re.compile(r"^\d+\.\d+\.mysql_aurora\.(\d+)\.(\d+)(?:\.\d+)?$")
 _POSTGRES_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?$")
 
 # Regions where Aurora has no database activity streams (Aurora User Guide, "Supported Regions"):
-# Malaysia, Melbourne, New Zealand, Taipei, Thailand, Calgary, the two China regions, Zurich, Tel Aviv.
+# Malaysia, Melbourne, New Zealand, Taipei, Thailand, Calgary, the two China regions, Zurich, Tel Aviv; and the
+# whole AWS GovCloud (US) partition ("Database activity streams are not supported in AWS GovCloud (US)").
+UNSUPPORTED_PARTITIONS = {"aws-us-gov": "AWS GovCloud (US)"}
 UNSUPPORTED_REGIONS = frozenset(
     {
         "ap-southeast-5",
@@ -62,12 +65,32 @@ def check_engine(cluster: ClusterInfo) -> Finding | None:
 
 
 def check_region(cluster: ClusterInfo) -> Finding | None:
+    partition = UNSUPPORTED_PARTITIONS.get(cluster.partition)
+    if partition is not None:
+        return Finding(
+            "UnsupportedRegion",
+            f"database activity streams are not available in {partition} ({cluster.region})",
+            "Audit this cluster another way (pgAudit or Aurora MySQL advanced auditing to CloudWatch Logs); "
+            "DAS Guard cannot start a stream anywhere in this partition.",
+        )
     if cluster.region in UNSUPPORTED_REGIONS:
         return Finding(
             "UnsupportedRegion",
             f"database activity streams are not available for Aurora in {cluster.region}",
             "Audit this cluster another way (e.g. pgAudit / advanced auditing to CloudWatch Logs), or run "
             "regulated workloads in a region that supports activity streams.",
+        )
+    return None
+
+
+def check_cluster_type(cluster: ClusterInfo) -> Finding | None:
+    """Features without DAS, whatever the version: a reason that is true and a fix that is not "upgrade"."""
+    if cluster.scalability_type == "limitless":
+        return Finding(
+            "LimitlessNotSupported",
+            "Aurora PostgreSQL Limitless Database does not support database activity streams (a feature, not a "
+            "version: no upgrade adds them)",
+            "Audit it another way (pgAudit to CloudWatch Logs), or exempt it in the policy with that reason.",
         )
     return None
 
@@ -84,6 +107,8 @@ def check_engine_mode(cluster: ClusterInfo) -> Finding | None:
 
 def check_engine_version(cluster: ClusterInfo) -> Finding | None:
     version = cluster.engine_version
+    if cluster.scalability_type == "limitless":
+        return None  # "16.4-limitless": the feature is the reason (check_cluster_type), not the version
     if cluster.engine == "aurora-mysql":
         m = _MYSQL_VERSION.match(version)
         if m and (int(m.group(1)), int(m.group(2))) >= AURORA_MYSQL_MINIMUM:
@@ -131,8 +156,85 @@ def check_instance_classes(cluster: ClusterInfo, instances: Iterable[InstanceInf
     )
 
 
-def effective_mode(cluster: ClusterInfo, wanted: StreamMode) -> tuple[StreamMode, Finding | None]:
-    """`sync` exists for Aurora PostgreSQL only; Aurora MySQL gets `async` and a warning saying so."""
+# (engine, engine version, instance class) -> AWS's SupportedActivityStreamModes ([] where DAS is unsupported), or None
+# when AWS could not be asked (DescribeOrderableDBInstanceOptions refused or failed).
+ModesLookup = Callable[[str, str, str], tuple[str, ...] | None]
+
+
+@dataclass(frozen=True)
+class Support:
+    """What decides whether this cluster's version and classes can have a stream, and which modes."""
+
+    problems: tuple[Finding, ...]
+    warnings: tuple[Finding, ...] = ()
+    modes: frozenset[str] | None = None  # the modes AWS offers for every class of the cluster (None: not asked)
+
+
+def check_support(cluster: ClusterInfo, ask: ModesLookup | None) -> Support:
+    """AWS's own answer first (DescribeOrderableDBInstanceOptions, per region, engine, version and class); the
+    static table of the User Guide only where AWS cannot be asked, and the decision says so. Where AWS says no, the
+    static table only helps to say *what* is unsupported (the version or the class) and how to fix it."""
+    static = [f for f in (check_engine_version(cluster), check_instance_classes(cluster, cluster.instances)) if f]
+    classes = sorted({i.instance_class for i in cluster.instances})
+    if ask is None or not classes or cluster.scalability_type == "limitless":
+        return Support(tuple(static))
+    answers = {c: ask(cluster.engine, cluster.engine_version, c) for c in classes}
+    unknown = [c for c, modes in answers.items() if modes is None]
+    refused = [c for c, modes in answers.items() if modes == ()]
+    warnings: tuple[Finding, ...] = ()
+    problems: list[Finding] = []
+    if unknown:
+        warnings = (
+            Finding(
+                "SupportFromStaticTable",
+                f"AWS could not be asked whether {cluster.engine} {cluster.engine_version} on {', '.join(unknown)} "
+                "supports activity streams (DescribeOrderableDBInstanceOptions failed); DAS Guard's own table was used",
+                "Allow rds:DescribeOrderableDBInstanceOptions for the DAS Guard role (the template grants it).",
+            ),
+        )
+        version = check_engine_version(cluster)
+        problems += [version] if version else []
+        bad = check_instance_classes(cluster, [i for i in cluster.instances if i.instance_class in unknown])
+        problems += [bad] if bad else []
+    if refused:
+        explained = [f for f in static if f.code == "UnsupportedEngineVersion"] or [
+            f for f in static if f.code == "UnsupportedInstanceClass"
+        ]
+        members = ", ".join(
+            f"{i.identifier} ({i.instance_class})" for i in cluster.instances if i.instance_class in refused
+        )
+        said = (
+            f"AWS lists no activity stream mode for {cluster.engine} {cluster.engine_version} on {', '.join(refused)} "
+            f"in {cluster.region} (DescribeOrderableDBInstanceOptions)"
+        )
+        if explained:
+            problems += [Finding(explained[0].code, f"{explained[0].detail}; {said}", explained[0].fix)]
+        else:
+            problems.append(
+                Finding(
+                    "UnsupportedConfiguration",
+                    f"{said}: instances {members}",
+                    "Change these instances to a class AWS lists with SupportedActivityStreamModes for this engine "
+                    "version (aws rds describe-orderable-db-instance-options), or upgrade the engine version.",
+                )
+            )
+    known = [frozenset(m) for m in answers.values() if m]
+    modes = frozenset.intersection(*known) if known else None
+    return Support(tuple(dict.fromkeys(problems)), warnings, modes)
+
+
+def effective_mode(
+    cluster: ClusterInfo, wanted: StreamMode, offered: frozenset[str] | None = None
+) -> tuple[StreamMode, Finding | None]:
+    """`sync` exists for Aurora PostgreSQL only; Aurora MySQL gets `async` and a warning saying so. Where AWS said
+    which modes it offers for this cluster, that answer decides."""
+    if wanted is StreamMode.SYNC and offered is not None and "sync" not in offered and "async" in offered:
+        return StreamMode.ASYNC, Finding(
+            "ModeDowngraded",
+            f"the policy asks for mode 'sync', which AWS does not offer for {cluster.engine} {cluster.engine_version} "
+            "(DescribeOrderableDBInstanceOptions); started with 'async'",
+            "Use mode 'async' for rules that match these clusters to silence this warning.",
+        )
     if wanted is StreamMode.SYNC and cluster.engine == "aurora-mysql":
         return StreamMode.ASYNC, Finding(
             "ModeDowngraded",

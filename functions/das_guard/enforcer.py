@@ -29,7 +29,7 @@ from .model import (
     StopInfo,
     StreamRecord,
 )
-from .policy import Action, EffectiveRule, OnStop, PolicyDocument
+from .policy import NEW_CLUSTERS, Action, EffectiveRule, OnStop, PolicyDocument
 from .triggers import Target
 
 KeyLookupFn = Callable[[str], KeyLookup]
@@ -45,6 +45,13 @@ class Inputs:
     report_only: bool = False  # the whole deployment only reports (template parameter EnforcementMode)
     lookup_hold: HoldLookupFn | None = None  # None: no state table, so no hold can exist
     now: datetime | None = None  # holds ending later than now + the policy's hold_hours are not honoured
+    lookup_modes: checks.ModesLookup | None = None  # AWS's answer on support; None: the static table decides
+    lookup_record: Callable[[str], StreamRecord | None] | None = None  # by DbClusterResourceId: a start requested?
+    new_cluster_window: timedelta = timedelta(hours=4)  # "new-clusters": created this recently, nothing runs on it yet
+
+
+# A start requested for the maintenance window is not requested again for this long (a window comes weekly).
+SCHEDULED_FOR = timedelta(days=8)
 
 
 def decide(
@@ -67,16 +74,10 @@ def decide(
         resource_id=cluster.resource_id,
     )
 
-    # 1. Only Aurora clusters have activity streams of this kind.
-    if not cluster.is_aurora and cluster.engine != "aurora":
-        return replace(
-            base,
-            reason="NotAurora",
-            detail=f"engine {cluster.engine!r} is not Aurora (DocumentDB, Neptune and Multi-AZ DB "
-            "clusters have no database activity streams)",
-        )
-    if cluster.status == "deleting":
-        return replace(base, reason="ClusterDeleting", detail="the cluster is being deleted")
+    # 1. Only Aurora clusters that exist and run something have activity streams of this kind.
+    out_of_scope = _out_of_scope(cluster)
+    if out_of_scope is not None:
+        return replace(base, reason=out_of_scope.code, detail=out_of_scope.detail)
 
     rule = policy.rule_for(cluster.tags)
     base = replace(base, rule=rule.name, protection=protection(cluster, policy, inputs.today))
@@ -133,18 +134,21 @@ def decide(
     # 4. Validate everything that does not depend on timing. Problems here will not fix themselves.
     assert rule.kms_key is not None  # guaranteed by PolicyDocument validation for non-exempt rules
     key = inputs.lookup_key(rule.kms_key)
-    problems = [
+    first = [
         finding
         for finding in (
             checks.check_region(cluster),
+            checks.check_cluster_type(cluster),
             checks.check_engine(cluster),
             checks.check_engine_mode(cluster),
-            checks.check_engine_version(cluster),
-            checks.check_instance_classes(cluster, cluster.instances),
-            checks.check_kms_key(key, cluster.region),
         )
         if finding is not None
     ]
+    # AWS is only asked about versions and classes when nothing more basic already rules the cluster out
+    support = checks.check_support(cluster, None if first else inputs.lookup_modes)
+    key_problem = checks.check_kms_key(key, cluster.region)
+    problems = [*first, *support.problems, *([key_problem] if key_problem else [])]
+    base = replace(base, warnings=(*base.warnings, *support.warnings))
     if problems:
         return replace(
             base,
@@ -160,46 +164,129 @@ def decide(
         return replace(base, outcome=Outcome.DEFERRED, reason=not_ready.code, detail=not_ready.detail)
 
     # 6. A stream stopped by an allowed (break-glass) principal stays stopped until its hold ends.
-    #    A hold is only honoured if the policy still allows its principal and it ends within hold_hours:
-    #    the state table is not trusted beyond what the policy confirms.
-    hold = inputs.lookup_hold(cluster.arn) if inputs.lookup_hold else None
-    if hold is not None:
-        problem = _hold_problem(hold, policy, inputs.now)
-        if not problem:
-            return replace(
-                base,
-                outcome=Outcome.EXEMPT,
-                reason="BreakGlassHold",
-                detail=f"stream stopped by {hold.principal}, an allowed principal; held until {hold.until.isoformat()}",
-            )
-        base = replace(
-            base,
-            warnings=(
-                *base.warnings,
-                Finding(
-                    "HoldIgnored",
-                    f"a break-glass hold for this cluster in the state table is not honoured: {problem}",
-                    "Only DAS Guard writes holds; find out who wrote this item (CloudTrail dynamodb:PutItem on the "
-                    "state table) and delete it.",
-                ),
-            ),
-        )
+    held = _held(base, cluster, policy, inputs)
+    if held.outcome is Outcome.EXEMPT:
+        return held
 
     # 7. Start (or, in report-only, say that we would have).
-    mode, downgrade = checks.effective_mode(cluster, rule.mode)
     assert key.key is not None
-    request = StartRequest(cluster.arn, mode.value, key.key.arn, rule.apply_immediately)
-    plan = f"a {mode.value} stream with {key.key.arn}"
+    return _start(held, cluster, rule, key_arn=key.key.arn, support=support, inputs=inputs)
+
+
+def _held(base: Decision, cluster: ClusterInfo, policy: PolicyDocument, inputs: Inputs) -> Decision:
+    """Exempt/BreakGlassHold while a hold lasts; otherwise `base`, with a warning if a hold was not honoured. A hold
+    is only honoured if the policy still allows its principal and it ends within hold_hours: the state table is not
+    trusted beyond what the policy confirms."""
+    hold = inputs.lookup_hold(cluster.arn) if inputs.lookup_hold else None
+    if hold is None:
+        return base
+    problem = _hold_problem(hold, policy, inputs.now)
+    if not problem:
+        return replace(
+            base,
+            outcome=Outcome.EXEMPT,
+            reason="BreakGlassHold",
+            detail=f"stream stopped by {hold.principal}, an allowed principal; held until {hold.until.isoformat()}",
+        )
+    ignored = Finding(
+        "HoldIgnored",
+        f"a break-glass hold for this cluster in the state table is not honoured: {problem}",
+        "Only DAS Guard writes holds; find out who wrote this item (CloudTrail dynamodb:PutItem on the state table) "
+        "and delete it.",
+    )
+    return replace(base, warnings=(*base.warnings, ignored))
+
+
+def _start(
+    base: Decision,
+    cluster: ClusterInfo,
+    rule: EffectiveRule,
+    *,
+    key_arn: str,
+    support: checks.Support,
+    inputs: Inputs,
+) -> Decision:
+    """Starting immediately restarts the cluster: only where the rule says so, or the cluster is still new;
+    otherwise in its maintenance window (Scheduled), requested once."""
+    mode, downgrade = checks.effective_mode(cluster, rule.mode, support.modes)
+    immediately = _immediately(cluster, rule, inputs)
+    request = StartRequest(cluster.arn, mode.value, key_arn, immediately)
+    window = cluster.maintenance_window or "the cluster's own"
+    when = "" if immediately else f" in the maintenance window ({window})"
+    plan = f"a {mode.value} stream with {key_arn}{when}"
     report_only = inputs.report_only or rule.action is Action.REPORT_ONLY
     why = "the deployment is report-only" if inputs.report_only else "rule is report-only"
+    warnings = base.warnings + ((downgrade,) if downgrade else ())
+    if report_only:
+        restart = "; starting it now would restart the cluster" if immediately else ""
+        return replace(
+            base,
+            outcome=Outcome.WOULD_START,
+            reason="ReportOnly",
+            detail=f"would start {plan} ({why}){restart}",
+            start=request,
+            warnings=warnings,
+        )
+    if immediately:
+        return replace(
+            base,
+            outcome=Outcome.STARTED,
+            reason="StreamStarted",
+            detail=f"starting {plan}",
+            start=request,
+            warnings=warnings,
+        )
+    record = inputs.lookup_record(cluster.resource_id) if inputs.lookup_record else None
+    if record and record.state == "scheduled" and record.at and inputs.now and inputs.now - record.at < SCHEDULED_FOR:
+        return replace(
+            base,
+            outcome=Outcome.SCHEDULED,
+            reason="AlreadyScheduled",
+            detail=f"a start was requested on {record.at.isoformat()} for the maintenance window "
+            f"({cluster.maintenance_window or '?'}); not requested again before {(record.at + SCHEDULED_FOR).date()}",
+            warnings=warnings,
+        )
     return replace(
         base,
-        outcome=Outcome.WOULD_START if report_only else Outcome.STARTED,
-        reason="ReportOnly" if report_only else "StreamStarted",
-        detail=f"would start {plan} ({why})" if report_only else f"starting {plan}",
+        outcome=Outcome.SCHEDULED,
+        reason="MaintenanceWindow",
+        detail=f"requesting {plan}: the cluster already carries workload, and starting a stream at once restarts it",
+        fix="Nothing to do. To start it at once (a restart), set apply_immediately: true on the rule that applies.",
         start=request,
-        warnings=base.warnings + ((downgrade,) if downgrade else ()),
+        warnings=warnings,
     )
+
+
+def _immediately(cluster: ClusterInfo, rule: EffectiveRule, inputs: Inputs) -> bool:
+    """Whether to start with ApplyImmediately (a restart). `new-clusters`: only a cluster created within the new-cluster
+    window (read from the live cluster, so no forged event can make an old one restart)."""
+    if rule.apply_immediately is True or rule.apply_immediately is False:
+        return rule.apply_immediately
+    assert rule.apply_immediately == NEW_CLUSTERS
+    if cluster.created_at is None or inputs.now is None:
+        return False
+    return inputs.now - cluster.created_at <= inputs.new_cluster_window
+
+
+def _out_of_scope(cluster: ClusterInfo) -> Finding | None:
+    """Clusters that are NotApplicable: not Aurora, being deleted, or a global database's cluster without instances
+    (a headless secondary may stay so for good: nothing runs to audit, nothing to page about; its first instance's
+    creation event, or the sweep, brings it back)."""
+    if not cluster.is_aurora and cluster.engine != "aurora":
+        return Finding(
+            "NotAurora",
+            f"engine {cluster.engine!r} is not Aurora (DocumentDB, Neptune and Multi-AZ DB clusters have no "
+            "database activity streams)",
+        )
+    if cluster.status == "deleting":
+        return Finding("ClusterDeleting", "the cluster is being deleted")
+    if cluster.global_cluster_identifier and not cluster.member_ids and cluster.status == "available":
+        return Finding(
+            "HeadlessGlobalCluster",
+            f"cluster of global database {cluster.global_cluster_identifier} has no DB instance, so nothing runs "
+            "to audit; DAS Guard starts the stream when an instance is created",
+        )
+    return None
 
 
 def protection(cluster: ClusterInfo, policy: PolicyDocument, today: date) -> Protection:
@@ -336,6 +423,10 @@ def assess_lost_stream(cluster: ClusterInfo, record: str | None, policy: PolicyD
     )
 
 
+# Refusals that re-reading the cluster resolves: another evaluation started the stream first, or a member is still
+# being created or modified (AWS error codes as on the wire).
+TRANSIENT_REFUSALS = frozenset({"InvalidDBClusterStateFault", "InvalidDBInstanceState"})
+
 STREAM_KEY_PROBLEMS = {
     "Disabled": "StreamKeyDisabled",
     "PendingDeletion": "StreamKeyPendingDeletion",
@@ -390,9 +481,12 @@ class Enforcer:
         *,
         report_only: bool = False,
         dry_run: bool = False,
+        new_cluster_window: timedelta = timedelta(hours=4),
     ) -> None:
         """`dry_run` (the CLI's simulate): decide exactly as in production, but never start a stream or write a
-        hold; a Started decision then describes the call that would be made."""
+        hold; a Started decision then describes the call that would be made. `new_cluster_window`: how recently a
+        cluster must have been created for `apply_immediately: new-clusters` to start its stream at once."""
+        self._new_cluster_window = new_cluster_window
         self._aws = gateway
         self._load_policy = load_policy
         self._report_only = report_only
@@ -403,15 +497,30 @@ class Enforcer:
     def dry_run(self) -> bool:
         return self._dry_run
 
-    def inputs(self, *, check_holds: bool, holds: dict[str, Hold] | None = None) -> Inputs:
-        """Lookups for decide(). `holds` (from one scan) replaces per-cluster hold reads in the sweep."""
+    def inputs(
+        self,
+        *,
+        check_holds: bool,
+        holds: dict[str, Hold] | None = None,
+        records: dict[str, StreamRecord] | None = None,
+    ) -> Inputs:
+        """Lookups for decide(). `holds` and `records` (from one scan) replace per-cluster reads in the sweep."""
         now = self._clock.now()
         lookup_hold: HoldLookupFn | None = None
         if holds is not None:
             lookup_hold = holds.get
         elif check_holds:
             lookup_hold = lambda arn: self._aws.hold_for(arn, now)  # noqa: E731
-        return Inputs(self._aws.describe_key, now.date(), self._report_only, lookup_hold, now)
+        return Inputs(
+            self._aws.describe_key,
+            now.date(),
+            self._report_only,
+            lookup_hold,
+            now,
+            self._aws.activity_stream_modes,
+            records.get if records is not None else self._aws.stream_record,
+            self._new_cluster_window,
+        )
 
     def evaluate(self, target: Target) -> list[Decision]:
         """Observe, decide, act. The last evaluation is the enforcement decision; a stop adds its report first.
@@ -488,7 +597,7 @@ class Enforcer:
 
     def act(self, decision: Decision, policy: PolicyDocument, inputs: Inputs) -> Decision:
         """Carry out a decision: call StartActivityStream for Started, nothing otherwise."""
-        if decision.outcome is not Outcome.STARTED or decision.start is None or self._dry_run:
+        if decision.outcome not in (Outcome.STARTED, Outcome.SCHEDULED) or decision.start is None or self._dry_run:
             return decision
         try:
             stream = self._aws.start_activity_stream(decision.start)
@@ -496,19 +605,20 @@ class Enforcer:
             if err.transient:
                 raise
             return self._rejected(decision, err, policy, inputs)
+        state = "on" if decision.outcome is Outcome.STARTED else "scheduled"
         return replace(
             decision,
-            warnings=decision.warnings + self._remember_running(decision),
+            warnings=decision.warnings + self._remember(decision, state),
             stream=stream,
             detail=f"{decision.detail}: stream {stream.get('KinesisStreamName', '?')} is {stream.get('Status', '?')}",
         )
 
-    def _remember_running(self, decision: Decision) -> tuple[Finding, ...]:
+    def _remember(self, decision: Decision, state: str) -> tuple[Finding, ...]:
         if not (decision.resource_id and decision.cluster_arn) or self._dry_run:
             return ()
         try:
             self._aws.mark_stream(
-                decision.resource_id, decision.cluster_arn, "on", self._clock.now(), decision.protection
+                decision.resource_id, decision.cluster_arn, state, self._clock.now(), decision.protection
             )
         except AwsError as err:  # the stream is started; the sweep records it next time
             return (
@@ -518,7 +628,7 @@ class Enforcer:
 
     def _rejected(self, decision: Decision, err: AwsError, policy: PolicyDocument, inputs: Inputs) -> Decision:
         """StartActivityStream said no. Some refusals are races that re-reading the cluster resolves."""
-        if err.code == "InvalidDBClusterStateFault":
+        if err.code in TRANSIENT_REFUSALS:
             # Typically another invocation started the stream first, or the cluster changed state since we
             # read it. Re-read and decide again, but never call Start twice for one evaluation.
             assert decision.cluster_id is not None

@@ -28,6 +28,7 @@ class Outcome(StrEnum):
     IGNORED = "Ignored"
     TAMPERED = "Tampered"
     ANNOUNCED = "Announced"  # a change worth telling that is not a decision about one cluster (a policy edit)
+    SCHEDULED = "Scheduled"  # the stream starts in the cluster's maintenance window (starting now would restart it)
 
     @property
     def needs_a_person(self) -> bool:
@@ -91,6 +92,9 @@ class ClusterInfo:
     stream_mode: str | None = None
     stream_kms_key_id: str | None = None
     global_cluster_identifier: str | None = None
+    scalability_type: str = "standard"  # ClusterScalabilityType: "limitless" for Limitless Database
+    created_at: datetime | None = None  # ClusterCreateTime
+    maintenance_window: str = ""  # PreferredMaintenanceWindow, e.g. "wed:02:40-wed:03:10" (UTC)
 
     @property
     def is_aurora(self) -> bool:
@@ -105,6 +109,11 @@ class ClusterInfo:
     def account(self) -> str:
         arn = Arn.parse(self.arn)
         return arn.account if arn else ""
+
+    @property
+    def partition(self) -> str:
+        arn = Arn.parse(self.arn)
+        return arn.partition if arn else ""
 
     @classmethod
     def from_api(cls, cluster: Mapping[str, Any], instances: Sequence[Mapping[str, Any]]) -> ClusterInfo:
@@ -134,6 +143,11 @@ class ClusterInfo:
             stream_mode=cluster.get("ActivityStreamMode"),
             stream_kms_key_id=cluster.get("ActivityStreamKmsKeyId"),
             global_cluster_identifier=cluster.get("GlobalClusterIdentifier"),
+            scalability_type=cluster.get("ClusterScalabilityType") or "standard",
+            created_at=cluster.get("ClusterCreateTime")
+            if isinstance(cluster.get("ClusterCreateTime"), datetime)
+            else None,
+            maintenance_window=str(cluster.get("PreferredMaintenanceWindow") or ""),
         )
 
 
@@ -214,11 +228,13 @@ class Protection:
 class StreamRecord:
     """What DAS Guard last knew of a cluster's stream (state table, `stream#<DbClusterResourceId>`).
 
-    `state`: on (started or seen running), reported (a stop was reported), allowed (break-glass stop).
+    `state`: on (started or seen running), reported (a stop was reported), allowed (break-glass stop), scheduled
+    (a start was requested for the maintenance window).
     `protection`: the rule that applied then (None in records written before it was kept)."""
 
     state: str
     protection: Protection | None = None
+    at: datetime | None = None  # when it was recorded
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,12 @@ class Action(StrEnum):
     EXEMPT = "exempt"
 
 
+NEW_CLUSTERS: Literal["new-clusters"] = (
+    "new-clusters"  # apply_immediately: at once on a cluster still being brought up, else in its window
+)
+ApplyImmediately = bool | Literal["new-clusters"]
+
+
 class StreamMode(StrEnum):
     SYNC = "sync"
     ASYNC = "async"
@@ -107,7 +113,7 @@ class _Settings(BaseModel):
     action: Action | None = None
     mode: StreamMode | None = None
     kms_key: str | None = None
-    apply_immediately: bool | None = None
+    apply_immediately: ApplyImmediately | None = None
     on_stop: OnStop | None = None
 
     @field_validator("kms_key")
@@ -129,7 +135,9 @@ class Defaults(_Settings):
 
     action: Action = Action.ENFORCE
     mode: StreamMode = StreamMode.ASYNC
-    apply_immediately: bool = True
+    # Starting a stream immediately restarts the cluster: harmless while it is being brought up, an outage once it
+    # carries workload. By default only clusters still new get it at once; the rest in their maintenance window.
+    apply_immediately: ApplyImmediately = NEW_CLUSTERS
     on_stop: OnStop = OnStop.RESTART
 
     @field_validator("action")
@@ -300,7 +308,7 @@ class EffectiveRule:
     action: Action
     mode: StreamMode
     kms_key: str | None
-    apply_immediately: bool
+    apply_immediately: ApplyImmediately
     reason: str
     on_stop: OnStop = OnStop.RESTART
 

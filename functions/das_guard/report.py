@@ -304,6 +304,7 @@ class Reporter:
             ("SweepClustersSeen", "clusters_seen"),
             ("SweepCompliant", "compliant"),
             ("SweepStarted", "started"),
+            ("SweepScheduled", "scheduled"),
             ("SweepViolations", "violations"),
             ("SweepExempt", "exempt"),
             ("SweepWouldStart", "would_start"),
@@ -328,7 +329,8 @@ class Reporter:
             ),
             f"DAS Guard sweep {summary['sweep_id']} of {self._account}/{self._region}:",
             f"{summary['clusters_seen']} clusters, {summary['compliant']} with an activity stream, "
-            f"{summary['started']} started now, {summary['exempt']} exempt, {summary['violations']} in violation.",
+            f"{summary['started']} started now, {summary['scheduled']} starting in their maintenance window, "
+            f"{summary['exempt']} exempt, {summary['violations']} in violation.",
             "",
         ]
         if violations:

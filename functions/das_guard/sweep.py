@@ -64,6 +64,7 @@ class SweepSummary:
             "clusters_seen": self.seen,
             "compliant": self.compliant,
             "started": self.outcomes[Outcome.STARTED.value],
+            "scheduled": self.outcomes[Outcome.SCHEDULED.value],
             "violations": self.outcomes[Outcome.VIOLATION.value] + self.outcomes[Outcome.FAILED.value],
             "exempt": self.outcomes[Outcome.EXEMPT.value],
             "would_start": self.outcomes[Outcome.WOULD_START.value],
@@ -105,7 +106,7 @@ class Sweeper:
             f"{e.name} (expires {e.expires.isoformat()}: {e.reason})" for e in policy.expiring(now.date())
         ]
         holds, streams = self._aws.sweep_state(now)
-        inputs = self._enforcer.inputs(check_holds=True, holds=holds)
+        inputs = self._enforcer.inputs(check_holds=True, holds=holds, records=streams)
         leftover: list[str] = []
         for cluster in self._aws.region_clusters():
             if leftover or remaining_ms() < RESERVE_MS:

@@ -20,15 +20,17 @@ CLUSTER_CREATING_CALLS = frozenset(
     {"CreateDBCluster", "RestoreDBClusterFromSnapshot", "RestoreDBClusterToPointInTime", "RestoreDBClusterFromS3"}
 )
 INSTANCE_CREATING_CALLS = frozenset({"CreateDBInstance"})
+# A member's class changed or a member went away: the cluster may have become eligible (or ineligible)
+INSTANCE_CHANGING_CALLS = frozenset({"ModifyDBInstance", "DeleteDBInstance"})
 TAG_CALLS = frozenset({"AddTagsToResource", "RemoveTagsFromResource"})
 RENAME_CALL = "ModifyDBCluster"  # routed only with newDBClusterIdentifier: a new name can match an exemption
 STOP_CALL = "StopActivityStream"
-CLUSTER_EVENTS = {"RDS-EVENT-0170"}  # DB cluster created
-INSTANCE_EVENTS = {"RDS-EVENT-0005"}  # DB instance created
+CLUSTER_EVENTS = {"RDS-EVENT-0170", "RDS-EVENT-0172"}  # DB cluster created; renamed
+INSTANCE_EVENTS = {"RDS-EVENT-0005", "RDS-EVENT-0014"}  # DB instance created; its class changed
 STREAM_STOPPED_EVENT = "RDS-EVENT-0180"  # Database Activity Streams is stopped on your database cluster
 CREATION_TRIGGERS = frozenset(
     {f"CloudTrail:{c}" for c in CLUSTER_CREATING_CALLS | INSTANCE_CREATING_CALLS}
-    | {f"RDS:{e}" for e in CLUSTER_EVENTS | INSTANCE_EVENTS}
+    | {"RDS:RDS-EVENT-0170", "RDS:RDS-EVENT-0005"}
 )
 
 
@@ -211,7 +213,7 @@ def _from_cloudtrail(
         if not cluster:
             return Dismissal(Outcome.IGNORED, "MalformedEvent", f"{name} names no cluster", trigger, event_id)
         return Target(trigger, event_id, first_seen, cluster_id=cluster.lower(), stop=_stopped_by(detail))
-    if name in INSTANCE_CREATING_CALLS:
+    if name in INSTANCE_CREATING_CALLS | INSTANCE_CHANGING_CALLS:
         cluster = _text(response.get("dBClusterIdentifier")) or _text(request.get("dBClusterIdentifier"))
         instance = _text(response.get("dBInstanceIdentifier")) or _text(request.get("dBInstanceIdentifier"))
         if cluster:

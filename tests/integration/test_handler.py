@@ -82,6 +82,7 @@ def test_api_calls_per_event_on_the_happy_path(enforcer: Enforcer) -> None:
         "rds:DescribeDBClusters": 1,
         "rds:DescribeDBInstances": 1,
         "kms:DescribeKey": 1,
+        "rds:DescribeOrderableDBInstanceOptions": 1,  # AWS's own answer: does 15.4 on db.r6g.large support DAS?
         "dynamodb:GetItem": 1,  # a break-glass hold? (always asked: a creation event can be forged)
         "rds:StartActivityStream": 1,
         "dynamodb:PutItem": 1,  # DAS Guard remembers the stream is on: a stop it never hears of is still news
@@ -124,6 +125,7 @@ def test_all_events_of_one_creation_in_one_batch_cost_one_evaluation(enforcer: E
         "rds:DescribeDBClusters": 1,
         "rds:DescribeDBInstances": 1,
         "kms:DescribeKey": 1,
+        "rds:DescribeOrderableDBInstanceOptions": 1,  # AWS's own answer: does 15.4 on db.r6g.large support DAS?
         "dynamodb:GetItem": 1,  # a break-glass hold? (always asked: a creation event can be forged)
         "rds:StartActivityStream": 1,
         "dynamodb:PutItem": 1,  # DAS Guard remembers the stream is on: a stop it never hears of is still news

@@ -8,7 +8,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 import pytest
@@ -345,6 +345,9 @@ def test_sweep_reaches_every_outcome_with_calls_that_grow_by_pages(
         "rds:DescribeDBInstances": math.ceil(instances / 100),
         "rds:DescribeDBClusters": math.ceil(count / 100),
         "kms:DescribeKey": 2,  # each key reference once: the policy's (alias) and the running streams' (ARN)
+        # AWS's own answer on DAS support, once per distinct (engine, version, class) - not per cluster: the
+        # fleet's clusters that reach the check are MySQL 3.05.2 / PG 16.1 on r6g.large, and PG 16.1 on t4g.medium
+        "rds:DescribeOrderableDBInstanceOptions": 3,
         "rds:StartActivityStream": starts,
         # each stream started, and each found running for the first time, is remembered (once per cluster)
         "dynamodb:PutItem": starts + sum(1 for k in kinds.values() if k.name == "active"),
@@ -460,3 +463,127 @@ def test_one_failing_start_does_not_end_the_sweep(
     assert enforcer.api.calls["rds:StartActivityStream"] == needing
     [digest] = enforcer.alerts()
     assert "ThrottlingException" in digest["Message"]
+
+
+def test_a_member_still_being_modified_defers_the_start_instead_of_paging(world: World) -> None:
+    """InvalidDBInstanceState (another member being created or modified) is transient, like a cluster state."""
+    deployment = world.deploy()
+    deployment.add_cluster("orders-pg", tags={"data-class": "pci"})
+    deployment.fail("StartActivityStream", "InvalidDBInstanceState", times=1)
+    deployment.deliver(sample("cloudtrail-create-db-cluster"))
+    assert (deployment.last()["outcome"], deployment.last()["reason"]) == ("Deferred", "ClusterStateChanged")
+    assert deployment.alerts() == []
+    world.advance(minutes=2)
+    deployment.drain()
+    assert deployment.last()["outcome"] == "Started"
+
+
+def test_a_headless_global_secondary_waits_quietly_and_starts_with_its_first_instance(world: World) -> None:
+    deployment = world.deploy()
+    rds = deployment.aws.client("rds")
+    rds.create_global_cluster(GlobalClusterIdentifier="orders-global", Engine="aurora-postgresql", EngineVersion="15.4")
+    deployment.add_cluster(
+        "orders-pg-dr",
+        version="15.4",
+        instances=[],
+        GlobalClusterIdentifier="orders-global",
+        tags={"data-class": "pci"},
+    )
+    deployment.send(sample("cloudtrail-create-db-cluster-global-secondary"))
+    deployment.drain()
+    assert (deployment.last()["outcome"], deployment.last()["reason"]) == ("NotApplicable", "HeadlessGlobalCluster")
+    world.advance(hours=4)  # past the readiness window: nothing deferred, nothing to page about
+    deployment.drain()
+    assert deployment.alerts() == []
+    assert deployment.queued() == []
+    rds.create_db_instance(
+        DBInstanceIdentifier="orders-pg-dr-1",
+        DBClusterIdentifier="orders-pg-dr",
+        Engine="aurora-postgresql",
+        DBInstanceClass="db.r6g.large",
+    )
+    instance_created = sample("rds-event-0005-instance-created")
+    instance_created["detail"]["SourceArn"] = "arn:aws:rds:us-east-1:123456789012:db:orders-pg-dr-1"
+    instance_created["detail"]["SourceIdentifier"] = "orders-pg-dr-1"
+    deployment.send(instance_created)
+    deployment.drain()
+    assert deployment.last()["outcome"] == "Started"
+
+
+class TestAFixedClusterDoesNotWaitADay:
+    """Changing the unsupported member's class, or deleting it, makes the cluster eligible: started within a minute."""
+
+    def test_changing_the_unsupported_class(self, world: World) -> None:
+        deployment = world.deploy()
+        deployment.add_cluster("catalog-pg", instances=[("catalog-pg-1", "db.t4g.medium")])
+        deployment.sweep()
+        assert deployment.last()["reason"] == "UnsupportedInstanceClass"
+        deployment.aws.client("rds").modify_db_instance(
+            DBInstanceIdentifier="catalog-pg-1", DBInstanceClass="db.r6g.large", ApplyImmediately=True
+        )
+        deployment.send(sample("cloudtrail-modify-db-instance-class"))
+        deployment.drain()
+        assert (deployment.last()["cluster_id"], deployment.last()["outcome"]) == ("catalog-pg", "Started")
+
+    def test_deleting_the_unsupported_member(self, world: World) -> None:
+        deployment = world.deploy()
+        deployment.add_cluster(
+            "search-pg", instances=[("search-pg-1", "db.r6g.large"), ("search-pg-2", "db.t4g.medium")]
+        )
+        deployment.sweep()
+        assert deployment.last()["reason"] == "UnsupportedInstanceClass"
+        deployment.aws.client("rds").delete_db_instance(DBInstanceIdentifier="search-pg-2")
+        deployment.send(sample("cloudtrail-delete-db-instance"))
+        deployment.drain()
+        assert (deployment.last()["cluster_id"], deployment.last()["outcome"]) == ("search-pg", "Started")
+
+
+def test_aws_is_asked_about_support_and_its_refusal_to_answer_is_said(world: World) -> None:
+    deployment = world.deploy()
+    deployment.add_cluster("orders-pg", tags={"data-class": "pci"})
+    deployment.fail("DescribeOrderableDBInstanceOptions", "AccessDeniedException", times=1)
+    deployment.deliver(sample("cloudtrail-create-db-cluster"))
+    decision = deployment.last()
+    assert decision["outcome"] == "Started"
+    assert [w["code"] for w in decision["warnings"]] == ["SupportFromStaticTable"]
+    deployment.add_cluster("catalog-pg", instances=[("catalog-pg-1", "db.t4g.medium")])
+    deployment.sweep()  # asked again (a failure is not cached): AWS says t4g has no DAS
+    [catalog] = [d for d in deployment.decisions() if d.get("cluster_id") == "catalog-pg"]
+    assert catalog["reason"] == "UnsupportedInstanceClass"
+    assert "AWS lists no activity stream mode for aurora-postgresql 16.1 on db.t4g.medium" in catalog["detail"]
+
+
+class TestNoSurpriseRestarts:
+    """The first deployment in a mature account restarts no production database (issue 11)."""
+
+    POLICY: ClassVar[dict[str, Any]] = {"version": 1, "defaults": {"kms_key": scenario.KEY_ALIAS}}  # as the stack's
+
+    def test_clusters_with_workload_get_their_stream_in_the_window_requested_once(self, world: World) -> None:
+        deployment = world.deploy(policy=self.POLICY)
+        deployment.add_cluster("orders-pg")
+        world.advance(days=90)  # a cluster that has been serving for months
+        deployment.api.reset()
+        deployment.sweep()
+        decision = deployment.last()
+        assert (decision["outcome"], decision["reason"]) == ("Scheduled", "MaintenanceWindow")
+        assert decision["start_request"]["apply_immediately"] is False
+        assert deployment.stream("orders-pg")["Status"] == "stopped", "not restarted now"
+        assert deployment.api.calls["rds:StartActivityStream"] == 1
+        world.advance(hours=20)
+        deployment.api.reset()
+        deployment.sweep()
+        assert deployment.last()["reason"] == "AlreadyScheduled"
+        assert deployment.api.calls["rds:StartActivityStream"] == 0, "requested once, not every sweep"
+        world.advance(days=7)  # the maintenance window came
+        deployment.sweep()
+        assert deployment.stream("orders-pg")["Status"] == "started"
+        assert deployment.last()["outcome"] == "AlreadyActive"
+        assert not [a for a in deployment.alerts() if "HIGH" in a["Subject"]]
+
+    def test_a_brand_new_cluster_still_gets_its_stream_at_once(self, world: World) -> None:
+        deployment = world.deploy(policy=self.POLICY)
+        world.advance(days=90)
+        deployment.add_cluster("orders-pg", tags={"data-class": "pci"})
+        deployment.deliver(sample("cloudtrail-create-db-cluster"))
+        assert deployment.last()["outcome"] == "Started"
+        assert deployment.last()["start_request"]["apply_immediately"] is True

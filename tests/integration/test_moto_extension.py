@@ -57,7 +57,7 @@ def test_new_aurora_cluster_reports_a_stopped_stream_and_other_engines_none(rds:
 
 def test_settle_lets_time_pass(rds: Any, key: str) -> None:
     arn = pg(rds)
-    rds.start_activity_stream(ResourceArn=arn, Mode="async", KmsKeyId=key)
+    rds.start_activity_stream(ResourceArn=arn, Mode="async", KmsKeyId=key, ApplyImmediately=True)
     assert das_extension.settle_activity_streams() == 1
     assert rds.describe_db_clusters()["DBClusters"][0]["ActivityStreamStatus"] == "started"
     assert rds.stop_activity_stream(ResourceArn=arn, ApplyImmediately=True)["Status"] == "stopping"
@@ -108,12 +108,15 @@ def test_cluster_must_be_available_with_an_instance(rds: Any, key: str) -> None:
         "InvalidDBClusterStateFault"
     )
     das_extension.hold_cluster_status("busy", None)
-    assert rds.start_activity_stream(ResourceArn=arn, Mode="async", KmsKeyId=key)["Status"] == "starting"
+    assert (
+        rds.start_activity_stream(ResourceArn=arn, Mode="async", KmsKeyId=key, ApplyImmediately=True)["Status"]
+        == "starting"
+    )
 
 
 def test_second_start_is_refused(rds: Any, key: str) -> None:
     arn = pg(rds)
-    rds.start_activity_stream(ResourceArn=arn, Mode="async", KmsKeyId=key)
+    rds.start_activity_stream(ResourceArn=arn, Mode="async", KmsKeyId=key, ApplyImmediately=True)
     code, _, message = error(rds.start_activity_stream, ResourceArn=arn, Mode="async", KmsKeyId=key)
     assert code == "InvalidDBClusterStateFault"
     assert "starting" in message
@@ -197,7 +200,10 @@ def test_works_through_the_threaded_server_too() -> None:
         kms, rds = session.client("kms"), session.client("rds")
         key = kms.create_key()["KeyMetadata"]["Arn"]
         arn = pg(rds, "srv")
-        assert rds.start_activity_stream(ResourceArn=arn, Mode="async", KmsKeyId=key)["Status"] == "starting"
+        assert (
+            rds.start_activity_stream(ResourceArn=arn, Mode="async", KmsKeyId=key, ApplyImmediately=True)["Status"]
+            == "starting"
+        )
 
 
 @pytest.mark.parametrize(
@@ -268,3 +274,69 @@ def test_a_renamed_cluster_keeps_its_instances_and_its_resource_id(rds: Any) -> 
     assert [m["DBInstanceIdentifier"] for m in after["DBClusterMembers"]] == ["orders-pg-0"]
     [instance] = rds.describe_db_instances()["DBInstances"]
     assert instance["DBClusterIdentifier"] == "orders-v2"
+
+
+@pytest.mark.parametrize(
+    ("region", "engine", "version", "instance_class", "modes"),
+    [
+        ("us-east-1", "aurora-postgresql", "16.1", "db.r6g.large", ["sync", "async"]),
+        ("us-east-1", "aurora-mysql", "8.0.mysql_aurora.3.05.2", "db.r7g.xlarge", ["async"]),
+        ("us-east-1", "aurora-postgresql", "16.1", "db.t4g.medium", []),  # orderable, but no DAS
+        ("us-east-1", "aurora-postgresql", "16.1", "db.serverless", []),
+        ("us-east-1", "aurora-mysql", "5.7.mysql_aurora.2.10.2", "db.r6g.large", []),  # below 2.11
+        ("eu-central-2", "aurora-postgresql", "16.1", "db.r6g.large", []),  # Zurich: no DAS
+        ("us-gov-west-1", "aurora-postgresql", "16.1", "db.r6g.large", []),  # GovCloud: no DAS
+    ],
+)
+def test_orderable_options_say_which_modes_aws_offers(
+    aws: None, region: str, engine: str, version: str, instance_class: str, modes: list[str]
+) -> None:
+    rds = boto3.client("rds", region_name=region)
+    options = rds.describe_orderable_db_instance_options(
+        Engine=engine, EngineVersion=version, DBInstanceClass=instance_class
+    )["OrderableDBInstanceOptions"]
+    assert options, "the combination is orderable"
+    assert {tuple(o["SupportedActivityStreamModes"]) for o in options} == {tuple(modes)}
+
+
+def test_orderable_options_page_like_rds(aws: None) -> None:
+    rds = boto3.client("rds", region_name="us-east-1")
+    first = rds.describe_orderable_db_instance_options(Engine="aurora-postgresql", EngineVersion="16.1", MaxRecords=20)
+    assert len(first["OrderableDBInstanceOptions"]) == 20
+    paginator = rds.get_paginator("describe_orderable_db_instance_options")
+    everything = [
+        o
+        for page in paginator.paginate(Engine="aurora-postgresql", EngineVersion="16.1")
+        for o in page["OrderableDBInstanceOptions"]
+    ]
+    assert len(everything) == len(das_extension.orderable_classes("aurora-postgresql"))
+
+
+def test_a_start_for_the_maintenance_window_waits_for_it(world: World) -> None:
+    deployment = world.deploy()
+    arn = deployment.add_cluster("orders-pg")
+    rds = deployment.aws.client("rds")
+    window = rds.describe_db_clusters()["DBClusters"][0]["PreferredMaintenanceWindow"]
+    response = rds.start_activity_stream(
+        ResourceArn=arn, Mode="async", KmsKeyId=deployment.stack.key_arn, ApplyImmediately=False
+    )
+    assert (response["Status"], response["ApplyImmediately"]) == ("stopped", False)
+    code, status, message = error(
+        rds.start_activity_stream, ResourceArn=arn, Mode="async", KmsKeyId=deployment.stack.key_arn
+    )
+    assert (code, status) == ("InvalidDBClusterStateFault", 400)
+    assert "pending" in message
+    starts = das_extension.next_window(window, world.now().replace(tzinfo=None))
+    world.advance(starts - world.now().replace(tzinfo=None) - timedelta(minutes=5))
+    assert deployment.stream("orders-pg")["Status"] == "stopped", "not before the window"
+    world.advance(minutes=10)
+    assert deployment.stream("orders-pg")["Status"] in ("starting", "started")
+
+
+def test_maintenance_windows_are_computed_like_rds_reads_them() -> None:
+    from datetime import datetime  # noqa: PLC0415
+
+    tuesday = datetime(2026, 12, 1, 12, 0)  # a Tuesday
+    assert das_extension.next_window("wed:02:40-wed:03:10", tuesday) == datetime(2026, 12, 2, 2, 40)
+    assert das_extension.next_window("tue:02:40-tue:03:10", tuesday) == datetime(2026, 12, 8, 2, 40)
+    assert das_extension.next_window("tue:13:00-tue:13:30", tuesday) == datetime(2026, 12, 1, 13, 0)

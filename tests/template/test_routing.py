@@ -36,7 +36,7 @@ def test_samples_are_routed_by_exactly_one_rule(template: dict[str, Any], path: 
     assert [n for n, pattern in rules(template).items() if matches(pattern, event)] in (
         ["RdsApiCallRule"],
         ["RdsTagChangeRule"],
-        ["RdsRenameRule"],
+        ["RdsChangeRule"],
         ["RdsEventRule"],
         ["PolicyChangeRule"],
     )
@@ -82,10 +82,12 @@ def test_every_trigger_the_issue_names_has_a_routed_sample(template: dict[str, A
         "AddTagsToResource",
         "RemoveTagsFromResource",
         "ModifyDBCluster",
+        "ModifyDBInstance",
+        "DeleteDBInstance",
         "StopActivityStream",
         "PutParameter",
     }
-    assert rds_events == {"RDS-EVENT-0170", "RDS-EVENT-0005", "RDS-EVENT-0180"}
+    assert rds_events == {"RDS-EVENT-0170", "RDS-EVENT-0172", "RDS-EVENT-0005", "RDS-EVENT-0014", "RDS-EVENT-0180"}
     assert any(e["detail"].get("requestParameters", {}).get("globalClusterIdentifier") for e in events)
     assert any(e["detail"].get("requestParameters", {}).get("restoreType") == "copy-on-write" for e in events)
 
@@ -118,3 +120,10 @@ def test_the_watch_message_names_the_call_who_and_the_event(template: dict[str, 
     detail = event["detail"]
     for fragment in (detail["eventName"], detail["userIdentity"]["arn"], detail["eventID"], "123456789012/us-east-1"):
         assert fragment in message
+
+
+def test_an_instance_change_that_is_not_its_class_is_not_routed(template: dict[str, Any]) -> None:
+    modify = json.loads((EVENTS / "eventbridge" / "cloudtrail-modify-db-instance-class.json").read_text())
+    del modify["detail"]["requestParameters"]["dBInstanceClass"]
+    modify["detail"]["requestParameters"]["backupRetentionPeriod"] = 14
+    assert [n for n, pattern in rules(template).items() if matches(pattern, modify)] == []

@@ -16,6 +16,7 @@ from das_guard.policy import Action, StreamMode, parse_policy
 from das_guard.settings import Settings
 
 from .conftest import ROOT
+from .intrinsics import Resolver
 
 
 def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
@@ -95,18 +96,23 @@ def test_environment_variables_are_exactly_what_the_function_reads(template: dic
 
 def test_default_policy_document_is_valid(template: dict[str, Any]) -> None:
     text, variables = template["Resources"]["PolicyParameter"]["Properties"]["Value"]["Fn::Sub"]
-    assert set(variables) == {"Key"}
+    assert set(variables) == {"Key", "Immediately"}
     params = {name: str(p.get("Default")) for name, p in template["Parameters"].items()}
     params["Key"] = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    params["Immediately"] = Resolver(template)(variables["Immediately"])
     rendered = re.sub(r"\$\{(\w+)\}", lambda m: params[m.group(1)], text)
     policy = parse_policy(rendered)
     rule = policy.rule_for({})
     assert (rule.action, rule.mode, rule.apply_immediately, rule.kms_key) == (
         Action.ENFORCE,
         StreamMode.ASYNC,
-        True,
+        "new-clusters",  # the first deployment restarts no busy cluster
         params["Key"],
     )
+    for choice, parsed in (("true", True), ("false", False)):
+        params["Immediately"] = Resolver(template, {"ApplyImmediately": choice})(variables["Immediately"])
+        document = re.sub(r"\$\{(\w+)\}", lambda m: params[m.group(1)], text)
+        assert parse_policy(document).rule_for({}).apply_immediately is parsed
     report_only = parse_policy(
         re.sub(r"\$\{(\w+)\}", lambda m: {**params, "DefaultAction": "report-only"}[m.group(1)], text)
     )
@@ -130,8 +136,13 @@ class TestLeastPrivilege:
     def test_no_wildcard_actions(self, template: dict[str, Any]) -> None:
         assert [a for s in role_statements(template) for a in actions(s) if "*" in a] == []
 
-    # The only actions AWS offers no resource-level permission for (X-Ray trace upload).
-    UNSCOPABLE: ClassVar[set[str]] = {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}
+    # The only actions AWS offers no resource-level permission for (X-Ray trace upload; the orderable-options read,
+    # which is then scoped to the stack's region by condition).
+    UNSCOPABLE: ClassVar[set[str]] = {
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "rds:DescribeOrderableDBInstanceOptions",
+    }
 
     def test_every_allow_is_scoped_to_resources_of_this_stack_or_account_region(self, template: dict[str, Any]) -> None:
         for statement in role_statements(template):
@@ -139,6 +150,8 @@ class TestLeastPrivilege:
                 continue
             if statement["Resource"] == "*":
                 assert set(actions(statement)) <= self.UNSCOPABLE, statement["Sid"]
+                if not set(actions(statement)) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}:
+                    assert statement["Condition"] == {"StringEquals": {"aws:RequestedRegion": {"Ref": "AWS::Region"}}}
                 continue
             assert "*" not in json.dumps(statement["Resource"]).replace(":cluster:*", "").replace(":db:*", ""), (
                 statement["Sid"]
@@ -167,7 +180,7 @@ class TestEventDelivery:
     def test_rules_deliver_to_the_queue_with_retries_and_a_dead_letter_queue(self, template: dict[str, Any]) -> None:
         rules = resources_of(template, "AWS::Events::Rule")
         queued = {n for n, r in rules.items() if r["Properties"]["Targets"][0]["Arn"] != {"Ref": "AlertTopic"}}
-        assert queued == {"RdsApiCallRule", "RdsTagChangeRule", "RdsRenameRule", "RdsEventRule", "PolicyChangeRule"}
+        assert queued == {"RdsApiCallRule", "RdsTagChangeRule", "RdsChangeRule", "RdsEventRule", "PolicyChangeRule"}
         assert set(rules) - queued == {"GuardWatchRule", "KeyWatchRule"}
         for rule in rules.values():
             [target] = rule["Properties"]["Targets"]
@@ -384,3 +397,9 @@ class TestOperations:
             assert r[function]["Properties"]["LoggingConfig"] == {"LogGroup": {"Ref": group}}
         variables = r["EnforcerFunction"]["Properties"]["Environment"]["Variables"]
         assert variables["POWERTOOLS_LOG_LEVEL"] == {"Ref": "LogLevel"}
+
+
+def test_concurrency_bounds_are_what_the_sqs_event_source_accepts(template: dict[str, Any]) -> None:
+    parameter = template["Parameters"]["EnforcerConcurrency"]
+    assert parameter["MinValue"] >= 2, "ScalingConfig.MaximumConcurrency accepts 2 to 1000; 1 fails the deploy"
+    assert parameter["MaxValue"] <= 1000

@@ -19,7 +19,7 @@ POLICY = parse_policy(
     json.dumps(
         {
             "version": 1,
-            "defaults": {"kms_key": "alias/das-guard"},
+            "defaults": {"kms_key": "alias/das-guard", "apply_immediately": True},
             "rules": [
                 {"name": "sandboxes", "match": {"tags": {"env": "sandbox"}}, "action": "exempt", "reason": "no data"},
                 {"name": "trial", "match": {"tags": {"team": "analytics"}}, "action": "report-only"},

@@ -48,7 +48,7 @@ class TestMatching:
             Action.ENFORCE,
             StreamMode.ASYNC,
             KEY,
-            True,
+            "new-clusters",  # immediately only where nothing runs yet: a start restarts the cluster
         )
 
     def test_exact_value(self) -> None:
