@@ -402,6 +402,21 @@ def hold_cluster_status(
         cluster.__dict__["_das_held_status"] = status
 
 
+def pin_blue_green(deployment_id: str, pinned_id: str, green_name: str, *, region: str, account: str) -> None:
+    """Give a blue/green deployment (and its green cluster) the fixed names a sample event uses; moto draws both at
+    random. A simulation control for the demo and the tests, like `hold_cluster_status`."""
+    backend: RDSBackend = rds_backends[account][region]
+    deployment = backend.blue_green_deployments.pop(deployment_id)
+    deployment.blue_green_deployment_identifier = pinned_id
+    backend.blue_green_deployments[pinned_id] = deployment
+    green = next(c for c in backend.clusters.values() if c.db_cluster_arn == deployment.target)
+    backend.modify_db_cluster(
+        {"db_cluster_identifier": green.db_cluster_identifier, "new_db_cluster_identifier": green_name}
+    )
+    deployment.target = green.db_cluster_arn
+    deployment.set_status(deployment.SupportedStates.AVAILABLE)
+
+
 def add_foreign_cluster(
     cluster_id: str,
     engine: str,

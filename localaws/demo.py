@@ -27,6 +27,21 @@ from .world import World
 ROOT = Path(__file__).resolve().parent.parent
 
 
+QUIET = frozenset({"AlreadyActive", "NotApplicable"})
+
+
+def headlines(decisions: Sequence[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per event id, the decision worth a row: the first that is not a quiet one (a stop's Tampered report, a blue/green
+    deployment's green cluster), else the first. A delayed retry carries the same event id."""
+    by_event: dict[str, list[dict[str, Any]]] = {}
+    for decision in decisions:
+        by_event.setdefault(decision.get("event_id") or "", []).append(decision)
+    return {
+        event: next((d for d in chosen if d.get("outcome") not in QUIET), chosen[0])
+        for event, chosen in by_event.items()
+    }
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(str(x)) for x in column) for column in zip(headers, *rows, strict=False)]
     line = "  ".join("-" * w for w in widths)
@@ -66,9 +81,7 @@ def run(log_path: Path, out: TextIO = sys.stdout) -> dict[str, Any]:
         endpoint = world.endpoint
         samples = {name: load_sample(name) for name in names}
 
-    by_event: dict[str, dict[str, Any]] = {}
-    for decision in decisions:  # the first decision per event; a delayed retry carries the same event id
-        by_event.setdefault(decision.get("event_id") or "", decision)
+    by_event = headlines(decisions)
     rows = []
     for name, sample in samples.items():
         decision = by_event.get(sample["id"], {})

@@ -188,6 +188,10 @@ DEMO_EXPECTATIONS: dict[str, Expected] = {
     "cloudtrail-delete-db-instance": Expected("search-pg", "Started", "StreamStarted"),
     "rds-event-0014-instance-class-changed": Expected("geo-pg", "Started", "StreamStarted"),
     "rds-event-0172-cluster-renamed": Expected("crm-pg", "Started", "StreamStarted"),
+    # blue/green: the green cluster gets its stream before a switchover makes it production, or at once after one
+    "cloudtrail-create-blue-green-deployment": Expected("shop-pg-green-abcdef", "Started", "StreamStarted"),
+    "cloudtrail-switchover-blue-green-deployment": Expected("cart-pg", "Started", "StreamStarted"),
+    "rds-event-0248-blue-green-switchover-completed": Expected("pay-pg", "Started", "StreamStarted"),
 }
 
 
@@ -255,6 +259,21 @@ def seed_demo_clusters(session: Any, stack: Stack) -> None:
     # finished (RDS event), a cluster renamed (RDS event): each is evaluated at once, not at the next sweep
     for name, team in (("catalog-pg", "catalog"), ("search-pg", "search"), ("geo-pg", "maps"), ("crm-pg", "crm")):
         create_cluster(rds, name, pg, "16.1", [(f"{name}-1", "db.r6g.large")], tags={"team": team})
+    # blue/green deployments of audited clusters: one just created (its green cluster has no stream), two switched
+    # over (the cluster now holding the production name is the green one, without a stream)
+    for blue, deployment, green, switched in (
+        ("shop-pg", "bgd-shop0upgrade0001", "shop-pg-green-abcdef", False),
+        ("cart-pg", "bgd-cart0upgrade0002", "cart-pg-green-qwerty", True),
+        ("pay-pg", "bgd-pay0upgrade00003", "pay-pg-green-zxcvbn", True),
+    ):
+        arn = create_cluster(rds, blue, pg, "15.4", [(f"{blue}-1", "db.r6g.large")], tags={"data-class": "pii"})
+        das_extension.set_activity_stream(blue, "started", "async", stack.key_arn, **where)
+        created = rds.create_blue_green_deployment(BlueGreenDeploymentName=f"{blue}-upgrade", Source=arn)
+        das_extension.pin_blue_green(
+            created["BlueGreenDeployment"]["BlueGreenDeploymentIdentifier"], deployment, green, **where
+        )
+        if switched:
+            rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=deployment)
     # renamed into the legacy-* pattern, whose exemption has expired: still enforced, stream still running
     create_cluster(rds, "legacy-orders", pg, "15.4", [("legacy-orders-1", "db.r6g.large")])
     das_extension.set_activity_stream("legacy-orders", "started", "async", stack.key_arn, **where)

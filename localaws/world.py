@@ -440,6 +440,11 @@ class Deployment:
         self._results += _drain(self.aws.client("sqs"), self._results_url)
         return list(self._results)
 
+    def resource_id(self, cluster_id: str) -> str:
+        """The cluster's DbClusterResourceId (the key of its holds and stream records in the state table)."""
+        cluster = self.aws.client("rds").describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
+        return str(cluster["DbClusterResourceId"])
+
     def stream(self, cluster_id: str) -> dict[str, Any]:
         """The cluster's ActivityStream* fields from DescribeDBClusters (`Status`, `Mode`, `KmsKeyId`, ...)."""
         cluster = self.aws.client("rds").describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]

@@ -269,6 +269,29 @@ class AwsGateway:
             kwargs["Marker"] = page["Marker"]
         return tuple(sorted(modes)) if seen else None
 
+    def blue_green_clusters(self, deployment_id: str) -> tuple[list[str], bool] | None:
+        """(the names the deployment's blue (source) and green (target) clusters have now - a switchover renames
+        both -, blue first; whether the switchover completed). None if the deployment does not exist (any more)."""
+        try:
+            response = _call(
+                "rds:DescribeBlueGreenDeployments",
+                self._rds.describe_blue_green_deployments,
+                BlueGreenDeploymentIdentifier=deployment_id,
+            )
+        except AwsError as err:
+            if err.code == "BlueGreenDeploymentNotFoundFault":
+                return None
+            raise
+        names: list[str] = []
+        switched = False
+        for deployment in response.get("BlueGreenDeployments", [])[:1]:
+            switched = str(deployment.get("Status", "")) == "SWITCHOVER_COMPLETED"
+            for arn in (deployment.get("Source"), deployment.get("Target")):
+                parts = str(arn or "").split(":")
+                if len(parts) == 7 and parts[5] == "cluster":
+                    names.append(parts[6])
+        return names, switched
+
     def instance_cluster(self, instance_id: str) -> tuple[bool, str | None]:
         """(exists, cluster identifier or None for a standalone instance)."""
         try:
@@ -298,14 +321,14 @@ class AwsGateway:
         return KeyLookup(reference, KeyInfo.from_api(response["KeyMetadata"]))
 
     # -- state: break-glass holds and once-only notices (DynamoDB, items expire by TTL) --------------------
-    def hold_for(self, cluster_arn: str, now: datetime) -> Hold | None:
-        if not self.state_table:
+    def hold_for(self, resource_id: str, now: datetime) -> Hold | None:
+        if not self.state_table or not resource_id:
             return None
         response = _call(
             "dynamodb:GetItem",
             self._dynamodb.get_item,
             TableName=self.state_table,
-            Key={"pk": {"S": f"hold#{cluster_arn}"}},
+            Key={"pk": {"S": f"hold#{resource_id}"}},
             ConsistentRead=True,
         )
         hold = _hold_from_item(response.get("Item"))
@@ -316,8 +339,8 @@ class AwsGateway:
         return self.sweep_state(now)[0]
 
     def sweep_state(self, now: datetime) -> tuple[dict[str, Hold], dict[str, StreamRecord]]:
-        """One paginated scan of the state table: the active holds (by cluster ARN) and the stream records (by
-        DbClusterResourceId: what DAS Guard last knew of each stream, see `mark_stream`)."""
+        """One paginated scan of the state table: the active holds and the stream records (what DAS Guard last
+        knew of each stream, see `mark_stream`), both by DbClusterResourceId."""
         holds: dict[str, Hold] = {}
         streams: dict[str, StreamRecord] = {}
         if not self.state_table:
@@ -334,7 +357,7 @@ class AwsGateway:
                     continue
                 hold = _hold_from_item(item)
                 if hold and (hold.problem or hold.until > now):
-                    holds[hold.cluster_arn] = hold
+                    holds[hold.resource_id] = hold
             if "LastEvaluatedKey" not in page:
                 return holds, streams
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -378,7 +401,8 @@ class AwsGateway:
             self._dynamodb.put_item,
             TableName=self.state_table,
             Item={
-                "pk": {"S": f"hold#{hold.cluster_arn}"},
+                "pk": {"S": f"hold#{hold.resource_id}"},
+                "cluster_arn": {"S": hold.cluster_arn},
                 "principal": {"S": hold.principal},
                 "until": {"S": hold.until.isoformat()},
                 "expires_at": {"N": str(int(hold.until.timestamp()) + 86400)},
@@ -496,7 +520,8 @@ def _hold_from_item(item: dict[str, Any] | None) -> Hold | None:
     key = _string(item, "pk")
     if key is None or not key.startswith("hold#"):
         return None
-    arn = key.removeprefix("hold#")
+    resource_id = key.removeprefix("hold#")
+    arn = _string(item, "cluster_arn") or ""
     principal = _string(item, "principal")
     until_text = _string(item, "until")
     try:
@@ -506,6 +531,10 @@ def _hold_from_item(item: dict[str, Any] | None) -> Hold | None:
     if principal is None or until is None or until.tzinfo is None:
         shown = {k: v for k, v in item.items() if k != "pk"}
         return Hold(
-            arn, str(principal or "?"), datetime.min.replace(tzinfo=UTC), problem=f"malformed item {shown}"[:300]
+            resource_id,
+            str(principal or "?"),
+            datetime.min.replace(tzinfo=UTC),
+            problem=f"malformed item {shown}"[:300],
+            cluster_arn=arn,
         )
-    return Hold(arn, principal, until)
+    return Hold(resource_id, principal, until, cluster_arn=arn)

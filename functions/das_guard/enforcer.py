@@ -177,7 +177,7 @@ def _held(base: Decision, cluster: ClusterInfo, policy: PolicyDocument, inputs: 
     """Exempt/BreakGlassHold while a hold lasts; otherwise `base`, with a warning if a hold was not honoured. A hold
     is only honoured if the policy still allows its principal and it ends within hold_hours: the state table is not
     trusted beyond what the policy confirms."""
-    hold = inputs.lookup_hold(cluster.arn) if inputs.lookup_hold else None
+    hold = inputs.lookup_hold(cluster.resource_id) if inputs.lookup_hold else None
     if hold is None:
         return base
     problem = _hold_problem(hold, policy, inputs.now)
@@ -352,7 +352,14 @@ def assess_stop(
     where = f" from {stop.source_ip}" if stop.source_ip else ""
     when = f" at {stop.time}" if stop.time else ""
     base = Decision(
-        Outcome.TAMPERED, "", "", cluster_id=cluster.identifier, cluster_arn=cluster.arn, rule=rule.name, actor=stop
+        Outcome.TAMPERED,
+        "",
+        "",
+        cluster_id=cluster.identifier,
+        cluster_arn=cluster.arn,
+        resource_id=cluster.resource_id,
+        rule=rule.name,
+        actor=stop,
     )
     live = cluster.stream_status
     if policy.stop_allowed.allows(stop.principals):
@@ -417,6 +424,7 @@ def assess_lost_stream(cluster: ClusterInfo, record: str | None, policy: PolicyD
         "stop event reached DAS Guard",
         cluster_id=cluster.identifier,
         cluster_arn=cluster.arn,
+        resource_id=cluster.resource_id,
         rule=policy.rule_for(cluster.tags).name,
         fix="Find the StopActivityStream call in CloudTrail and who made it. Check that DAS Guard's EventBridge rules "
         "are enabled and its queue and functions are intact: the stop should have been reported within minutes.",
@@ -510,7 +518,7 @@ class Enforcer:
         if holds is not None:
             lookup_hold = holds.get
         elif check_holds:
-            lookup_hold = lambda arn: self._aws.hold_for(arn, now)  # noqa: E731
+            lookup_hold = lambda resource_id: self._aws.hold_for(resource_id, now)  # noqa: E731
         return Inputs(
             self._aws.describe_key,
             now.date(),
@@ -527,6 +535,34 @@ class Enforcer:
 
         Raises AwsError or PolicyError when it cannot decide now (the message is then redelivered).
         """
+        if target.blue_green_id is not None:
+            return self._blue_green(target, target.blue_green_id)
+        return self._evaluate(target)
+
+    def _blue_green(self, target: Target, deployment_id: str) -> list[Decision]:
+        """A blue/green deployment: both clusters, under the names they have now. The green one is a new cluster
+        (its own resource id, no stream, no hold) and gets its stream before a switchover makes it production; after
+        the switchover the cluster holding the production name is evaluated at once. Green comes last, so a green
+        cluster still being created is the decision that is deferred and checked again."""
+        found = self._aws.blue_green_clusters(deployment_id)
+        if not found or not found[0]:
+            return [
+                Decision(
+                    Outcome.NOT_APPLICABLE,
+                    "BlueGreenDeploymentNotFound",
+                    f"blue/green deployment {deployment_id} does not exist (deleted, or of DB instances only)",
+                )
+            ]
+        clusters, switched = found
+        decisions: list[Decision] = []
+        for index, name in enumerate(clusters):
+            green_before_switchover = index == 1 and not switched
+            decisions += self._evaluate(
+                replace(target, cluster_id=name.lower(), blue_green_id=None, serves_no_one=green_before_switchover)
+            )
+        return decisions
+
+    def _evaluate(self, target: Target) -> list[Decision]:
         cluster_id = target.cluster_id
         if cluster_id is None:
             assert target.instance_id is not None
@@ -558,7 +594,9 @@ class Enforcer:
                     allowed = tampered.reason == "StoppedByAllowedPrincipal"
                     if allowed:
                         until = self._clock.now() + timedelta(hours=policy.stop_allowed.hold_hours)
-                        self._aws.place_hold(Hold(cluster.arn, target.stop.principal, until))
+                        self._aws.place_hold(
+                            Hold(cluster.resource_id, target.stop.principal, until, cluster_arn=cluster.arn)
+                        )
                     state = "allowed" if allowed else "reported"
                     guarded = protection(cluster, policy, self._clock.now().date())
                     self._aws.mark_stream(cluster.resource_id, cluster.arn, state, self._clock.now(), guarded)
@@ -581,6 +619,8 @@ class Enforcer:
         # Holds are always consulted: a creation event (or a retry claiming to be one) can be forged by anyone who
         # may send to the queue, and must not lift a genuine break-glass hold.
         inputs = self.inputs(check_holds=True)
+        if target.serves_no_one:  # whatever its age, a restart of a green cluster before switchover harms nobody
+            inputs = replace(inputs, new_cluster_window=timedelta.max)
         decision = self.act(decide(cluster, policy, inputs, cluster_id=cluster_id), policy, inputs)
         if target.changed_by is not None and cluster is not None and cluster.stream_status in ACTIVE_STREAM_STATES:
             decision = self._watch_protection(cluster, decision, target.changed_by)

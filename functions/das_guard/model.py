@@ -209,10 +209,11 @@ class Hold:
     Read from the state table, which an insider may have written: `problem` says why an item could not be read
     as a hold (it is then reported and ignored, never honoured and never a crash)."""
 
-    cluster_arn: str
+    resource_id: str  # DbClusterResourceId: a rename or a blue/green switchover moves the name (and ARN), not this
     principal: str
     until: datetime
     problem: str = ""
+    cluster_arn: str = ""  # for people reading the item
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ def result_detail(
         "fix": evaluation.fix or None,
         "cluster_id": evaluation.cluster_id,
         "cluster_arn": evaluation.cluster_arn,
+        "cluster_resource_id": evaluation.resource_id,
         "rule": evaluation.rule,
         "trigger": trigger,
         "event_id": event_id or None,
@@ -231,7 +232,8 @@ class Reporter:
 
     def alert(self, evaluation: Decision, *, trigger: str, event_id: str) -> None:
         who = evaluation.actor.principal if evaluation.actor else ""
-        if not self._once.first(f"{evaluation.cluster_arn or evaluation.cluster_id}|{evaluation.reason}|{who}"):
+        cluster = evaluation.resource_id or evaluation.cluster_arn or evaluation.cluster_id
+        if not self._once.first(f"{cluster}|{evaluation.reason}|{who}"):
             self._logger.info("alert suppressed: the same alert was sent from this container within the hour")
             return
         subject, body = render_alert(
@@ -247,7 +249,8 @@ class Reporter:
     def _notice_expired_exemption(self, evaluation: Decision, warning: Finding) -> None:
         """Told once, across all containers (the state table remembers), not on every event."""
         try:
-            first = self._first_notice(f"ExemptionExpired|{evaluation.cluster_arn}|{warning.detail}")
+            cluster = evaluation.resource_id or evaluation.cluster_arn
+            first = self._first_notice(f"ExemptionExpired|{cluster}|{warning.detail}")
         except Exception:  # the warning is in the log line; a failed notice must not fail the decision
             self._logger.exception("could not record the expired-exemption notice")
             return

@@ -9,6 +9,7 @@ out-of-order events converge.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,11 @@ INSTANCE_CREATING_CALLS = frozenset({"CreateDBInstance"})
 # A member's class changed or a member went away: the cluster may have become eligible (or ineligible)
 INSTANCE_CHANGING_CALLS = frozenset({"ModifyDBInstance", "DeleteDBInstance"})
 TAG_CALLS = frozenset({"AddTagsToResource", "RemoveTagsFromResource"})
+BLUE_GREEN_CALLS = frozenset({"CreateBlueGreenDeployment", "SwitchoverBlueGreenDeployment"})
+BLUE_GREEN_EVENT_TYPE = "RDS Blue Green Deployment Event"
+# created (the green cluster now exists), switchover completed (green holds the production name), and the
+# cluster-level switchover completed
+BLUE_GREEN_EVENTS = frozenset({"RDS-EVENT-0244", "RDS-EVENT-0248", "RDS-EVENT-0260"})
 RENAME_CALL = "ModifyDBCluster"  # routed only with newDBClusterIdentifier: a new name can match an exemption
 STOP_CALL = "StopActivityStream"
 CLUSTER_EVENTS = {"RDS-EVENT-0170", "RDS-EVENT-0172"}  # DB cluster created; renamed
@@ -50,6 +56,8 @@ class Target:
     attempt: int = 0
     stop: StopInfo | None = None
     changed_by: str | None = None  # who changed the tags or the name (these choose the rule), from CloudTrail
+    blue_green_id: str | None = None  # a blue/green deployment: evaluate its blue and green clusters, as they are now
+    serves_no_one: bool = False  # a green cluster before switchover: starting its stream at once restarts no workload
 
     @property
     def is_creation(self) -> bool:
@@ -58,6 +66,8 @@ class Target:
 
     @property
     def key(self) -> str:
+        if self.blue_green_id:
+            return f"blue-green:{self.blue_green_id}"
         return f"cluster:{self.cluster_id}" if self.cluster_id else f"instance:{self.instance_id}"
 
     def retry_message(self) -> str:
@@ -71,6 +81,7 @@ class Target:
                     "eventId": self.event_id,
                     "firstSeen": self.first_seen.isoformat(),
                     "attempt": self.attempt + 1,
+                    **({"blueGreenId": self.blue_green_id} if self.blue_green_id else {}),
                 }
             }
         )
@@ -142,12 +153,16 @@ def _parse_retry(payload: Any, now: datetime) -> Target | Dismissal:
     attempt = payload.get("attempt")
     if not isinstance(cluster_id, str) or not cluster_id or not isinstance(attempt, int):
         return Dismissal(Outcome.IGNORED, "MalformedMessage", "retry message without clusterId/attempt")
+    blue_green = _text(payload.get("blueGreenId"))
     return Target(
         trigger=_text(payload.get("trigger"))[:64] or "Retry",
         event_id=_text(payload.get("eventId"))[:128],
         first_seen=_timestamp(payload.get("firstSeen"), now),
         cluster_id=cluster_id,
         attempt=attempt,
+        # a deferred green cluster comes back through its deployment, read live again: a retry message claims
+        # nothing about which cluster is green
+        blue_green_id=blue_green[:64] if blue_green.startswith("bgd-") else None,
     )
 
 
@@ -176,6 +191,34 @@ def _parse_eventbridge(event: dict[str, Any], *, region: str, account: str, now:
     return _from_rds_event(detail, event_id, first_seen, region=region, account=account)
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One CloudTrail record, as the per-call readers below need it."""
+
+    name: str
+    detail: dict[str, Any]
+    request: dict[str, Any]
+    response: dict[str, Any]
+    event_id: str
+    first_seen: datetime
+    region: str
+    account: str
+
+    @property
+    def trigger(self) -> str:
+        return f"CloudTrail:{self.name}"
+
+    def target(self, **fields: Any) -> Target:
+        return Target(self.trigger, self.event_id, self.first_seen, **fields)
+
+    def dismiss(self, outcome: Outcome, reason: str, detail: str) -> Dismissal:
+        return Dismissal(outcome, reason, detail, self.trigger, self.event_id)
+
+    def ours(self, value: Any, resource_type: str) -> str | Dismissal | None:
+        found = _identifier_from_arn(value, resource_type, self.region, self.account)
+        return replace(found, trigger=self.trigger, event_id=self.event_id) if isinstance(found, Dismissal) else found
+
+
 def _from_cloudtrail(
     detail: dict[str, Any], event_id: str, first_seen: datetime, *, region: str, account: str
 ) -> Target | Dismissal:
@@ -191,47 +234,75 @@ def _from_cloudtrail(
         return Dismissal(
             Outcome.IGNORED, "MalformedEvent", f"{name} without request/response objects", trigger, event_id
         )
-    if name in CLUSTER_CREATING_CALLS:
-        cluster = _identifier_from_arn(response.get("dBClusterArn"), "cluster", region, account)
-        if isinstance(cluster, Dismissal):
-            return replace(cluster, trigger=trigger, event_id=event_id)
-        cluster = cluster or _text(response.get("dBClusterIdentifier")) or _text(request.get("dBClusterIdentifier"))
-        if not cluster:
-            return Dismissal(Outcome.IGNORED, "MalformedEvent", f"{name} names no cluster", trigger, event_id)
-        return Target(trigger, event_id, first_seen, cluster_id=cluster.lower())
-    if name in TAG_CALLS:
-        target = _from_tag_change(request, name, trigger, event_id, first_seen, region=region, account=account)
-        return replace(target, changed_by=_caller(detail)) if isinstance(target, Target) else target
-    if name == RENAME_CALL:
-        return _from_rename(detail, request, trigger, event_id, first_seen)
-    if name == STOP_CALL:
-        cluster = _identifier_from_arn(
-            request.get("resourceArn") or request.get("ResourceArn"), "cluster", region, account
-        )
-        if isinstance(cluster, Dismissal):
-            return replace(cluster, trigger=trigger, event_id=event_id)
-        if not cluster:
-            return Dismissal(Outcome.IGNORED, "MalformedEvent", f"{name} names no cluster", trigger, event_id)
-        return Target(trigger, event_id, first_seen, cluster_id=cluster.lower(), stop=_stopped_by(detail))
-    if name in INSTANCE_CREATING_CALLS | INSTANCE_CHANGING_CALLS:
-        cluster = _text(response.get("dBClusterIdentifier")) or _text(request.get("dBClusterIdentifier"))
-        instance = _text(response.get("dBInstanceIdentifier")) or _text(request.get("dBInstanceIdentifier"))
-        if cluster:
-            return Target(trigger, event_id, first_seen, cluster_id=cluster.lower())
+    reader = next((read for calls, read in _CALL_READERS if name in calls), None)
+    if reader is None:
         return Dismissal(
-            Outcome.NOT_APPLICABLE,
-            "StandaloneInstance",
-            f"DB instance {instance or '?'} is not part of a cluster; activity streams for Aurora are per cluster",
-            trigger,
-            event_id,
+            Outcome.IGNORED, "UnrecognisedEvent", f"CloudTrail call {name!r} is not handled", trigger, event_id
         )
-    return Dismissal(
-        Outcome.IGNORED,
-        "UnrecognisedEvent",
-        f"CloudTrail call {name!r} is not handled",
-        trigger,
-        event_id,
+    return reader(_Call(name, detail, request, response, event_id, first_seen, region, account))
+
+
+def _cluster_created(call: _Call) -> Target | Dismissal:
+    cluster = call.ours(call.response.get("dBClusterArn"), "cluster")
+    if isinstance(cluster, Dismissal):
+        return cluster
+    cluster = (
+        cluster or _text(call.response.get("dBClusterIdentifier")) or _text(call.request.get("dBClusterIdentifier"))
     )
+    if not cluster:
+        return call.dismiss(Outcome.IGNORED, "MalformedEvent", f"{call.name} names no cluster")
+    return call.target(cluster_id=cluster.lower())
+
+
+def _tags_changed(call: _Call) -> Target | Dismissal:
+    target = _from_tag_change(
+        call.request, call.name, call.trigger, call.event_id, call.first_seen, region=call.region, account=call.account
+    )
+    return replace(target, changed_by=_caller(call.detail)) if isinstance(target, Target) else target
+
+
+def _renamed(call: _Call) -> Target | Dismissal:
+    return _from_rename(call.detail, call.request, call.trigger, call.event_id, call.first_seen)
+
+
+def _blue_green(call: _Call) -> Target | Dismissal:
+    deployment = _text(_object(call.response.get("blueGreenDeployment")).get("blueGreenDeploymentIdentifier"))
+    deployment = deployment or _text(call.request.get("blueGreenDeploymentIdentifier"))
+    if not deployment.startswith("bgd-"):
+        return call.dismiss(Outcome.IGNORED, "MalformedEvent", f"{call.name} names no deployment")
+    return call.target(blue_green_id=deployment[:64])
+
+
+def _stream_stopped(call: _Call) -> Target | Dismissal:
+    cluster = call.ours(call.request.get("resourceArn") or call.request.get("ResourceArn"), "cluster")
+    if isinstance(cluster, Dismissal):
+        return cluster
+    if not cluster:
+        return call.dismiss(Outcome.IGNORED, "MalformedEvent", f"{call.name} names no cluster")
+    return call.target(cluster_id=cluster.lower(), stop=_stopped_by(call.detail))
+
+
+def _instance_changed(call: _Call) -> Target | Dismissal:
+    cluster = _text(call.response.get("dBClusterIdentifier")) or _text(call.request.get("dBClusterIdentifier"))
+    instance = _text(call.response.get("dBInstanceIdentifier")) or _text(call.request.get("dBInstanceIdentifier"))
+    if cluster:
+        return call.target(cluster_id=cluster.lower())
+    return call.dismiss(
+        Outcome.NOT_APPLICABLE,
+        "StandaloneInstance",
+        f"DB instance {instance or '?'} is not part of a cluster; activity streams for Aurora are per cluster",
+    )
+
+
+# CloudTrail call -> where its record names the cluster (c7n keeps the same kind of table in c7n/cwe.py)
+_CALL_READERS: tuple[tuple[frozenset[str], Callable[[_Call], Target | Dismissal]], ...] = (
+    (CLUSTER_CREATING_CALLS, _cluster_created),
+    (TAG_CALLS, _tags_changed),
+    (frozenset({RENAME_CALL}), _renamed),
+    (BLUE_GREEN_CALLS, _blue_green),
+    (frozenset({STOP_CALL}), _stream_stopped),
+    (INSTANCE_CREATING_CALLS | INSTANCE_CHANGING_CALLS, _instance_changed),
+)
 
 
 def _from_rds_event(
@@ -239,6 +310,11 @@ def _from_rds_event(
 ) -> Target | Dismissal:
     rds_event = str(detail.get("EventID", ""))
     trigger = f"RDS:{rds_event}"
+    if rds_event in BLUE_GREEN_EVENTS:
+        deployment = _text(detail.get("SourceIdentifier")) or _text(detail.get("SourceArn")).rsplit(":", 1)[-1]
+        if not deployment.startswith("bgd-"):
+            return Dismissal(Outcome.IGNORED, "MalformedEvent", f"{rds_event} names no deployment", trigger, event_id)
+        return Target(trigger, event_id, first_seen, blue_green_id=deployment[:64])
     if rds_event in CLUSTER_EVENTS or rds_event == STREAM_STOPPED_EVENT:
         kind, expected = "cluster", "cluster"
     elif rds_event in INSTANCE_EVENTS:

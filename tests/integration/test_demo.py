@@ -29,6 +29,7 @@ def test_demo_reaches_every_expected_outcome_and_shows_it(tmp_path: Path) -> Non
     }
     started = ["orders-pg", "billing-mysql", "orders-pg-dr", "payments-pg", "ledger-pg"]
     started += ["catalog-pg", "search-pg", "geo-pg", "crm-pg"]  # fixed or renamed: evaluated at once
+    started += ["shop-pg-green-abcdef", "cart-pg", "pay-pg"]  # blue/green: green audited before / at once after
     assert changed == {
         **dict.fromkeys(started, ("stopped", "started")),
         "reports-pg": ("stopping", "started"),
@@ -38,7 +39,7 @@ def test_demo_reaches_every_expected_outcome_and_shows_it(tmp_path: Path) -> Non
 
     # the sweep saw every cluster, started nothing new, and kept the break-glass hold
     sweep = result["sweep"]
-    assert (sweep["clusters_seen"], sweep["started"], sweep["violations"]) == (20, 0, 3)
+    assert (sweep["clusters_seen"], sweep["started"], sweep["violations"]) == (26, 0, 3)
     assert sweep["reasons"]["Exempt:BreakGlassHold"] == 1
 
     # the deferred cluster was picked up by its delayed retry
@@ -67,7 +68,7 @@ def test_demo_reaches_every_expected_outcome_and_shows_it(tmp_path: Path) -> Non
         "UnsupportedEngineMode",
         "ModeDowngraded",
         "payments-pg",
-        "reconciliation sweep: 20 clusters",
+        "reconciliation sweep: 26 clusters",
         "Dead-letter queue: 0",
     ):
         assert fragment in text

@@ -166,12 +166,7 @@ class TestTamperResponse:
         assert alert["Subject"].startswith("DAS Guard notice: allowed stop on warehouse-pg by BreakGlass/carol")
         hold = session.client("dynamodb").get_item(
             TableName=scenario.STATE_TABLE,
-            Key={
-                "pk": {
-                    "S": "hold#"
-                    + rds.describe_db_clusters(DBClusterIdentifier="warehouse-pg")["DBClusters"][0]["DBClusterArn"]
-                }
-            },
+            Key={"pk": {"S": "hold#" + enforcer.resource_id("warehouse-pg")}},
         )["Item"]
         assert hold["principal"]["S"] == "arn:aws:sts::123456789012:assumed-role/BreakGlass/carol"
 
@@ -587,3 +582,70 @@ class TestNoSurpriseRestarts:
         deployment.deliver(sample("cloudtrail-create-db-cluster"))
         assert deployment.last()["outcome"] == "Started"
         assert deployment.last()["start_request"]["apply_immediately"] is True
+
+
+class TestBlueGreen:
+    """The green cluster is a new cluster (own resource id, no stream): audited before it becomes production."""
+
+    POLICY: ClassVar[dict[str, Any]] = {
+        "version": 1,
+        "defaults": {"kms_key": scenario.KEY_ALIAS},  # apply_immediately: new-clusters, as the stack deploys it
+        "stop_allowed": {"allowed_principals": scenario.BREAK_GLASS, "hold_hours": 8},
+    }
+
+    def event(self, name: str, deployment_id: str) -> dict[str, Any]:
+        event = sample(name)
+        event["detail"]["requestParameters"]["blueGreenDeploymentIdentifier"] = deployment_id
+        event["detail"]["responseElements"]["blueGreenDeployment"]["blueGreenDeploymentIdentifier"] = deployment_id
+        return event
+
+    def test_green_gets_its_stream_before_switchover_and_production_keeps_one_after(self, world: World) -> None:
+        deployment = world.deploy(policy=self.POLICY)
+        arn = deployment.add_cluster("shop-pg", version="15.4", stream="started")
+        world.advance(days=60)
+        rds = deployment.aws.client("rds")
+        created = rds.create_blue_green_deployment(BlueGreenDeploymentName="upgrade", Source=arn)
+        bgd = created["BlueGreenDeployment"]["BlueGreenDeploymentIdentifier"]
+        world.advance(days=3)  # tested for days: older than the new-cluster window, yet it serves nobody yet
+        deployment.send(self.event("cloudtrail-create-blue-green-deployment", bgd))
+        deployment.drain()
+        assert deployment.last()["reason"] == "ClusterNotAvailable", "green is still being created"
+        world.advance(minutes=2)
+        deployment.drain()  # the deferred check goes through the deployment again
+        blue, green = deployment.decisions()[-2:]
+        assert (blue["cluster_id"], blue["outcome"]) == ("shop-pg", "AlreadyActive")
+        assert green["cluster_id"].startswith("shop-pg-green-")
+        assert (green["outcome"], green["start_request"]["apply_immediately"]) == ("Started", True)
+        world.advance(minutes=5)
+        rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=bgd)
+        deployment.send(self.event("cloudtrail-switchover-blue-green-deployment", bgd))
+        deployment.drain()
+        old, production = deployment.decisions()[-2:]
+        assert (old["cluster_id"], old["outcome"]) == ("shop-pg-old1", "AlreadyActive")
+        assert (production["cluster_id"], production["outcome"]) == ("shop-pg", "AlreadyActive")
+        assert production["cluster_arn"] == arn, "the production name, now on the green cluster"
+        assert deployment.alerts() == []
+
+    def test_a_hold_on_blue_does_not_pass_to_green_with_the_name(self, world: World) -> None:
+        deployment = world.deploy(policy=self.POLICY)
+        arn = deployment.add_cluster("shop-pg", version="15.4", stream="started")
+        deployment.stop_stream("shop-pg", by="arn:aws:sts::123456789012:assumed-role/BreakGlass/carol")
+        deployment.drain()
+        world.advance(minutes=2)  # the stream has stopped
+        rds = deployment.aws.client("rds")
+        bgd = rds.create_blue_green_deployment(BlueGreenDeploymentName="upgrade", Source=arn)
+        bgd_id = bgd["BlueGreenDeployment"]["BlueGreenDeploymentIdentifier"]
+        rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=bgd_id)
+        deployment.send(self.event("cloudtrail-switchover-blue-green-deployment", bgd_id))
+        deployment.drain()
+        old, production = deployment.decisions()[-2:]
+        assert (old["cluster_id"], old["reason"]) == ("shop-pg-old1", "BreakGlassHold"), "the hold stays with blue"
+        assert (production["cluster_id"], production["outcome"]) == ("shop-pg", "Started"), "green is not held"
+
+    def test_a_deployment_that_is_gone_is_not_applicable(self, world: World) -> None:
+        deployment = world.deploy(policy=self.POLICY)
+        deployment.deliver(self.event("cloudtrail-switchover-blue-green-deployment", "bgd-doesnotexist0000"))
+        assert (deployment.last()["outcome"], deployment.last()["reason"]) == (
+            "NotApplicable",
+            "BlueGreenDeploymentNotFound",
+        )

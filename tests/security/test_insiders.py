@@ -176,7 +176,9 @@ def break_glass_stop(prod: Deployment) -> None:
     prod.drain()
     assert "StoppedByAllowedPrincipal" in {d["reason"] for d in prod.decisions()}
     items = prod.aws.client("dynamodb").scan(TableName=prod.stack.state_table)["Items"]
-    assert [i["principal"]["S"] for i in items if i["pk"]["S"] == f"hold#{ARN}orders-pg"] == [BREAK_GLASS]
+    assert [i["principal"]["S"] for i in items if i["pk"]["S"] == f"hold#{prod.resource_id('orders-pg')}"] == [
+        BREAK_GLASS
+    ]
 
 
 @pytest.mark.parametrize("forged", ["retry", "creation"])
@@ -225,7 +227,7 @@ def test_a_hold_written_into_the_state_table_is_not_trusted_and_breaks_nothing(
     if until in offsets:
         item = {**item, "until": {"S": (world.now() + offsets[until]).isoformat()}}
     prod.aws.client("dynamodb").put_item(  # dynamodb:PutItem by the insider
-        TableName=prod.stack.state_table, Item={"pk": {"S": f"hold#{ARN}orders-pg"}, **item}
+        TableName=prod.stack.state_table, Item={"pk": {"S": f"hold#{prod.resource_id('orders-pg')}"}, **item}
     )
     summary = prod.sweep()  # never a crash: both clusters are decided
     assert summary["started"] == 2

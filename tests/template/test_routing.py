@@ -86,8 +86,17 @@ def test_every_trigger_the_issue_names_has_a_routed_sample(template: dict[str, A
         "DeleteDBInstance",
         "StopActivityStream",
         "PutParameter",
+        "CreateBlueGreenDeployment",
+        "SwitchoverBlueGreenDeployment",
     }
-    assert rds_events == {"RDS-EVENT-0170", "RDS-EVENT-0172", "RDS-EVENT-0005", "RDS-EVENT-0014", "RDS-EVENT-0180"}
+    assert rds_events == {
+        "RDS-EVENT-0170",
+        "RDS-EVENT-0172",
+        "RDS-EVENT-0005",
+        "RDS-EVENT-0014",
+        "RDS-EVENT-0180",
+        "RDS-EVENT-0248",
+    }
     assert any(e["detail"].get("requestParameters", {}).get("globalClusterIdentifier") for e in events)
     assert any(e["detail"].get("requestParameters", {}).get("restoreType") == "copy-on-write" for e in events)
 
