@@ -269,6 +269,27 @@ class AwsGateway:
             kwargs["Marker"] = page["Marker"]
         return tuple(sorted(modes)) if seen else None
 
+    def babelfish_enabled(self, parameter_group: str) -> bool | None:
+        """Whether `rds.babelfish_status` is `on` in a cluster parameter group (Babelfish clusters have no DAS); None
+        where it cannot be read. Default groups cannot enable it and are not read. Cached per container."""
+        if not parameter_group or parameter_group.startswith("default."):
+            return False
+        try:
+            return self._support.get_or_load(f"babelfish|{parameter_group}", lambda: self._babelfish(parameter_group))
+        except AwsError:
+            return None
+
+    def _babelfish(self, parameter_group: str) -> bool:
+        kwargs: dict[str, Any] = {"DBClusterParameterGroupName": parameter_group}
+        while True:
+            page = _call("rds:DescribeDBClusterParameters", self._rds.describe_db_cluster_parameters, **kwargs)
+            for parameter in page.get("Parameters", []):
+                if parameter.get("ParameterName") == "rds.babelfish_status":
+                    return str(parameter.get("ParameterValue", "")).lower() == "on"
+            if not page.get("Marker"):
+                return False
+            kwargs["Marker"] = page["Marker"]
+
     def blue_green_clusters(self, deployment_id: str) -> tuple[list[str], bool] | None:
         """(the names the deployment's blue (source) and green (target) clusters have now - a switchover renames
         both -, blue first; whether the switchover completed). None if the deployment does not exist (any more)."""

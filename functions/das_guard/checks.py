@@ -83,6 +83,19 @@ def check_region(cluster: ClusterInfo) -> Finding | None:
     return None
 
 
+def check_babelfish(cluster: ClusterInfo, babelfish: Callable[[str], bool | None] | None) -> Finding | None:
+    """Babelfish for Aurora PostgreSQL (`rds.babelfish_status = on` in the cluster parameter group) has no DAS."""
+    if babelfish is None or cluster.engine != "aurora-postgresql" or babelfish(cluster.parameter_group) is not True:
+        return None
+    return Finding(
+        "BabelfishNotSupported",
+        f"Babelfish is on (rds.babelfish_status in cluster parameter group {cluster.parameter_group}); database "
+        "activity streams do not support Babelfish for Aurora PostgreSQL",
+        "Audit it another way (pgAudit, or Babelfish's own T-SQL audit to CloudWatch Logs), or exempt it in the "
+        "policy with that reason.",
+    )
+
+
 def check_cluster_type(cluster: ClusterInfo) -> Finding | None:
     """Features without DAS, whatever the version: a reason that is true and a fix that is not "upgrade"."""
     if cluster.scalability_type == "limitless":

@@ -48,6 +48,7 @@ class Inputs:
     lookup_modes: checks.ModesLookup | None = None  # AWS's answer on support; None: the static table decides
     lookup_record: Callable[[str], StreamRecord | None] | None = None  # by DbClusterResourceId: a start requested?
     new_cluster_window: timedelta = timedelta(hours=4)  # "new-clusters": created this recently, nothing runs on it yet
+    lookup_babelfish: Callable[[str], bool | None] | None = None  # by cluster parameter group
 
 
 # A start requested for the maintenance window is not requested again for this long (a window comes weekly).
@@ -139,6 +140,7 @@ def decide(
         for finding in (
             checks.check_region(cluster),
             checks.check_cluster_type(cluster),
+            checks.check_babelfish(cluster, inputs.lookup_babelfish),
             checks.check_engine(cluster),
             checks.check_engine_mode(cluster),
         )
@@ -528,6 +530,7 @@ class Enforcer:
             self._aws.activity_stream_modes,
             records.get if records is not None else self._aws.stream_record,
             self._new_cluster_window,
+            self._aws.babelfish_enabled,
         )
 
     def evaluate(self, target: Target) -> list[Decision]:

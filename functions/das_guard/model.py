@@ -95,6 +95,7 @@ class ClusterInfo:
     scalability_type: str = "standard"  # ClusterScalabilityType: "limitless" for Limitless Database
     created_at: datetime | None = None  # ClusterCreateTime
     maintenance_window: str = ""  # PreferredMaintenanceWindow, e.g. "wed:02:40-wed:03:10" (UTC)
+    parameter_group: str = ""  # DBClusterParameterGroup (Babelfish is switched on there)
 
     @property
     def is_aurora(self) -> bool:
@@ -148,6 +149,7 @@ class ClusterInfo:
             if isinstance(cluster.get("ClusterCreateTime"), datetime)
             else None,
             maintenance_window=str(cluster.get("PreferredMaintenanceWindow") or ""),
+            parameter_group=str(cluster.get("DBClusterParameterGroup") or ""),
         )
 
 

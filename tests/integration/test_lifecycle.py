@@ -649,3 +649,23 @@ class TestBlueGreen:
             "NotApplicable",
             "BlueGreenDeploymentNotFound",
         )
+
+
+def test_babelfish_is_a_violation_with_the_true_reason_and_no_start_is_tried(world: World) -> None:
+    deployment = world.deploy()
+    rds = deployment.aws.client("rds")
+    rds.create_db_cluster_parameter_group(
+        DBClusterParameterGroupName="tsql", DBParameterGroupFamily="aurora-postgresql15", Description="Babelfish"
+    )
+    rds.modify_db_cluster_parameter_group(
+        DBClusterParameterGroupName="tsql",
+        Parameters=[{"ParameterName": "rds.babelfish_status", "ParameterValue": "on", "ApplyMethod": "pending-reboot"}],
+    )
+    deployment.add_cluster("tsql-pg", version="15.4", DBClusterParameterGroupName="tsql")
+    deployment.add_cluster("plain-pg", version="15.4")
+    deployment.sweep()
+    decided = {d["cluster_id"]: (d["outcome"], d["reason"]) for d in deployment.decisions() if d.get("cluster_id")}
+    assert decided["tsql-pg"] == ("Violation", "BabelfishNotSupported")
+    assert decided["plain-pg"] == ("Started", "StreamStarted")
+    assert deployment.api.calls["rds:StartActivityStream"] == 1, "no refused start for the Babelfish cluster"
+    assert deployment.api.calls["rds:DescribeDBClusterParameters"] == 1, "default groups are not read"

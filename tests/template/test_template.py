@@ -154,7 +154,7 @@ class TestLeastPrivilege:
                     assert statement["Condition"] == {"StringEquals": {"aws:RequestedRegion": {"Ref": "AWS::Region"}}}
                 continue
             resources = json.dumps(statement["Resource"]).replace(":cluster:*", "").replace(":db:*", "")
-            assert "*" not in resources.replace(":deployment:*", ""), statement["Sid"]
+            assert "*" not in resources.replace(":deployment:*", "").replace(":cluster-pg:*", ""), statement["Sid"]
 
     def test_kms_only_on_designated_keys_and_grants_only_for_aws_resources(self, template: dict[str, Any]) -> None:
         statements = {s["Sid"]: s for s in role_statements(template) if any(a.startswith("kms:") for a in actions(s))}
