@@ -369,6 +369,40 @@ class Deployment:
         detail["userIdentity"]["arn"] = by
         self.send(call, redate=False)
 
+    def create_blue_green(self, cluster_id: str, *, by: str = DBA) -> tuple[str, str]:
+        """Somebody creates a blue/green deployment of the cluster: RDS creates the green cluster, and EventBridge
+        brings the CloudTrail record and RDS-EVENT-0244. Returns (deployment id, green cluster name)."""
+        arn = f"arn:aws:rds:{self.region}:{self.account}:cluster:{cluster_id}"
+        created = self.aws.client("rds").create_blue_green_deployment(
+            BlueGreenDeploymentName=f"{cluster_id}-upgrade", Source=arn
+        )["BlueGreenDeployment"]
+        deployment_id, green = created["BlueGreenDeploymentIdentifier"], created["Target"].rsplit(":", 1)[-1]
+        call = self.world.sample("cloudtrail-create-blue-green-deployment")
+        call["detail"]["requestParameters"]["source"] = arn
+        call["detail"]["responseElements"]["blueGreenDeployment"].update(
+            blueGreenDeploymentIdentifier=deployment_id, source=arn
+        )
+        call["detail"]["userIdentity"]["arn"] = by
+        self.send(call, self._blue_green_event(deployment_id, "RDS-EVENT-0244", "Blue/green deployment created."))
+        return deployment_id, green
+
+    def switchover(self, deployment_id: str, *, by: str = DBA) -> None:
+        """Somebody switches a blue/green deployment over: RDS renames green to the production name and blue to
+        <name>-old1, and EventBridge brings the CloudTrail record and RDS-EVENT-0248."""
+        self.aws.client("rds").switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=deployment_id)
+        call = self.world.sample("cloudtrail-switchover-blue-green-deployment")
+        call["detail"]["requestParameters"]["blueGreenDeploymentIdentifier"] = deployment_id
+        call["detail"]["responseElements"]["blueGreenDeployment"]["blueGreenDeploymentIdentifier"] = deployment_id
+        call["detail"]["userIdentity"]["arn"] = by
+        self.send(call, self._blue_green_event(deployment_id, "RDS-EVENT-0248", "Switchover completed."))
+
+    def _blue_green_event(self, deployment_id: str, event_id: str, message: str) -> dict[str, Any]:
+        event = self.world.sample("rds-event-0248-blue-green-switchover-completed")
+        arn = f"arn:aws:rds:{self.region}:{self.account}:deployment:{deployment_id}"
+        event["account"], event["region"], event["resources"] = self.account, self.region, [arn]
+        event["detail"].update(SourceArn=arn, SourceIdentifier=deployment_id, EventID=event_id, Message=message)
+        return event
+
     # -- events in ------------------------------------------------------------------------------------------
     def send(self, *events: Mapping[str, Any] | str, redate: bool = True) -> None:
         """Put events on the function's queue, as the EventBridge rules do (re-dated to now, order kept)."""

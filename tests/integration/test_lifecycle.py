@@ -593,50 +593,36 @@ class TestBlueGreen:
         "stop_allowed": {"allowed_principals": scenario.BREAK_GLASS, "hold_hours": 8},
     }
 
-    def event(self, name: str, deployment_id: str) -> dict[str, Any]:
-        event = sample(name)
-        event["detail"]["requestParameters"]["blueGreenDeploymentIdentifier"] = deployment_id
-        event["detail"]["responseElements"]["blueGreenDeployment"]["blueGreenDeploymentIdentifier"] = deployment_id
-        return event
-
     def test_green_gets_its_stream_before_switchover_and_production_keeps_one_after(self, world: World) -> None:
         deployment = world.deploy(policy=self.POLICY)
         arn = deployment.add_cluster("shop-pg", version="15.4", stream="started")
         world.advance(days=60)
-        rds = deployment.aws.client("rds")
-        created = rds.create_blue_green_deployment(BlueGreenDeploymentName="upgrade", Source=arn)
-        bgd = created["BlueGreenDeployment"]["BlueGreenDeploymentIdentifier"]
-        world.advance(days=3)  # tested for days: older than the new-cluster window, yet it serves nobody yet
-        deployment.send(self.event("cloudtrail-create-blue-green-deployment", bgd))
-        deployment.drain()
-        assert deployment.last()["reason"] == "ClusterNotAvailable", "green is still being created"
-        world.advance(minutes=2)
+        bgd, green = deployment.create_blue_green("shop-pg")  # the CloudTrail call and RDS-EVENT-0244 arrive
+        deployment.drain()  # green is still being created: deferred
+        world.advance(days=3)  # DAS Guard's check comes back when green is days old, yet it serves nobody yet
         deployment.drain()  # the deferred check goes through the deployment again
-        blue, green = deployment.decisions()[-2:]
-        assert (blue["cluster_id"], blue["outcome"]) == ("shop-pg", "AlreadyActive")
-        assert green["cluster_id"].startswith("shop-pg-green-")
-        assert (green["outcome"], green["start_request"]["apply_immediately"]) == ("Started", True)
+        decided = [d for d in deployment.decisions() if d.get("cluster_id") == green]
+        assert [d["outcome"] for d in decided] == ["Deferred", "Started"], "both events of the creation: one check"
+        [started] = [d for d in decided if d["outcome"] == "Started"]
+        assert started["start_request"]["apply_immediately"] is True, "a restart of green harms nobody"
         world.advance(minutes=5)
-        rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=bgd)
-        deployment.send(self.event("cloudtrail-switchover-blue-green-deployment", bgd))
+        deployment.switchover(bgd)  # the CloudTrail call and RDS-EVENT-0248 arrive
         deployment.drain()
         old, production = deployment.decisions()[-2:]
         assert (old["cluster_id"], old["outcome"]) == ("shop-pg-old1", "AlreadyActive")
         assert (production["cluster_id"], production["outcome"]) == ("shop-pg", "AlreadyActive")
         assert production["cluster_arn"] == arn, "the production name, now on the green cluster"
+        assert deployment.stream("shop-pg")["Status"] == "started"
         assert deployment.alerts() == []
 
     def test_a_hold_on_blue_does_not_pass_to_green_with_the_name(self, world: World) -> None:
         deployment = world.deploy(policy=self.POLICY)
-        arn = deployment.add_cluster("shop-pg", version="15.4", stream="started")
+        deployment.add_cluster("shop-pg", version="15.4", stream="started")
         deployment.stop_stream("shop-pg", by="arn:aws:sts::123456789012:assumed-role/BreakGlass/carol")
         deployment.drain()
         world.advance(minutes=2)  # the stream has stopped
-        rds = deployment.aws.client("rds")
-        bgd = rds.create_blue_green_deployment(BlueGreenDeploymentName="upgrade", Source=arn)
-        bgd_id = bgd["BlueGreenDeployment"]["BlueGreenDeploymentIdentifier"]
-        rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=bgd_id)
-        deployment.send(self.event("cloudtrail-switchover-blue-green-deployment", bgd_id))
+        bgd, _ = deployment.create_blue_green("shop-pg")
+        deployment.switchover(bgd)  # before DAS Guard heard of the deployment: green never got a stream
         deployment.drain()
         old, production = deployment.decisions()[-2:]
         assert (old["cluster_id"], old["reason"]) == ("shop-pg-old1", "BreakGlassHold"), "the hold stays with blue"
@@ -644,7 +630,10 @@ class TestBlueGreen:
 
     def test_a_deployment_that_is_gone_is_not_applicable(self, world: World) -> None:
         deployment = world.deploy(policy=self.POLICY)
-        deployment.deliver(self.event("cloudtrail-switchover-blue-green-deployment", "bgd-doesnotexist0000"))
+        event = sample("cloudtrail-switchover-blue-green-deployment")
+        event["detail"]["requestParameters"]["blueGreenDeploymentIdentifier"] = "bgd-doesnotexist0000"
+        event["detail"]["responseElements"]["blueGreenDeployment"]["blueGreenDeploymentIdentifier"] = "bgd-none"
+        deployment.deliver(event)
         assert (deployment.last()["outcome"], deployment.last()["reason"]) == (
             "NotApplicable",
             "BlueGreenDeploymentNotFound",
