@@ -634,7 +634,7 @@ class Enforcer:
         last recorded for it, warn if it is softer, and record the new one (so the same change is told once)."""
         record = self._aws.stream_record(cluster.resource_id)
         lowered = protection_lowered(record, decision.protection, changed_by)
-        if not self._dry_run and (record is None or record.state != "on" or record.protection != decision.protection):
+        if not self._dry_run and StreamRecord.outdated(record, decision.protection):
             self._aws.mark_stream(cluster.resource_id, cluster.arn, "on", self._clock.now(), decision.protection)
         return replace(decision, warnings=(*decision.warnings, lowered)) if lowered else decision
 

@@ -239,6 +239,11 @@ class StreamRecord:
     protection: Protection | None = None
     at: datetime | None = None  # when it was recorded
 
+    @staticmethod
+    def outdated(record: StreamRecord | None, protection: Protection | None) -> bool:
+        """Whether a running stream's record must be written: none yet, another state, or another rule."""
+        return record is None or record.state != "on" or record.protection != protection
+
 
 @dataclass(frozen=True)
 class StartRequest:

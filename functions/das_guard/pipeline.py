@@ -27,6 +27,7 @@ from .settings import Settings
 from .triggers import Dismissal, PolicyChange, Target, parse_message
 
 PolicyVersions = Callable[[int | None], tuple[str | None, str, int]]
+BUG_FIX = "This is a DAS Guard bug: keep the log lines and report it; redrive the DLQ after upgrading."
 
 
 class RetryLater(Exception):
@@ -78,7 +79,7 @@ class Pipeline:
                     "InternalError",
                     f"gave up after {receive_count} deliveries: {type(err).__name__}: {err}; the message goes to "
                     "the DLQ",
-                    fix="This is a DAS Guard bug: keep the log lines and report it; redrive the DLQ after upgrading.",
+                    fix=BUG_FIX,
                 )
                 self._reporter.record(failed, trigger="unknown", event_id="")
             raise RetryLater(f"{type(err).__name__}: {err}") from err
@@ -138,7 +139,7 @@ class Pipeline:
                 "InternalError",
                 f"{type(err).__name__}: {err}",
                 receive_count,
-                fix="This is a DAS Guard bug: keep the log lines and report it; redrive the DLQ after upgrading.",
+                fix=BUG_FIX,
             )
 
         for key in {parsed.key, f"cluster:{evaluation.cluster_id}"}:

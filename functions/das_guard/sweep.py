@@ -22,7 +22,7 @@ from aws_lambda_powertools import Logger
 from .clock import Clock
 from .enforcer import Enforcer, assess_lost_stream, decide, protection_lowered
 from .gateway import AwsError, RegionGateway
-from .model import ACTIVE_STREAM_STATES, ClusterInfo, Decision, Outcome, Protection
+from .model import ACTIVE_STREAM_STATES, ClusterInfo, Decision, Outcome, Protection, StreamRecord
 from .policy import PolicyDocument
 from .report import Reporter
 from .triggers import Target
@@ -125,7 +125,7 @@ class Sweeper:
                 if lowered is not None:  # told once, in the summary alert (a policy edit may soften hundreds)
                     decision = replace(decision, warnings=(*decision.warnings, lowered))
                     summary.softened.append(f"{cluster.identifier}: {lowered.detail}")
-                if record is None or state != "on" or record.protection != decision.protection:
+                if StreamRecord.outdated(record, decision.protection):
                     self._remember(cluster, "on", decision.protection)
             # A not-ready cluster has its own creation events and deferral chain; the sweep only counts it.
             try:
