@@ -342,17 +342,22 @@ class AwsGateway:
         return KeyLookup(reference, KeyInfo.from_api(response["KeyMetadata"]))
 
     # -- state: break-glass holds and once-only notices (DynamoDB, items expire by TTL) --------------------
-    def hold_for(self, resource_id: str, now: datetime) -> Hold | None:
-        if not self.state_table or not resource_id:
+    def _state_item(self, key: str) -> dict[str, Any] | None:
+        """One item of the state table (consistent read); None when absent or there is no table."""
+        if not self.state_table:
             return None
         response = _call(
             "dynamodb:GetItem",
             self._dynamodb.get_item,
             TableName=self.state_table,
-            Key={"pk": {"S": f"hold#{resource_id}"}},
+            Key={"pk": {"S": key}},
             ConsistentRead=True,
         )
-        hold = _hold_from_item(response.get("Item"))
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
+    def hold_for(self, resource_id: str, now: datetime) -> Hold | None:
+        hold = _hold_from_item(self._state_item(f"hold#{resource_id}")) if resource_id else None
         return hold if hold and (hold.problem or hold.until > now) else None
 
     def holds(self, now: datetime) -> dict[str, Hold]:
@@ -403,16 +408,7 @@ class AwsGateway:
         _call("dynamodb:PutItem", self._dynamodb.put_item, TableName=self.state_table, Item=item)
 
     def stream_record(self, resource_id: str) -> StreamRecord | None:
-        if not self.state_table or not resource_id:
-            return None
-        response = _call(
-            "dynamodb:GetItem",
-            self._dynamodb.get_item,
-            TableName=self.state_table,
-            Key={"pk": {"S": f"stream#{resource_id}"}},
-            ConsistentRead=True,
-        )
-        return _record_from_item(response.get("Item") or {})
+        return _record_from_item(self._state_item(f"stream#{resource_id}") or {}) if resource_id else None
 
     def place_hold(self, hold: Hold) -> None:
         if not self.state_table:

@@ -66,14 +66,7 @@ def decide(
             "the cluster does not exist (deleted before it was evaluated)",
             cluster_id=cluster_id,
         )
-    base = Decision(
-        Outcome.NOT_APPLICABLE,
-        "",
-        "",
-        cluster_id=cluster.identifier,
-        cluster_arn=cluster.arn,
-        resource_id=cluster.resource_id,
-    )
+    base = Decision.about(cluster, Outcome.NOT_APPLICABLE, "", "")
 
     # 1. Only Aurora clusters that exist and run something have activity streams of this kind.
     out_of_scope = _out_of_scope(cluster)
@@ -353,16 +346,7 @@ def assess_stop(
     exemption, _ = policy.exemption_for(cluster.identifier, cluster.tags, today)
     where = f" from {stop.source_ip}" if stop.source_ip else ""
     when = f" at {stop.time}" if stop.time else ""
-    base = Decision(
-        Outcome.TAMPERED,
-        "",
-        "",
-        cluster_id=cluster.identifier,
-        cluster_arn=cluster.arn,
-        resource_id=cluster.resource_id,
-        rule=rule.name,
-        actor=stop,
-    )
+    base = Decision.about(cluster, Outcome.TAMPERED, "", "", rule=rule.name, actor=stop)
     live = cluster.stream_status
     if policy.stop_allowed.allows(stop.principals):
         if live in ACTIVE_STREAM_STATES:
@@ -419,14 +403,12 @@ def assess_lost_stream(cluster: ClusterInfo, record: str | None, policy: PolicyD
         return None
     if cluster.stream_status in ACTIVE_STREAM_STATES:
         return None
-    return Decision(
+    return Decision.about(
+        cluster,
         Outcome.TAMPERED,
         "StreamLost",
         f"the activity stream is {cluster.stream_status}, but it was running when DAS Guard last saw it, and no "
         "stop event reached DAS Guard",
-        cluster_id=cluster.identifier,
-        cluster_arn=cluster.arn,
-        resource_id=cluster.resource_id,
         rule=policy.rule_for(cluster.tags).name,
         fix="Find the StopActivityStream call in CloudTrail and who made it. Check that DAS Guard's EventBridge rules "
         "are enabled and its queue and functions are intact: the stop should have been reported within minutes.",

@@ -287,3 +287,16 @@ class Decision:
     stream: dict[str, Any] | None = None
     actor: StopInfo | None = None
     protection: Protection | None = None  # how firmly the rule guards the stream (None: not an Aurora cluster)
+
+    @classmethod
+    def about(cls, cluster: ClusterInfo, outcome: Outcome, reason: str, detail: str, **fields: Any) -> Decision:
+        """A decision about a cluster read from AWS, with its identity (name, ARN and resource id) filled in."""
+        return cls(
+            outcome,
+            reason,
+            detail,
+            cluster_id=cluster.identifier,
+            cluster_arn=cluster.arn,
+            resource_id=cluster.resource_id,
+            **fields,
+        )

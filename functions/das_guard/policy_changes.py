@@ -8,9 +8,11 @@ start with "WEAKER:" - those are the ones an insider would make before stopping 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 ACTION_STRENGTH = {"exempt": 0, "report-only": 1, "enforce": 2}
+Weakens = Callable[[str, Any, Any], bool]  # (field, value before, value after) -> the change weakens enforcement
 WEAKER = "WEAKER: "
 
 
@@ -57,34 +59,38 @@ def _softer(old: Any, new: Any) -> bool:
     return ACTION_STRENGTH.get(str(new), 2) < ACTION_STRENGTH.get(str(old), 2)
 
 
-def _defaults(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    old, new = _section(before, "defaults"), _section(after, "defaults")
+def _field_changes(where: str, old: dict[str, Any], new: dict[str, Any], weaker: Weakens) -> list[str]:
+    """One line per field of `where` whose value changed; `weaker(field, was, now)` marks the weakening ones."""
     lines = []
     for key in sorted(set(old) | set(new)):
-        if old.get(key) != new.get(key):
-            weaker = key == "action" and _softer(old.get(key), new.get(key))
-            weaker |= key == "on_stop" and new.get(key) == "report"
-            line = f"defaults.{key}: {_show(old.get(key))} -> {_show(new.get(key))}"
-            lines.append(WEAKER + line if weaker else line)
+        was, now = old.get(key), new.get(key)
+        if was != now:
+            line = f"{where}{key}: {_show(was)} -> {_show(now)}"
+            lines.append(WEAKER + line if weaker(key, was, now) else line)
     return lines
+
+
+def _weaker_settings(key: str, was: Any, now: Any) -> bool:
+    """A softer action, or stops that are no longer restarted (defaults and rules alike)."""
+    return (key == "action" and _softer(was or "enforce", now or "enforce")) or (key == "on_stop" and now == "report")
+
+
+def _defaults(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    return _field_changes("defaults.", _section(before, "defaults"), _section(after, "defaults"), _weaker_settings)
 
 
 def _rules(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     old, new = _named(before, "rules"), _named(after, "rules")
     lines = []
-    for name in new.keys() - old.keys():
+    for name in sorted(new.keys() - old.keys()):
         rule = new[name]
         line = f"rule {name!r} added: action {rule.get('action', 'default')}, match {_show(rule.get('match'))}"
         lines.append(WEAKER + line if rule.get("action") in ("exempt", "report-only") else line)
     lines += [f"rule {name!r} removed" for name in sorted(old.keys() - new.keys())]
     for name in sorted(old.keys() & new.keys()):
-        for key in sorted(set(old[name]) | set(new[name])):
-            was, now = old[name].get(key), new[name].get(key)
-            if was != now:
-                weaker = (key == "action" and _softer(was or "enforce", now or "enforce")) or key == "match"
-                weaker |= key == "on_stop" and now == "report"
-                line = f"rule {name!r} {key}: {_show(was)} -> {_show(now)}"
-                lines.append(WEAKER + line if weaker else line)
+        lines += _field_changes(
+            f"rule {name!r} ", old[name], new[name], lambda k, was, now: k == "match" or _weaker_settings(k, was, now)
+        )
     kept_old = [n for n in old if n in new]
     kept_new = [n for n in new if n in old]
     if kept_old != kept_new:
@@ -103,12 +109,12 @@ def _exemptions(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         )
     lines += [f"exemption {name!r} removed" for name in sorted(old.keys() - new.keys())]
     for name in sorted(old.keys() & new.keys()):
-        for key in sorted(set(old[name]) | set(new[name])):
-            was, now = old[name].get(key), new[name].get(key)
-            if was != now:
-                weaker = key == "match" or (key == "expires" and str(now) > str(was))
-                line = f"exemption {name!r} {key}: {_show(was)} -> {_show(now)}"
-                lines.append(WEAKER + line if weaker else line)
+        lines += _field_changes(
+            f"exemption {name!r} ",
+            old[name],
+            new[name],
+            lambda k, was, now: k == "match" or (k == "expires" and str(now) > str(was)),
+        )
     return lines
 
 
