@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 TOOLS ?= .venv-tools
 CHECKOV := $(TOOLS)/bin/checkov
 
-.PHONY: demo test lint typecheck unit events validate scan bench clean
+.PHONY: demo test lint typecheck unit events validate scan bench clean org-package org-publish
 
 $(INSTALLED): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "DAS Guard needs Python 3.11 or newer (set PYTHON=python3.x)")'
@@ -34,6 +34,17 @@ bench: $(INSTALLED)
 	@test -x .venv-bench-c7n/bin/custodian || { $(PYTHON) -m venv .venv-bench-c7n && .venv-bench-c7n/bin/python -m pip install --quiet --disable-pip-version-check c7n==0.9.53; }
 	$(PY) -m bench.run
 
+## org-package: the organisation roll-out's member template (template.yaml translated, no Transform) and code zip
+##   make org-package VERSION=1.2.0          -> dist/org/1.2.0/{member-template.json,functions.zip,manifest.json}
+org-package: $(INSTALLED)
+	@test -n "$(VERSION)" || { echo "usage: make org-package VERSION=x.y.z"; exit 2; }
+	$(PY) -m org.package build --version $(VERSION)
+
+## org-publish: the same, copied to <BUCKET_PREFIX>-<region> for every region in REGIONS (comma separated)
+org-publish: $(INSTALLED)
+	@test -n "$(VERSION)" -a -n "$(BUCKET_PREFIX)" -a -n "$(REGIONS)" || { echo "usage: make org-publish VERSION=x.y.z BUCKET_PREFIX=acme-das-guard REGIONS=us-east-1,eu-west-1"; exit 2; }
+	$(PY) -m org.package publish --version $(VERSION) --bucket-prefix $(BUCKET_PREFIX) --regions $(REGIONS)
+
 ## scan: checkov over the deployed (SAM-transformed) template
 scan: $(INSTALLED) $(CHECKOV)
 	DAS_GUARD_CHECKOV=$(CHECKOV) $(PY) -m pytest -q tests/template/test_security_scan.py
@@ -58,4 +69,4 @@ validate:
 	sam validate --lint
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .venv-bench-c7n .demo .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(TOOLS) .venv-bench-c7n .demo dist .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -18,6 +18,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from .aws import AwsGateway
 from .clock import Clock, SystemClock
 from .enforcer import Enforcer
+from .findings import SecurityHubChannel
 from .pipeline import Pipeline
 from .policy import PolicyDocument, PolicySource
 from .report import Reporter
@@ -85,6 +86,18 @@ def build(
         event_bus=settings.event_bus,
         report_only=settings.report_only,
     )
+    if settings.security_hub:
+        reporter.findings = SecurityHubChannel(
+            account=settings.account,
+            region=settings.region,
+            now=clock.now,
+            import_findings=gateway.import_findings,
+            last_import=gateway.finding_record,
+            remember=gateway.remember_finding,
+            forget=gateway.forget_finding,
+            all_imports=gateway.finding_records,
+            on_error=reporter.finding_problem,
+        )
     policy = PolicySource(
         gateway.policy_text,
         f"SSM parameter {settings.policy_parameter}",

@@ -9,6 +9,7 @@ hour pass sees a changed policy exactly as a Lambda container would.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .clock import Clock
+from .findings import FindingRecord
 from .gateway import AwsError
 from .model import AURORA_ENGINES, ClusterInfo, Hold, KeyInfo, KeyLookup, Protection, StartRequest, StreamRecord
 
@@ -145,7 +147,13 @@ class AwsGateway:
 
     @cached_property
     def _ssm(self) -> Any:
-        return self._session.client("ssm", config=CLIENT_CONFIG)
+        """In the policy parameter's own region: an organisation's policy is one parameter, shared through AWS RAM
+        from the security account, and a shared parameter is read by its ARN in the region it lives in."""
+        return self._session.client("ssm", config=CLIENT_CONFIG, region_name=parameter_region(self.policy_parameter))
+
+    @cached_property
+    def _securityhub(self) -> Any:
+        return self._session.client("securityhub", config=CLIENT_CONFIG)
 
     # -- reads --------------------------------------------------------------------------------------------
     def policy_text(self) -> str:
@@ -444,6 +452,53 @@ class AwsGateway:
             raise
         return True
 
+    # -- Security Hub findings: the last import per cluster, and the import itself ------------------------
+    def finding_record(self, resource_id: str) -> FindingRecord | None:
+        return _finding_from_item(self._state_item(f"finding#{resource_id}") or {})
+
+    def finding_records(self) -> list[FindingRecord]:
+        """Every cluster's last import (one paginated scan, for the sweep); malformed items are skipped."""
+        if not self.state_table:
+            return []
+        records: list[FindingRecord] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.state_table,
+            "FilterExpression": "begins_with(pk, :p)",
+            "ExpressionAttributeValues": {":p": {"S": "finding#"}},
+        }
+        while True:
+            page = _call("dynamodb:Scan", self._dynamodb.scan, **kwargs)
+            records += [r for r in map(_finding_from_item, page.get("Items", [])) if r is not None]
+            if "LastEvaluatedKey" not in page:
+                return records
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def remember_finding(self, record: FindingRecord) -> None:
+        if not self.state_table:
+            return
+        item = {
+            "pk": {"S": f"finding#{record.resource_id}"},
+            "fingerprint": {"S": record.fingerprint},
+            "compliance": {"S": record.compliance},
+            "asff": {"S": json.dumps(record.asff)},
+        }
+        _call("dynamodb:PutItem", self._dynamodb.put_item, TableName=self.state_table, Item=item)
+
+    def forget_finding(self, resource_id: str) -> None:
+        if not self.state_table:
+            return
+        _call(
+            "dynamodb:DeleteItem",
+            self._dynamodb.delete_item,
+            TableName=self.state_table,
+            Key={"pk": {"S": f"finding#{resource_id}"}},
+        )
+
+    def import_findings(self, findings: list[dict[str, Any]]) -> list[str]:
+        """BatchImportFindings (at most 100); returns the ids Security Hub refused."""
+        response = _call("securityhub:BatchImportFindings", self._securityhub.batch_import_findings, Findings=findings)
+        return [str(f.get("Id")) for f in response.get("FailedFindings", [])]
+
     # -- writes -------------------------------------------------------------------------------------------
     def start_activity_stream(self, request: StartRequest) -> dict[str, Any]:
         response = _call(
@@ -504,6 +559,12 @@ class AwsGateway:
         )
 
 
+def parameter_region(parameter: str) -> str | None:
+    """The region of a parameter given by ARN (arn:aws:ssm:<region>:<account>:parameter/...); None for a name."""
+    parts = parameter.split(":")
+    return parts[3] if parameter.startswith("arn:") and len(parts) > 5 and parts[3] else None
+
+
 def _string(item: dict[str, Any], name: str) -> str | None:
     """A DynamoDB string attribute, or None where the item (perhaps written by someone else) has anything else."""
     value = item.get(name)
@@ -528,6 +589,20 @@ def _record_from_item(item: dict[str, Any]) -> StreamRecord | None:
     if label is None or not isinstance(number, str) or number not in {"0", "1", "2", "3"}:
         return StreamRecord(str(state), at=at)
     return StreamRecord(str(state), Protection(int(number), label), at)
+
+
+def _finding_from_item(item: dict[str, Any]) -> FindingRecord | None:
+    key = _string(item, "pk") or ""
+    fingerprint, compliance, text = (_string(item, n) for n in ("fingerprint", "compliance", "asff"))
+    if not key.startswith("finding#") or fingerprint is None or compliance is None or text is None:
+        return None
+    try:
+        asff = json.loads(text)
+    except ValueError:
+        return None
+    return (
+        FindingRecord(key.removeprefix("finding#"), fingerprint, compliance, asff) if isinstance(asff, dict) else None
+    )
 
 
 def _hold_from_item(item: dict[str, Any] | None) -> Hold | None:

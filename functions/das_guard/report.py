@@ -15,6 +15,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from .clock import Clock
+from .findings import SecurityHubChannel
 from .model import Decision, Finding, Outcome
 from .policy import PolicyError
 
@@ -154,6 +155,7 @@ class Reporter:
         put_events: Callable[[list[dict[str, Any]]], list[str]] | None = None,
         event_bus: str | None = None,
         report_only: bool = False,
+        findings: SecurityHubChannel | None = None,
     ) -> None:
         self._logger = logger
         self._metrics = metrics
@@ -169,6 +171,7 @@ class Reporter:
         self._report_only = report_only
         self._clock = clock
         self._results: list[dict[str, Any]] = []
+        self.findings = findings  # Security Hub (SecurityHubFindings=true); None: no finding is built
 
     def record(
         self, evaluation: Decision, *, trigger: str, event_id: str, alert: bool = True, metrics: bool = True
@@ -227,6 +230,8 @@ class Reporter:
                     decided_at=self._clock.now(),
                 ),
             )
+        if self.findings is not None:  # the sweep (metrics=False) also refreshes failing clusters' findings
+            self.findings.add(evaluation, refresh_failing=not metrics)
         if alert and evaluation.outcome.needs_a_person:
             self.alert(evaluation, trigger=trigger, event_id=event_id)
 
@@ -280,7 +285,10 @@ class Reporter:
         )
 
     def flush_results(self) -> None:
-        """Publish the queued result events (ten per PutEvents). Never fails the decisions they describe."""
+        """Publish the queued result events (ten per PutEvents) and Security Hub findings (100 per import).
+        Never fails the decisions they describe."""
+        if self.findings is not None:
+            self.findings.flush()
         pending, self._results = self._results, []
         if not pending or self._put_events is None:
             return
@@ -293,6 +301,14 @@ class Reporter:
         if refused:
             self._logger.error("EventBridge refused result events", extra={"error_codes": refused})
             self._metrics.add_metric(name="ResultEventsFailed", unit=MetricUnit.Count, value=len(refused))
+
+    def finding_problem(self, message: str, err: Exception | None, fields: dict[str, Any]) -> None:
+        """A Security Hub import or its bookkeeping failed: logged and counted, the decision stands."""
+        if err is not None:
+            self._logger.exception(message, extra=fields)
+        else:
+            self._logger.error(message, extra=fields)
+        self._metrics.add_metric(name="FindingsFailed", unit=MetricUnit.Count, value=1)
 
     def sweep_summary(self, summary: dict[str, Any], violations: list[str], softened: Sequence[str] = ()) -> None:
         """One log line, the summary metric set, one result event, and one alert if anything needs a person."""

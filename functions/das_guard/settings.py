@@ -28,6 +28,7 @@ class Settings:
     report_only: bool = False
     event_bus: str | None = None
     max_exemption_days: int = 365
+    security_hub: bool = False  # import one Security Hub finding per cluster (template: SecurityHubFindings)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -53,6 +54,7 @@ class Settings:
             report_only=_enforcement_mode(env) == "report-only",
             event_bus=env.get("DAS_GUARD_EVENT_BUS") or None,
             max_exemption_days=_int(env, "DAS_GUARD_MAX_EXEMPTION_DAYS", 365),
+            security_hub=env.get("DAS_GUARD_SECURITY_HUB") == "true",
         )
 
     def retry_delay(self, attempt: int) -> int:

@@ -21,6 +21,7 @@ from aws_lambda_powertools import Logger
 
 from .clock import Clock
 from .enforcer import Enforcer, assess_lost_stream, decide, protection_lowered
+from .findings import FindingRecord
 from .gateway import AwsError, RegionGateway
 from .model import ACTIVE_STREAM_STATES, ClusterInfo, Decision, Outcome, Protection, StreamRecord
 from .policy import PolicyDocument
@@ -107,8 +108,13 @@ class Sweeper:
         ]
         holds, streams = self._aws.sweep_state(now)
         inputs = self._enforcer.inputs(check_holds=True, holds=holds, records=streams)
+        findings = self._reporter.findings
+        if findings is not None and (records := self._finding_records()) is not None:
+            findings.sweeping(records)
         leftover: list[str] = []
+        live: list[str] = []
         for cluster in self._aws.region_clusters():
+            live.append(cluster.resource_id)
             if leftover or remaining_ms() < RESERVE_MS:
                 leftover.append(cluster.identifier)
                 continue
@@ -145,8 +151,17 @@ class Sweeper:
                 [Target(TRIGGER, sweep_id, now, cluster_id=cluster_id).retry_message() for cluster_id in leftover]
             )
             summary.handed_off = len(leftover)
+        if findings is not None:
+            findings.archive_missing(live)  # clusters deleted since their finding was imported
         self._reporter.sweep_summary(summary.as_dict(), summary.violations + summary.lost, summary.softened)
         return summary
+
+    def _finding_records(self) -> list[FindingRecord] | None:
+        try:
+            return self._aws.finding_records()
+        except AwsError as err:  # then each cluster's record is read on its own, and nothing is archived this time
+            self._reporter.finding_problem("could not read the finding records", err, {})
+            return None
 
     def _remember(self, cluster: ClusterInfo, state: str, protection: Protection | None) -> None:
         """Record what the sweep learnt of a stream; a failure is logged and the next sweep tries again."""

@@ -1,9 +1,9 @@
 """CloudFormation intrinsic functions, resolved the way CloudFormation would for one made-up deployment.
 
-Only what template.yaml uses (Ref, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Split, Fn::Select, Fn::If with
-Fn::Equals/Fn::Not conditions). Parameters take their defaults unless overridden; resources get names and ARNs
-shaped like the ones CloudFormation generates. Anything else raises, so the routing and policy tests cannot pass
-on an intrinsic they did not understand.
+Only what template.yaml uses (Ref incl. AWS::NoValue, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Split, Fn::Select,
+Fn::If with Fn::Equals/Fn::Not/Fn::And/Fn::Or conditions). Parameters take their defaults unless overridden;
+resources get names and ARNs shaped like the ones CloudFormation generates. Anything else raises, so the
+routing and policy tests cannot pass on an intrinsic they did not understand.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ KEY_IDS = {
 PSEUDO = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::StackName": STACK, "AWS::Partition": "aws"}
 
 
+NO_VALUE = object()  # AWS::NoValue: the list item or property is removed, as CloudFormation does
+
+
 class Resolver:
     def __init__(self, template: Mapping[str, Any], parameters: Mapping[str, Any] | None = None) -> None:
         self._template = template
@@ -29,14 +32,19 @@ class Resolver:
 
     def __call__(self, node: Any) -> Any:
         if isinstance(node, list):
-            return [self(item) for item in node]
+            return [v for v in (self(item) for item in node) if v is not NO_VALUE]
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
             [(name, argument)] = node.items()
             if name == "Ref" or name.startswith("Fn::") or name == "Condition":
                 return self._intrinsic(name, argument)
-        return {key: self(value) for key, value in node.items()}
+        return {key: v for key, v in ((k, self(value)) for k, value in node.items()) if v is not NO_VALUE}
+
+    def deployed(self, resource: str) -> bool:
+        """Whether the resource exists in this deployment (its Condition, if any, holds)."""
+        condition = self._template["Resources"][resource].get("Condition")
+        return condition is None or self.condition(condition)
 
     def condition(self, name: str) -> bool:
         return bool(self._condition(self._template["Conditions"][name]))
@@ -49,11 +57,17 @@ class Resolver:
                 return left == right
             if name == "Fn::Not":
                 return not self._condition(argument[0])
+            if name == "Fn::And":
+                return all(self._condition(a) for a in argument)
+            if name == "Fn::Or":
+                return any(self._condition(a) for a in argument)
             if name == "Condition":
                 return self.condition(argument)
         return self(node)
 
     def ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name in PSEUDO:
             return PSEUDO[name]
         if name in self._parameters:

@@ -24,8 +24,10 @@ def resources_of(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any
 
 
 def role_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every statement, optional features (`Fn::If` statements) on."""
     role = template["Resources"]["EnforcerRole"]["Properties"]
-    return [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    entries = [s for policy in role["Policies"] for s in policy["PolicyDocument"]["Statement"]]
+    return [s["Fn::If"][1] if "Fn::If" in s else s for s in entries]
 
 
 def actions(statement: dict[str, Any]) -> list[str]:
@@ -78,6 +80,8 @@ def test_environment_variables_are_exactly_what_the_function_reads(template: dic
     }
     env = {"AWS_REGION": "us-east-1"}
     for name, value in variables.items():
+        if isinstance(value, dict) and "Fn::If" in value:
+            value = value["Fn::If"][2]  # noqa: PLW2901 - the single-account branch
         ref = value.get("Ref") if isinstance(value, dict) else None
         env[name] = numbers.get(ref or "", f"value-of-{ref}" if ref else str(value))
     settings = Settings.from_env(env)
@@ -88,6 +92,7 @@ def test_environment_variables_are_exactly_what_the_function_reads(template: dic
     assert settings.state_table == "value-of-StateTable"
     assert settings.report_only is True
     assert settings.max_exemption_days == 90
+    assert settings.security_hub is False  # value-of-SecurityHubFindings is not "true"
     read_by_code = set(re.findall(r'"(DAS_GUARD_[A-Z_]+)"', (ROOT / "functions/das_guard/settings.py").read_text()))
     assert read_by_code - {"DAS_GUARD_RETRY_BASE_SECONDS", "DAS_GUARD_RETRY_MAX_SECONDS"} == {
         k for k in variables if k.startswith("DAS_GUARD_")
@@ -171,18 +176,20 @@ class TestLeastPrivilege:
 
     def test_sam_adds_no_managed_policies(self, transformed: dict[str, Any]) -> None:
         roles = resources_of(transformed, "AWS::IAM::Role")
-        assert list(roles) == ["EnforcerRole"]
+        assert sorted(roles) == ["AuditRole", "CentralForwardRole", "EnforcerRole"]
+        assert [n for n in roles if Resolver(transformed).deployed(n)] == ["EnforcerRole"]  # single account
         assert "ManagedPolicyArns" not in roles["EnforcerRole"]["Properties"]
 
 
 class TestEventDelivery:
     def test_rules_deliver_to_the_queue_with_retries_and_a_dead_letter_queue(self, template: dict[str, Any]) -> None:
-        rules = resources_of(template, "AWS::Events::Rule")
+        resolve = Resolver(template)
+        rules = {n: r for n, r in resources_of(template, "AWS::Events::Rule").items() if resolve.deployed(n)}
         queued = {n for n, r in rules.items() if r["Properties"]["Targets"][0]["Arn"] != {"Ref": "AlertTopic"}}
         assert queued == {"RdsApiCallRule", "RdsTagChangeRule", "RdsChangeRule", "RdsEventRule", "PolicyChangeRule"}
         assert set(rules) - queued == {"GuardWatchRule", "KeyWatchRule"}
         for rule in rules.values():
-            [target] = rule["Properties"]["Targets"]
+            target = rule["Properties"]["Targets"][0]  # the watch rules' second target is the central bus, if any
             if target["Arn"] != {"Ref": "AlertTopic"}:
                 assert target["Arn"] == {"Fn::GetAtt": ["EventsQueue", "Arn"]}
             assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}}
@@ -244,12 +251,19 @@ class TestLifecycleResources:
 
     def test_state_access_is_scoped_to_the_table(self, template: dict[str, Any]) -> None:
         [statement] = [s for s in role_statements(template) if any(a.startswith("dynamodb:") for a in actions(s))]
-        assert set(actions(statement)) == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan"}
-        assert statement["Resource"] == {
-            "Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${AWS::StackName}-state"
+        assert set(actions(statement)) == {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Scan",
+            "dynamodb:DeleteItem",
         }
+        assert (
+            Resolver(template)(statement["Resource"]) == "arn:aws:dynamodb:us-east-1:123456789012:table/das-guard-state"
+        )
+        prefixed = Resolver(template, {"NamePrefix": "dasg"})(statement["Resource"])
+        assert prefixed == "arn:aws:dynamodb:us-east-1:123456789012:table/dasg-state"
         table = template["Resources"]["StateTable"]["Properties"]
-        assert table["TableName"] == {"Fn::Sub": "${AWS::StackName}-state"}
+        assert Resolver(template)(table["TableName"]) == "das-guard-state"
 
     def test_sweep_runs_on_a_schedule_that_can_be_disabled(self, transformed: dict[str, Any]) -> None:
         sweep = transformed["Resources"]["SweepFunction"]["Properties"]

@@ -1,0 +1,213 @@
+"""AWS Security Hub findings: one per Aurora cluster, in ASFF, imported by the account that owns the cluster.
+
+Why this shape:
+- **One finding per cluster, for ever**: the Id is built from the region and the DbClusterResourceId, which stays
+  with the cluster through renames and blue/green switchovers, so every decision about a cluster upserts the same
+  finding instead of piling up new ones.
+- **Imported only when its state changes** (compliance, outcome, reason, stream): the fingerprint of the last
+  import is kept in the state table (`finding#<resource id>`), so an account with a thousand compliant clusters
+  does not import a thousand findings a day. The sweep re-imports the failing ones (Security Hub archives findings
+  nobody updates within 90 days, and a failing cluster must stay visible) and archives the findings of clusters
+  that no longer exist.
+- **Never fails a decision**: a refused or failed import is logged and counted (`FindingsFailed`); the decision,
+  its log line, metric and alert stand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from .model import Decision, Outcome
+
+SCHEMA_VERSION = "2018-10-08"
+GENERATOR = "das-guard/database-activity-streams"
+FINDING_TYPE = "Software and Configuration Checks/AWS Security Best Practices/Database Activity Streams"
+BATCH = 100  # BatchImportFindings takes at most 100 findings per call
+
+# outcome -> (compliance status, severity label). NotApplicable, Ignored and Announced are not about an Aurora
+# cluster's audit and get no finding.
+COMPLIANCE: Mapping[Outcome, tuple[str, str]] = {
+    Outcome.STARTED: ("PASSED", "INFORMATIONAL"),
+    Outcome.ALREADY_ACTIVE: ("PASSED", "INFORMATIONAL"),
+    Outcome.SCHEDULED: ("WARNING", "LOW"),  # requested for the maintenance window: not audited yet
+    Outcome.DEFERRED: ("WARNING", "LOW"),  # not ready yet (creating, no instance)
+    Outcome.EXEMPT: ("WARNING", "INFORMATIONAL"),  # accepted by the policy, with a reason and an end date
+    Outcome.WOULD_START: ("FAILED", "MEDIUM"),  # report-only: no stream
+    Outcome.FAILED: ("FAILED", "MEDIUM"),
+    Outcome.VIOLATION: ("FAILED", "HIGH"),
+    Outcome.TAMPERED: ("FAILED", "CRITICAL"),
+}
+
+
+def finding_id(region: str, resource_id: str) -> str:
+    return f"das-guard/{region}/{resource_id}"
+
+
+def product_arn(partition: str, region: str, account: str) -> str:
+    """The account's own default product: a finding about its own cluster (Security Hub refuses other accounts')."""
+    return f"arn:{partition}:securityhub:{region}:{account}:product/{account}/default"
+
+
+def finding(decision: Decision, *, account: str, region: str, now: datetime) -> dict[str, Any] | None:
+    """The ASFF finding for a decision about a cluster, or None when the decision is not about one's audit."""
+    status = COMPLIANCE.get(decision.outcome)
+    if status is None or not decision.resource_id or not decision.cluster_arn:
+        return None
+    partition = decision.cluster_arn.split(":")[1]  # aws, aws-cn, aws-us-gov: the cluster's own
+    compliance, severity = status
+    if decision.outcome is Outcome.TAMPERED and decision.reason == "StoppedByAllowedPrincipal":
+        compliance, severity = "WARNING", "MEDIUM"  # break-glass: allowed, and held for a bounded time
+    stream = decision.stream or {}
+    title = f"Aurora cluster {decision.cluster_id}: {decision.outcome.value} ({decision.reason})"
+    at = now.isoformat().replace("+00:00", "Z")
+    return {
+        "SchemaVersion": SCHEMA_VERSION,
+        "Id": finding_id(region, decision.resource_id),
+        "ProductArn": product_arn(partition, region, account),
+        "GeneratorId": GENERATOR,
+        "AwsAccountId": account,
+        "Types": [FINDING_TYPE],
+        "CreatedAt": at,
+        "UpdatedAt": at,
+        "Severity": {"Label": severity},
+        "Title": title[:256],
+        "Description": (decision.detail or title)[:1024],
+        "Remediation": {"Recommendation": {"Text": (decision.fix or "No action needed.")[:512]}},
+        "Compliance": {"Status": compliance},
+        "RecordState": "ACTIVE",
+        "ProductFields": {
+            "das-guard/outcome": decision.outcome.value,
+            "das-guard/reason": decision.reason,
+            "das-guard/rule": decision.rule or "-",
+        },
+        "Resources": [
+            {
+                "Type": "AwsRdsDbCluster",
+                "Id": decision.cluster_arn,
+                "Partition": partition,
+                "Region": region,
+                "Details": {
+                    "AwsRdsDbCluster": {
+                        "DbClusterIdentifier": decision.cluster_id,
+                        "DbClusterResourceId": decision.resource_id,
+                        **({"ActivityStreamStatus": str(stream["Status"])} if stream.get("Status") else {}),
+                    }
+                },
+            }
+        ],
+    }
+
+
+def fingerprint(asff: Mapping[str, Any]) -> str:
+    """What makes a finding worth importing again (not its timestamps)."""
+    essence = {k: asff[k] for k in ("Compliance", "Severity", "ProductFields", "RecordState")}
+    essence["stream"] = asff["Resources"][0]["Details"]["AwsRdsDbCluster"].get("ActivityStreamStatus")
+    return hashlib.sha256(json.dumps(essence, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def archived(asff: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The same finding, archived (its cluster is gone)."""
+    at = now.isoformat().replace("+00:00", "Z")
+    return {**asff, "UpdatedAt": at, "RecordState": "ARCHIVED"}
+
+
+@dataclass(frozen=True)
+class FindingRecord:
+    """What the state table remembers of the last import for one cluster."""
+
+    resource_id: str
+    fingerprint: str
+    compliance: str
+    asff: dict[str, Any]  # the finding as last imported (to archive it without the cluster)
+
+
+class SecurityHubChannel:
+    """Collects the findings of one invocation and imports those whose state changed, 100 per call."""
+
+    def __init__(
+        self,
+        *,
+        account: str,
+        region: str,
+        now: Callable[[], datetime],
+        import_findings: Callable[[list[dict[str, Any]]], list[str]],
+        last_import: Callable[[str], FindingRecord | None],
+        remember: Callable[[FindingRecord], None],
+        forget: Callable[[str], None],
+        all_imports: Callable[[], Iterable[FindingRecord]],
+        on_error: Callable[[str, Exception | None, dict[str, Any]], None],
+    ) -> None:
+        self._account, self._region = account, region
+        self._now = now
+        self._import = import_findings
+        self._last_import = last_import
+        self._remember = remember
+        self._forget = forget
+        self._all_imports = all_imports
+        self._on_error = on_error
+        self._pending: dict[str, tuple[dict[str, Any], FindingRecord]] = {}
+        self._known: dict[str, FindingRecord] | None = None  # the sweep reads every record once
+
+    def sweeping(self, records: Iterable[FindingRecord]) -> None:
+        """The sweep has read every record (one scan): compare against those instead of one read per cluster."""
+        self._known = {r.resource_id: r for r in records}
+
+    def add(self, decision: Decision, *, refresh_failing: bool = False) -> None:
+        asff = finding(decision, account=self._account, region=self._region, now=self._now())
+        if asff is None or not decision.resource_id:
+            return
+        resource_id = decision.resource_id
+        record = FindingRecord(resource_id, fingerprint(asff), asff["Compliance"]["Status"], asff)
+        try:
+            previous = self._known.get(resource_id) if self._known is not None else self._last_import(resource_id)
+        except Exception as err:  # noqa: BLE001 - reported through on_error; unknown: import (an extra upsert is harmless; a missed one is not)
+            self._on_error("could not read the last finding import", err, {"cluster_arn": decision.cluster_arn})
+            previous = None
+        if decision.outcome is Outcome.DEFERRED and previous is not None:
+            return  # "not ready, look again later" is no verdict: it must not cover a Tampered or a Violation
+        changed = previous is None or previous.fingerprint != record.fingerprint
+        if changed or (refresh_failing and record.compliance == "FAILED"):
+            self._pending[asff["Id"]] = (asff, record)
+
+    def archive_missing(self, live_resource_ids: Iterable[str]) -> int:
+        """Archive the findings of clusters the sweep no longer sees (deleted). Returns how many."""
+        if self._known is None:
+            return 0
+        live = set(live_resource_ids)
+        gone = [r for rid, r in self._known.items() if rid not in live and r.asff.get("RecordState") != "ARCHIVED"]
+        for record in gone:
+            asff = archived(record.asff, self._now())
+            self._pending[asff["Id"]] = (asff, FindingRecord(record.resource_id, "", "ARCHIVED", asff))
+        return len(gone)
+
+    def flush(self) -> int:
+        """Import what is pending; returns how many Security Hub accepted. Never raises."""
+        pending, self._pending = list(self._pending.values()), {}
+        self._known = None  # the sweep's snapshot ends with it; events read the record they need
+        accepted = 0
+        for start in range(0, len(pending), BATCH):
+            chunk = pending[start : start + BATCH]
+            try:
+                refused = set(self._import([asff for asff, _ in chunk]))
+            except Exception as err:  # noqa: BLE001 - reported through on_error; the decisions stand; the next change or sweep imports again
+                self._on_error("could not import Security Hub findings", err, {"findings": len(chunk)})
+                continue
+            if refused:
+                self._on_error("Security Hub refused findings", None, {"finding_ids": sorted(refused)[:20]})
+            for asff, record in chunk:
+                if asff["Id"] in refused:
+                    continue
+                accepted += 1
+                try:
+                    if record.compliance == "ARCHIVED":
+                        self._forget(record.resource_id)
+                    else:
+                        self._remember(record)
+                except Exception as err:  # noqa: BLE001 - reported through on_error; next time it is imported once more: harmless
+                    self._on_error("could not record a finding import", err, {"finding_id": asff["Id"]})
+        return accepted

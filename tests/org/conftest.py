@@ -1,0 +1,3 @@
+from tests.template.conftest import template, transformed
+
+__all__ = ["template", "transformed"]
