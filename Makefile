@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 TOOLS ?= .venv-tools
 CHECKOV := $(TOOLS)/bin/checkov
 
-.PHONY: demo test lint typecheck unit events validate scan bench clean org-package org-publish
+.PHONY: demo demo-org test lint typecheck unit events validate scan bench clean org-package org-publish
 
 $(INSTALLED): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "DAS Guard needs Python 3.11 or newer (set PYTHON=python3.x)")'
@@ -24,6 +24,10 @@ $(CHECKOV): constraints-tools.txt
 ## demo: run the real handler on an embedded local AWS (moto server on 127.0.0.1) and show what it did
 demo: $(INSTALLED)
 	$(PY) -m localaws.demo
+
+## demo-org: DAS Guard rolled out to a local organisation by the central stack's StackSet (3 accounts, 2 OUs, 2 regions)
+demo-org: $(INSTALLED)
+	$(PY) -m localaws.demo_org
 
 ## test: lint, type-check and run the whole test suite (what CI runs)
 test: lint typecheck $(INSTALLED) $(CHECKOV)

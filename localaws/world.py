@@ -171,17 +171,49 @@ class World:
         stack = scenario.seed_stack(
             session, dict(policy) if isinstance(policy, Mapping) else policy, max_receive_count=max_receive_count
         )
-        sqs = session.client("sqs")
-        results_url = sqs.create_queue(QueueName="das-guard-result-inbox")["QueueUrl"]
-        results_arn = sqs.get_queue_attributes(QueueUrl=results_url, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        events = session.client("events")
-        events.put_rule(Name="das-guard-results-subscriber", EventPattern=json.dumps({"source": ["das-guard"]}))
-        events.put_targets(Rule="das-guard-results-subscriber", Targets=[{"Id": "inbox", "Arn": results_arn}])
         if publish_results:
             environment = {"DAS_GUARD_EVENT_BUS": "default", **environment}
-        deployment = Deployment(self, stack, results_url, dict(environment))
+        deployment = Deployment(self, stack, _results_inbox(session), dict(environment))
+        self._deployments[(account, region)] = deployment
+        return deployment
+
+    def adopt(self, account: str, region: str, environment: Mapping[str, str]) -> Deployment:
+        """A stack deployed by CloudFormation (a StackSet instance), with the function's deployed `environment`:
+        the scenario's inboxes are subscribed to its topic and bus; the function's settings are its own."""
+        if (account, region) in self._deployments:
+            raise ValueError(f"DAS Guard is already deployed in {account}/{region}")
+        session = self.session(account, region)
+        sqs = session.client("sqs")
+        queue_url = environment["DAS_GUARD_QUEUE_URL"]
+        redrive = json.loads(
+            sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["RedrivePolicy"])["Attributes"][
+                "RedrivePolicy"
+            ]
+        )
+        dlq_url = sqs.get_queue_url(QueueName=redrive["deadLetterTargetArn"].rsplit(":", 1)[1])["QueueUrl"]
+        alerts_url = sqs.create_queue(QueueName="das-guard-alert-inbox")["QueueUrl"]
+        alerts_arn = sqs.get_queue_attributes(QueueUrl=alerts_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        session.client("sns").subscribe(
+            TopicArn=environment["DAS_GUARD_ALERT_TOPIC_ARN"], Protocol="sqs", Endpoint=alerts_arn
+        )
+        table = environment["DAS_GUARD_STATE_TABLE"]
+        key_arn = session.client("kms").describe_key(KeyId=f"alias/{table.removesuffix('-state')}")["KeyMetadata"][
+            "Arn"
+        ]
+        stack = scenario.Stack(
+            key_arn,
+            queue_url,
+            dlq_url,
+            environment["DAS_GUARD_ALERT_TOPIC_ARN"],
+            alerts_url,
+            policy_parameter=environment["DAS_GUARD_POLICY_PARAMETER"],
+            state_table=table,
+            account=account,
+            region=region,
+        )
+        deployment = Deployment(self, stack, _results_inbox(session), dict(environment))
         self._deployments[(account, region)] = deployment
         return deployment
 
@@ -520,6 +552,17 @@ class Deployment:
                 yield
         finally:
             handler.setStream(previous)
+
+
+def _results_inbox(session: boto3.Session) -> str:
+    """A subscriber to DAS Guard's result events on the account's default bus (what a SIEM would be)."""
+    sqs = session.client("sqs")
+    results_url = str(sqs.create_queue(QueueName="das-guard-result-inbox")["QueueUrl"])
+    results_arn = sqs.get_queue_attributes(QueueUrl=results_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events = session.client("events")
+    events.put_rule(Name="das-guard-results-subscriber", EventPattern=json.dumps({"source": ["das-guard"]}))
+    events.put_targets(Rule="das-guard-results-subscriber", Targets=[{"Id": "inbox", "Arn": results_arn}])
+    return results_url
 
 
 def _drain(sqs: Any, url: str) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,9 +30,13 @@ class Target:
     regions: tuple[str, ...]
     profile: str | None = None
     read_only: bool = True
+    credentials: Mapping[str, str] | None = None  # an assumed role's (audit --org); else the profile's
 
     def session(self, region: str) -> boto3.Session:
-        session = boto3.Session(profile_name=self.profile, region_name=region)
+        if self.credentials is not None:
+            session = boto3.Session(region_name=region, **self.credentials)
+        else:
+            session = boto3.Session(profile_name=self.profile, region_name=region)
         session.events.register("before-call.*.*", _record)
         if self.read_only:
             session.events.register("before-call.*.*", _refuse_writes)

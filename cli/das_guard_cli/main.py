@@ -20,6 +20,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import boto3
 import typer
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 from rich.console import Console
@@ -38,7 +39,7 @@ from das_guard.policy_analysis import Remark, review, why_not
 from das_guard.settings import Settings
 from das_guard.triggers import Dismissal, PolicyChange, parse_message
 
-from . import aws_session
+from . import aws_session, org_audit
 from .policy_files import PolicyFile, PolicyFileError, load
 
 app = typer.Typer(
@@ -171,31 +172,48 @@ class AuditRow:
     reason: str
     detail: str
     start: str = "-"  # when the stream DAS Guard would start begins: now (a restart) or in the maintenance window
+    account: str = "-"  # audit --org: the account the cluster is in
 
 
 def audit_region(reader: composition.App, region: str, policy: PolicyDocument, progress: Progress) -> list[AuditRow]:
+    return [row for row, _ in audit_region_decisions(reader, region, policy, progress)]
+
+
+def audit_region_decisions(
+    reader: composition.App, region: str, policy: PolicyDocument, progress: Progress | None, account: str = "-"
+) -> list[tuple[AuditRow, Decision]]:
+    """Every cluster of the region, decided read-only: the row people read and the decision it came from."""
     gateway = reader.gateway
     inputs = read_only_enforcer(reader, policy).inputs(check_holds=True, holds=gateway.holds(reader.clock.now()))
-    task = progress.add_task(f"{region}: clusters", total=None)
+    task = (
+        progress.add_task(f"{account}/{region}: clusters" if account != "-" else f"{region}: clusters")
+        if progress
+        else None
+    )
     rows = []
     for cluster in gateway.region_clusters():
         decision = decide(cluster, policy, inputs)
         rows.append(
-            AuditRow(
-                region,
-                cluster.identifier,
-                cluster.engine,
-                cluster.engine_version,
-                ",".join(sorted({i.instance_class for i in cluster.instances})) or "-",
-                cluster.stream_status if cluster.is_aurora else "n/a",
-                decision.rule or "-",
-                VERDICTS.get(decision.outcome, decision.outcome.value.lower()),
-                decision.reason,
-                planned(decision),
-                start_timing(decision),
+            (
+                AuditRow(
+                    region,
+                    cluster.identifier,
+                    cluster.engine,
+                    cluster.engine_version,
+                    ",".join(sorted({i.instance_class for i in cluster.instances})) or "-",
+                    cluster.stream_status if cluster.is_aurora else "n/a",
+                    decision.rule or "-",
+                    VERDICTS.get(decision.outcome, decision.outcome.value.lower()),
+                    decision.reason,
+                    planned(decision),
+                    start_timing(decision),
+                    account,
+                ),
+                decision,
             )
         )
-        progress.advance(task)
+        if progress is not None and task is not None:
+            progress.advance(task)
     return rows
 
 
@@ -227,12 +245,29 @@ def audit(
     profile: Profile = None,
     endpoint_url: Endpoint = None,
     local: Local = False,
+    org: Annotated[
+        bool, typer.Option("--org", help="Every account of the organisation, through the read-only audit role.")
+    ] = False,
+    ou: Annotated[list[str] | None, typer.Option("--ou", help="With --org: only these OUs (repeatable).")] = None,
+    role_name: Annotated[
+        str, typer.Option(help="With --org: the read-only role the StackSet deploys.")
+    ] = org_audit.DEFAULT_ROLE,
+    parallel: Annotated[int, typer.Option(min=1, max=64, help="With --org: accounts read at the same time.")] = 8,
 ) -> None:
     """Evaluate every cluster (read-only) and print its verdict. Exit 1 if any cluster lacks a stream it needs."""
 
     def body() -> int:
-        if fmt not in ("table", "json", "csv", "markdown"):
-            raise Usage(f"--format must be table, json, csv or markdown, not {fmt!r}")
+        if fmt not in ("table", "json", "csv", "markdown", "asff", "ocsf"):
+            raise Usage(f"--format must be table, json, csv, markdown, asff or ocsf, not {fmt!r}")
+        if ou and not org:
+            raise Usage("--ou needs --org")
+        if org:
+            with aws_session.endpoint(endpoint_url, local):
+                return audit_organisation(
+                    region, fmt, policy, parameter, state_table, profile, ou or [], role_name, parallel
+                )
+        if fmt in ("asff", "ocsf"):
+            raise Usage(f"--format {fmt} needs --org (findings name their account)")
         with aws_session.endpoint(endpoint_url, local):
             target = aws_session.Target(regions_of(region, default_region()), profile)
             if all_regions:
@@ -283,6 +318,72 @@ def audit(
         return 1 if failing else 0
 
     run(body)
+
+
+def audit_organisation(
+    region: list[str] | None,
+    fmt: str,
+    policy: Path | None,
+    parameter: str,
+    state_table: str | None,
+    profile: str | None,
+    ous: list[str],
+    role_name: str,
+    parallel: int,
+) -> int:
+    """audit --org: every account (or OU), every region asked, in parallel; the same rows, with an account column."""
+    home = aws_session.Target(regions_of(region, default_region()), profile)
+    regions = home.regions
+    caller = boto3.Session(profile_name=profile, region_name=regions[0])  # unguarded: sts:AssumeRole only
+    with aws_errors():
+        chosen = org_audit.accounts(home.session(regions[0]), ous)
+    if not chosen:
+        raise Usage("no account found (are you in the management account or a delegated administrator?)")
+    now = SystemClock().now()
+
+    def one(account: org_audit.Account) -> list[tuple[AuditRow, Decision]]:
+        target = org_audit.guarded_target(regions, org_audit.assume(caller, account, role_name))
+        found: list[tuple[AuditRow, Decision]] = []
+        for each in regions:
+            reader = reader_for(target, each, parameter, state_table or f"{role_name.removesuffix('-audit')}-state")
+            found += audit_region_decisions(reader, each, load_policy(policy, reader.gateway), None, account.id)
+        return found
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
+    ) as progress:
+        task = progress.add_task("accounts", total=len(chosen))
+        results, skipped = org_audit.audit_accounts(
+            chosen, one, parallel=parallel, advance=lambda: progress.advance(task)
+        )
+    results.sort(key=lambda pair: (pair[0].account, pair[0].region, pair[0].cluster))
+    rows = [row for row, _ in results]
+    if fmt in ("asff", "ocsf"):
+        build = org_audit.asff if fmt == "asff" else org_audit.ocsf
+        documents = [build(d, r.account, r.region, now) for r, d in results]
+        sys.stdout.write(json.dumps([d for d in documents if d is not None], indent=2) + "\n")
+    elif fmt == "table":
+        table = Table(title=f"DAS Guard audit: {len(rows)} clusters in {len(chosen) - len(skipped)} accounts")
+        for name in ("account", "region", "cluster", "engine", "version", "stream", "rule", "verdict", "reason"):
+            table.add_column(name, overflow="fold", no_wrap=name in ("account", "cluster", "verdict"))
+        for r in rows:
+            style = "red" if r.verdict in FAILING_VERDICTS else None
+            table.add_row(
+                r.account, r.region, r.cluster, r.engine, r.version, r.stream, r.rule, r.verdict, r.reason, style=style
+            )
+        out.print(table)
+    else:
+        sys.stdout.write(render(rows, fmt))
+    for gap in skipped:
+        err.print(
+            f"account {gap.account.id} ({gap.account.name}): not audited: {gap.why}", markup=False, highlight=False
+        )
+    failing = sum(1 for r in rows if r.verdict in FAILING_VERDICTS)
+    err.print(
+        f"{len(rows)} clusters in {len(chosen) - len(skipped)} of {len(chosen)} accounts, "
+        f"{failing} without the stream the policy requires"
+    )
+    return 1 if failing or skipped else 0
 
 
 # ------------------------------------------------------------------------------------------------------ policy
@@ -484,11 +585,20 @@ def policy_push(
                 out.print(f"{file}:{document.line_of(loc) or '?'}: error: {message}", highlight=False)
             out.print("not pushed: fix the errors first")
             return 1
+        shared = parse_parameter_arn(parameter)
+        name = shared[2] if shared else parameter
         with aws_session.endpoint(endpoint_url, local), aws_errors():
-            target = aws_session.Target(regions_of(region, default_region())[:1], profile, read_only=False)
-            ssm = target.session(target.regions[0]).client("ssm")
+            regions = (shared[0],) if shared else regions_of(region, default_region())[:1]
+            target = aws_session.Target(regions, profile, read_only=False)
+            session = target.session(target.regions[0])
+            if shared and session.client("sts").get_caller_identity()["Account"] != shared[1]:
+                raise Usage(
+                    f"{parameter} belongs to account {shared[1]}: a shared parameter is read-only for the accounts it "
+                    "is shared with; push from the account that owns it (the security account)"
+                )
+            ssm = session.client("ssm")
             try:
-                current = ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
+                current = ssm.get_parameter(Name=name)["Parameter"]["Value"]
             except ClientError as error:
                 if error.response["Error"]["Code"] != "ParameterNotFound":
                     raise
@@ -505,11 +615,22 @@ def policy_push(
                 if not interactive():
                     raise Usage("not a terminal: pass --yes to push without confirmation")
                 typer.confirm(f"Write this policy to {parameter}?", abort=True)
-            ssm.put_parameter(Name=parameter, Value=new, Type="String", Overwrite=True, Tier="Intelligent-Tiering")
-        out.print(f"pushed {file} to {parameter}; function containers pick it up within their cache time")
+            # An organisation's policy is shared through AWS RAM, which shares Advanced parameters only
+            tier = "Advanced" if shared else "Intelligent-Tiering"
+            ssm.put_parameter(Name=name, Value=new, Type="String", Overwrite=True, Tier=tier)
+        where = " (every account it is shared with)" if shared else ""
+        out.print(f"pushed {file} to {parameter}{where}; function containers pick it up within their cache time")
         return 0
 
     run(body)
+
+
+def parse_parameter_arn(parameter: str) -> tuple[str, str, str] | None:
+    """(region, account, name) of a parameter given by ARN; None for a plain name."""
+    parts = parameter.split(":", 5)
+    if not parameter.startswith("arn:") or len(parts) != 6 or not parts[5].startswith("parameter/"):
+        return None
+    return parts[3], parts[4], parts[5].removeprefix("parameter")
 
 
 def interactive() -> bool:

@@ -1,0 +1,143 @@
+"""`das-guard audit --org`: every account of the organisation (or of chosen OUs), through the read-only role the
+StackSet deploys in each (`<prefix>-audit`), accounts in parallel with a bound.
+
+Read-only still holds: the only call that is not a read is sts:AssumeRole, made on its own client outside the
+guarded sessions; every session that then reads an account is guarded (`aws_session.Target`), so a write is
+refused before it leaves the machine. An account that cannot be read (no role yet, access denied) is listed
+with why, and the others go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import boto3
+
+from das_guard.findings import finding
+from das_guard.model import Decision, Outcome
+
+from . import aws_session
+
+DEFAULT_ROLE = "das-guard-audit"
+OCSF_VERSION = "1.1.0"
+_OCSF_SEVERITY = {"INFORMATIONAL": 1, "LOW": 2, "MEDIUM": 3, "HIGH": 4, "CRITICAL": 5}
+_OCSF_STATUS = {"PASSED": "Pass", "WARNING": "Warning", "FAILED": "Fail"}
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Skipped:
+    account: Account
+    why: str
+
+
+def accounts(session: boto3.Session, ous: Iterable[str] = ()) -> list[Account]:
+    """Active accounts of the organisation, or of the OUs given (and the OUs below them)."""
+    orgs = session.client("organizations")
+    chosen = list(ous)
+    if not chosen:
+        found = [a for page in orgs.get_paginator("list_accounts").paginate() for a in page["Accounts"]]
+    else:
+        found, pending = [], list(chosen)
+        while pending:
+            parent = pending.pop()
+            for page in orgs.get_paginator("list_accounts_for_parent").paginate(ParentId=parent):
+                found += page["Accounts"]
+            for page in orgs.get_paginator("list_organizational_units_for_parent").paginate(ParentId=parent):
+                pending += [ou["Id"] for ou in page["OrganizationalUnits"]]
+    unique = {a["Id"]: a for a in found if a.get("Status", "ACTIVE") == "ACTIVE"}
+    return [Account(a["Id"], a.get("Name", "")) for a in sorted(unique.values(), key=lambda a: a["Id"])]
+
+
+def assume(session: boto3.Session, account: Account, role_name: str, partition: str = "aws") -> dict[str, str]:
+    """Credentials of the read-only role in `account` (the one non-read call, on an unguarded STS client)."""
+    response = session.client("sts").assume_role(
+        RoleArn=f"arn:{partition}:iam::{account.id}:role/{role_name}", RoleSessionName="das-guard-audit-org"
+    )
+    credentials = response["Credentials"]
+    return {
+        "aws_access_key_id": credentials["AccessKeyId"],
+        "aws_secret_access_key": credentials["SecretAccessKey"],
+        "aws_session_token": credentials["SessionToken"],
+    }
+
+
+def audit_accounts(
+    chosen: list[Account],
+    audit_one: Callable[[Account], list[Any]],
+    *,
+    parallel: int,
+    advance: Callable[[], None] = lambda: None,
+) -> tuple[list[Any], list[Skipped]]:
+    """Run `audit_one` per account, at most `parallel` at a time; a failing account is skipped with its reason."""
+    rows: list[Any] = []
+    skipped: list[Skipped] = []
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        futures = {pool.submit(audit_one, account): account for account in chosen}
+        for future in as_completed(futures):
+            account = futures[future]
+            try:
+                rows += future.result()
+            except Exception as err:  # noqa: BLE001 - one account's failure is reported, the others go on
+                skipped.append(Skipped(account, f"{type(err).__name__}: {err}"[:300]))
+            advance()
+    return rows, sorted(skipped, key=lambda s: s.account.id)
+
+
+def guarded_target(regions: tuple[str, ...], credentials: dict[str, str]) -> aws_session.Target:
+    return aws_session.Target(regions, credentials=credentials)
+
+
+def asff(decision: Decision, account: str, region: str, now: datetime) -> dict[str, Any] | None:
+    """The Security Hub finding the member's function imports for this cluster (the same builder)."""
+    return finding(decision, account=account, region=region, now=now)
+
+
+def ocsf(decision: Decision, account: str, region: str, now: datetime) -> dict[str, Any] | None:
+    """An OCSF 1.1 Compliance Finding (class 2003) for tools that ingest OCSF (Security Lake, SIEMs)."""
+    base = asff(decision, account, region, now)
+    if base is None:
+        return None
+    status = base["Compliance"]["Status"]
+    return {
+        "category_uid": 2,
+        "class_uid": 2003,
+        "activity_id": 1,
+        "type_uid": 200301,
+        "time": int(now.timestamp() * 1000),
+        "severity_id": _OCSF_SEVERITY[base["Severity"]["Label"]],
+        "status": "New",
+        "compliance": {"status": _OCSF_STATUS[status], "control": "database-activity-stream"},
+        "finding_info": {"uid": base["Id"], "title": base["Title"], "desc": base["Description"]},
+        "remediation": {"desc": base["Remediation"]["Recommendation"]["Text"]},
+        "resources": [
+            {
+                "uid": decision.cluster_arn,
+                "name": decision.cluster_id,
+                "type": "AwsRdsDbCluster",
+                "region": region,
+                "cloud_partition": base["Resources"][0]["Partition"],
+                "owner": {"account": {"uid": account, "type": "AWS Account"}},
+            }
+        ],
+        "cloud": {"provider": "AWS", "region": region, "account": {"uid": account}},
+        "metadata": {
+            "version": OCSF_VERSION,
+            "product": {"name": "DAS Guard", "vendor_name": "DAS Guard"},
+            "uid": base["Id"],
+        },
+        "unmapped": {"outcome": decision.outcome.value, "reason": decision.reason, "rule": decision.rule or "-"},
+    }
+
+
+def is_finding(decision: Decision) -> bool:
+    return decision.outcome not in (Outcome.NOT_APPLICABLE, Outcome.IGNORED)

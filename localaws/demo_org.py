@@ -1,0 +1,107 @@
+"""`make demo-org`: DAS Guard rolled out to a local organisation (3 member accounts, 2 OUs, 2 regions) by the
+central stack's StackSet, one new cluster per account, and what the security account then sees."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import warnings
+from collections import Counter
+
+from typer.testing import CliRunner
+
+from .organisation import Organisation
+from .world import World
+
+REGIONS = ("us-east-1", "eu-west-1")
+
+
+def main() -> int:
+    logging.getLogger("moto.cloudformation.parsing").setLevel(logging.ERROR)  # skipped alarms, listed in README
+    warnings.filterwarnings("ignore", message="Tried to parse AWS")
+    with World() as world:
+        org = Organisation(world, regions=REGIONS)
+        central = org.roll_out()
+        print(f"organisation {org.organization['Id']}: management {org.management}, security {org.security}")
+        for name, account in org.members().items():
+            print(f"  {name:8} {account}")
+        instances = org.stack_instances()
+        print(f"\nStackSet {', '.join(central.stack_sets)}: {len(instances)} stack instances")
+        for instance in instances:
+            print(f"  {instance['Account']} {instance['Region']:10} {instance['Status']}")
+
+        print("\nOne new Aurora cluster per member account (the sweep decides; policy read from the shared ARN):")
+        for index, (name, account) in enumerate(org.members().items()):
+            member = org.member(account, REGIONS[index % 2])
+            burstable = name == "prod-b"
+            member.add_cluster(
+                f"{name}-orders", instances=[(f"{name}-orders-1", "db.t4g.medium" if burstable else "db.r6g.large")]
+            )
+            member.sweep()
+            [decision] = [d for d in member.decisions() if d.get("cluster_id") == f"{name}-orders"]
+            print(f"  {account}/{member.region:10} {name}-orders: {decision['outcome']} ({decision['reason']})")
+
+        _central(org)
+        _findings(world, org)
+        _audit(world, org)
+    return 0
+
+
+def _central(org: Organisation) -> None:
+    central = org.central
+    assert central is not None
+    events = org.central_events()
+    per_source = Counter((e["detail"].get("account"), e["detail"].get("region")) for e in events)
+    print(f"\nCentral bus {central.bus_arn}: {len(events)} events from {len(per_source)} account/regions")
+    for event in events:
+        detail = event["detail"]
+        where = f"{detail.get('account')}/{detail.get('region')}"
+        print(f"  {event['detail-type']:30} {where} {detail.get('outcome', '')}")
+    org.notify()
+    print("\nCentral alert topic (subjects, as the security team's mailbox shows them):")
+    for alert in org.central_alerts():
+        print(f"  {alert['Subject']}")
+
+
+def _findings(world: World, org: Organisation) -> None:
+    print("\nSecurity Hub findings, each imported by the account that owns the cluster:")
+    for account in org.members().values():
+        for region in REGIONS:
+            found = world.session(account, region).client("securityhub").get_findings()["Findings"]
+            for f in found:
+                print(f"  {account}/{region:10} {f['Compliance']['Status']:7} {f['Title']}")
+
+
+def _audit(world: World, org: Organisation) -> None:
+    central = org.central
+    assert central is not None
+    print("\n$ das-guard audit --org --region us-east-1 --region eu-west-1 --parameter <shared policy ARN> -f json")
+    from das_guard_cli import main as cli  # noqa: PLC0415 - the CLI, run as the security account
+
+    credentials = world.session(org.security, REGIONS[0]).get_credentials()
+    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
+    os.environ.update(
+        AWS_ACCESS_KEY_ID=credentials.access_key,
+        AWS_SECRET_ACCESS_KEY=credentials.secret_key,
+        AWS_SESSION_TOKEN=credentials.token,
+    )
+    try:
+        args = ["audit", "--org", "--parameter", central.policy_arn, "--format", "json"]
+        result = CliRunner().invoke(cli.app, [*args, "--region", REGIONS[0], "--region", REGIONS[1]])
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    for row in json.loads(result.stdout):
+        print(f"  {row['account']} {row['region']:10} {row['cluster']:16} {row['verdict']:15} {row['reason']}")
+    for line in result.stderr.strip().splitlines():
+        print(f"  {line}")
+    print(f"  (exit {result.exit_code})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
