@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 import warnings
 from collections import Counter
@@ -14,6 +13,7 @@ from typer.testing import CliRunner
 
 from .organisation import Organisation
 from .world import World
+from .world import _environment as environment
 
 REGIONS = ("us-east-1", "eu-west-1")
 
@@ -81,21 +81,14 @@ def _audit(world: World, org: Organisation) -> None:
     from das_guard_cli import main as cli  # noqa: PLC0415 - the CLI, run as the security account
 
     credentials = world.session(org.security, REGIONS[0]).get_credentials()
-    saved = {k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")}
-    os.environ.update(
-        AWS_ACCESS_KEY_ID=credentials.access_key,
-        AWS_SECRET_ACCESS_KEY=credentials.secret_key,
-        AWS_SESSION_TOKEN=credentials.token,
-    )
-    try:
+    as_security = {
+        "AWS_ACCESS_KEY_ID": credentials.access_key,
+        "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
+        "AWS_SESSION_TOKEN": credentials.token,
+    }
+    with environment(as_security):
         args = ["audit", "--org", "--parameter", central.policy_arn, "--format", "json"]
         result = CliRunner().invoke(cli.app, [*args, "--region", REGIONS[0], "--region", REGIONS[1]])
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     for row in json.loads(result.stdout):
         print(f"  {row['account']} {row['region']:10} {row['cluster']:16} {row['verdict']:15} {row['reason']}")
     for line in result.stderr.strip().splitlines():

@@ -78,23 +78,29 @@ class Resolver:
             return str(value)
         kind = self._template["Resources"][name]["Type"]
         if kind == "AWS::SQS::Queue":
-            return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{STACK}-{name}-ABC123"
+            return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{self._name(name, 'QueueName')}"
         if kind == "AWS::SNS::Topic":
-            return f"arn:aws:sns:{REGION}:{ACCOUNT}:{STACK}-{name}-ABC123"
+            return f"arn:aws:sns:{REGION}:{ACCOUNT}:{self._name(name, 'TopicName')}"
         if kind == "AWS::DynamoDB::Table":
             return f"{STACK}-state"
         if kind == "AWS::Serverless::Function":
             return f"{STACK}-{'enforcer' if name == 'EnforcerFunction' else 'sweep'}"
         return f"{STACK}-{name}-ABC123"
 
+    def _name(self, resource: str, name_property: str) -> str:
+        """The resource's name: its name property where the template sets one, else the name CloudFormation
+        generates (<stack>-<logical id>-<random>)."""
+        given = self(self._template["Resources"][resource]["Properties"].get(name_property, {"Ref": "AWS::NoValue"}))
+        return str(given) if given is not NO_VALUE else f"{STACK}-{resource}-ABC123"
+
     def get_att(self, name: str, attribute: str) -> str:
         kind = self._template["Resources"][name]["Type"]
         if kind == "AWS::SQS::Queue":
-            return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{STACK}-{name}-ABC123"
+            return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{self._name(name, 'QueueName')}"
         if kind == "AWS::Events::Rule":
             return f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{STACK}-{name}-ABC123"
         if kind == "AWS::IAM::Role":
-            return f"arn:aws:iam::{ACCOUNT}:role/{STACK}-{name}-ABC123"
+            return f"arn:aws:iam::{ACCOUNT}:role/{self._name(name, 'RoleName')}"
         if kind == "AWS::KMS::Key":
             return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{KEY_IDS[name]}"
         if kind == "AWS::DynamoDB::Table":

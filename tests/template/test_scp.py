@@ -95,3 +95,27 @@ def test_the_stack_tags_its_stream_key_for_the_key_statement(template: dict[str,
         context={"aws:ResourceTag/das-guard": tag},
     )
     assert evaluate(statements(), schedule) == "Deny"
+
+
+def test_in_an_organisation_it_protects_the_member_stacks_and_lets_them_work(template: dict[str, Any]) -> None:
+    """StackSet instances have unpredictable stack names; with NamePrefix their resources have predictable ones."""
+    resolve = Resolver(template, {"NamePrefix": "das-guard"})
+    [protected] = [s for s in statements() if s["Sid"] == "OnlyTheDeployerChangesDasGuard"]
+    arns = [resolve.get_att(n, "Arn") for n in ("EventsQueue", "EventsDeadLetterQueue", "StateTable")]
+    arns += [resolve.ref("AlertTopic")]
+    rules = [r["Properties"]["Name"] for n, r in template["Resources"].items() if r["Type"] == "AWS::Events::Rule"]
+    arns += [f"arn:aws:events:us-east-1:{ACCOUNT}:rule/{resolve(name)}" for name in rules]
+    alarms = [
+        r["Properties"]["AlarmName"] for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"
+    ]
+    arns += [f"arn:aws:cloudwatch:us-east-1:{ACCOUNT}:alarm:{resolve(name)}" for name in alarms]
+    for arn in arns:
+        assert any(fnmatch.fnmatchcase(arn, pattern) for pattern in protected["Resource"]), arn
+    insider = f"arn:aws:iam::{ACCOUNT}:role/OrganizationAccountAccessRole"
+    queue = arns[0]
+    assert evaluate(statements(), Request("sqs:SetQueueAttributes", queue, insider)) == "Deny"
+    enforcer = resolve.get_att("EnforcerRole", "Arn")
+    assert enforcer == f"arn:aws:iam::{ACCOUNT}:role/das-guard-enforcer-us-east-1"
+    assert evaluate(statements(), Request("sqs:SendMessage", queue, enforcer)) == "None", "deferrals still work"
+    stacksets = f"arn:aws:iam::{ACCOUNT}:role/stacksets-exec-0123456789abcdef0123456789abcdef"
+    assert evaluate(statements(), Request("sqs:SetQueueAttributes", queue, stacksets)) == "None", "updates roll out"

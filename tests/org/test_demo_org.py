@@ -1,0 +1,21 @@
+"""`make demo-org` runs on a fresh machine and shows the roll-out, the central view and the organisation audit."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+
+from localaws import demo_org
+
+
+def test_the_organisation_demo_shows_what_readme_promises() -> None:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert demo_org.main() == 0
+    text = out.getvalue()
+    assert "StackSet das-guard-members: 6 stack instances" in text
+    assert text.count("CURRENT") == 6
+    assert re.search(r"DAS Guard Violation \d{12}/eu-west-1: prod-b-orders \(UnsupportedInstanceClass\)", text)
+    assert re.search(r"\d{12}/eu-west-1 +FAILED  Aurora cluster prod-b-orders", text)
+    assert "3 clusters in 3 of 5 accounts, 1 without the stream the policy requires" in text
