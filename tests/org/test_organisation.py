@@ -131,8 +131,18 @@ def as_security_account(org: Organisation, monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("AWS_SESSION_TOKEN", credentials.token)
 
 
+def burstable_cluster(org: Organisation, name: str) -> str:
+    """A cluster in prod-b/eu-west-1 that cannot have a stream (db.t3), decided once by the sweep."""
+    member = org.member(org.members()["prod-b"], "eu-west-1")
+    if name not in member.streams():
+        member.add_cluster(name, instances=[(f"{name}-1", "db.t3.medium")])
+        member.sweep()
+    return name
+
+
 def test_audit_org_lists_every_cluster_with_its_account(org: Organisation, as_security_account: None) -> None:
     assert org.central is not None
+    burstable_cluster(org, "audit-t3")
     args = ["audit", "--org", "--region", REGIONS[0], "--region", REGIONS[1], "--parameter", org.central.policy_arn]
     result = CliRunner().invoke(cli.app, [*args, "--format", "json"])
     rows = json.loads(result.stdout)
@@ -143,25 +153,31 @@ def test_audit_org_lists_every_cluster_with_its_account(org: Organisation, as_se
             expected = {(account, region, c) for c in member.streams()}
             assert expected <= clusters, (account, region)
     assert {r["account"] for r in rows} <= set(org.members().values())
-    assert result.exit_code == 1  # legacy-t3 (Violation) and the report-only warehouses lack a stream
+    assert result.exit_code == 1  # audit-t3 (Violation) lacks a stream
     assert "without the stream the policy requires" in result.stderr
 
 
 def test_audit_org_writes_security_hub_and_ocsf_findings(org: Organisation, as_security_account: None) -> None:
     assert org.central is not None
+    burstable_cluster(org, "audit-t3")
     base = ["audit", "--org", "--region", "eu-west-1", "--parameter", org.central.policy_arn]
     asff = json.loads(CliRunner().invoke(cli.app, [*base, "--format", "asff"]).stdout)
     ocsf = json.loads(CliRunner().invoke(cli.app, [*base, "--format", "ocsf"]).stdout)
-    [legacy] = [f for f in asff if f["Title"].startswith("Aurora cluster legacy-t3:")]
+    [legacy] = [f for f in asff if f["Title"].startswith("Aurora cluster audit-t3:")]
     assert (legacy["Compliance"]["Status"], legacy["AwsAccountId"]) == ("FAILED", org.members()["prod-b"])
-    [legacy_ocsf] = [f for f in ocsf if f["resources"][0]["name"] == "legacy-t3"]
+    [legacy_ocsf] = [f for f in ocsf if f["resources"][0]["name"] == "audit-t3"]
     assert (legacy_ocsf["class_uid"], legacy_ocsf["compliance"]["status"]) == (2003, "Fail")
     assert legacy_ocsf["cloud"]["account"]["uid"] == org.members()["prod-b"]
 
 
-def test_audit_org_of_one_ou_and_an_account_without_the_role(org: Organisation, as_security_account: None) -> None:
+def test_audit_org_of_one_ou_reads_only_its_accounts_through_their_role(
+    org: Organisation, as_security_account: None
+) -> None:
     assert org.central is not None
     iam = org.world.session(org.members()["dev-a"], "us-east-1").client("iam")
+    dev = org.member(org.members()["dev-a"], "us-east-1")
+    if "dev-audit-pg" not in dev.streams():
+        dev.add_cluster("dev-audit-pg")
     args = ["audit", "--org", "--ou", org.ous["dev"], "--region", "us-east-1", "--parameter", org.central.policy_arn]
     rows = json.loads(CliRunner().invoke(cli.app, [*args, "--format", "json"]).stdout)
     assert {r["account"] for r in rows} == {org.members()["dev-a"]}
