@@ -7,12 +7,14 @@ INSTALLED := $(VENV)/.installed
 TOOLS ?= .venv-tools
 CHECKOV := $(TOOLS)/bin/checkov
 
-.PHONY: demo demo-org test lint typecheck unit events validate scan bench clean org-package org-publish
+.PHONY: demo demo-org schema test lint typecheck unit events validate scan bench clean org-package org-publish
 
 $(INSTALLED): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "DAS Guard needs Python 3.11 or newer (set PYTHON=python3.x)")'
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@echo "Installing DAS Guard and its pinned test dependencies into $(VENV) (about 90 s the first time)..."
+	$(PY) -m pip install --disable-pip-version-check --progress-bar on -c constraints.txt -e '.[dev]' | grep -E '^(Collecting|Successfully|ERROR)' || true
+	@$(PY) -c 'import das_guard, moto' || { echo "install failed: run $(PY) -m pip install -c constraints.txt -e '.[dev]'"; exit 1; }
 	@touch $@
 
 # checkov (and parliament, the IAM policy linter) live in their own venv: checkov pins boto3 1.35, which conflicts with the project's boto3
@@ -64,13 +66,23 @@ typecheck: $(INSTALLED)
 unit: $(INSTALLED)
 	$(PY) -m pytest -q tests/unit
 
+## schema: regenerate docs/policy.schema.json from the policy model (a test fails when it is stale)
+schema: $(INSTALLED)
+	$(PY) -m das_guard_cli.schema > docs/policy.schema.json
+
 ## events: regenerate events/sqs from events/eventbridge
 events: $(INSTALLED)
 	$(PY) -m localaws.events
 
-## validate: `sam validate --lint` when the SAM CLI is installed (the tests lint the template regardless)
-validate:
-	sam validate --lint
+## validate: `sam validate --lint` with the SAM CLI in its own venv (the tests lint the template regardless)
+SAM_VENV ?= .venv-sam
+SAM := $(SAM_VENV)/bin/sam
+$(SAM):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check aws-sam-cli==1.170.0
+validate: $(SAM)
+	$(SAM) validate --lint --region us-east-1
+	$(SAM) validate --lint --region us-east-1 --template-file org/central.yaml
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .venv-bench-c7n .demo dist .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(TOOLS) $(SAM_VENV) .venv-bench-c7n .demo dist .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .events import load_sample, sample_names
+from .scenario import DEMO_POLICY
 from .world import World
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,8 +100,11 @@ def run(log_path: Path, out: TextIO = sys.stdout) -> dict[str, Any]:
     def say(text: str = "") -> None:
         print(text, file=out)
 
+    say(f"DAS Guard demo: local AWS at {endpoint} (moto + DAS extension), account {account.account}, {account.region}")
     say(
-        f"DAS Guard demo: local AWS at {endpoint} (moto + DAS extension), account {account.account}, {account.region}\n"
+        f"Policy: SSM parameter {account.stack.policy_parameter} (localaws/scenario.py DEMO_POLICY): default enforce, "
+        f"rules {', '.join(r['name'] for r in DEMO_POLICY['rules'])}; "
+        f"exemption {', '.join(e['name'] for e in DEMO_POLICY['exemptions'])}\n"
     )
     say(
         f"1) {len(samples)} sample events from events/eventbridge -> SQS -> handler "
@@ -133,6 +137,12 @@ def run(log_path: Path, out: TextIO = sys.stdout) -> dict[str, Any]:
     say(f"\n5) {len(alerts)} alert(s) published to the SNS topic:\n")
     for subject in sorted(a["Subject"] for a in alerts):
         say(f"   - {subject}")
+    fixes = {
+        (d.get("cluster_id"), d["reason"]): d["fix"] for d in decisions if d["outcome"] == "Violation" and d.get("fix")
+    }
+    say(f"\n6) what each violation tells a person to do ({len(fixes)}):\n")
+    for (cluster, reason), fix in sorted(fixes.items(), key=lambda item: str(item[0])):
+        say(f"   - {cluster} ({reason}): {fix}")
     say(f"\nDead-letter queue: {dlq} message(s). Structured logs and EMF metrics: {log_path}")
     return {
         "decisions": decisions,

@@ -8,9 +8,12 @@ promise of the code. Every call is also recorded in `CALLS` (for `--debug` and t
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -52,10 +55,46 @@ def _refuse_writes(model: Any, **_: Any) -> None:
         raise ReadOnlyViolation(f"{model.service_model.service_name}:{model.name} refused: this command is read-only")
 
 
+LOCAL_STATE = Path(os.environ.get("DAS_GUARD_LOCAL_STATE", ".das-guard-local.json"))
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+
+
+def running_local() -> dict[str, Any] | None:
+    """The local AWS `das-guard local start` left running (its state file, if its server answers)."""
+    try:
+        state: dict[str, Any] = json.loads(LOCAL_STATE.read_text(encoding="utf-8"))
+        with urllib.request.urlopen(f"{state['endpoint']}/moto-api/", timeout=2):  # noqa: S310 - 127.0.0.1 only
+            return state
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 @contextlib.contextmanager
 def endpoint(url: str | None, local: bool) -> Iterator[str | None]:
-    """Point boto3 at `url`, or at a freshly started and seeded embedded local AWS (`--local`)."""
+    """Point boto3 at `url`, at the local AWS `das-guard local start` keeps running, or (`--local` without one)
+    at a fresh embedded local AWS seeded with the demo's account, gone when the command ends."""
     if local:
+        state = running_local()
+        if state is not None:
+            values = LOCAL_CREDENTIALS | {"AWS_ENDPOINT_URL": state["endpoint"]}
+            values.setdefault("DAS_GUARD_STATE_TABLE", os.environ.get("DAS_GUARD_STATE_TABLE", state["state_table"]))
+            with _environment(values):
+                yield state["endpoint"]
+            return
         try:
             from localaws.world import World  # noqa: PLC0415 - dev extras, only for --local
         except ImportError as err:
@@ -69,12 +108,5 @@ def endpoint(url: str | None, local: bool) -> Iterator[str | None]:
     if not url:
         yield None
         return
-    saved = os.environ.get("AWS_ENDPOINT_URL")
-    os.environ["AWS_ENDPOINT_URL"] = url
-    try:
+    with _environment({"AWS_ENDPOINT_URL": url}):
         yield url
-    finally:
-        if saved is None:
-            os.environ.pop("AWS_ENDPOINT_URL", None)
-        else:
-            os.environ["AWS_ENDPOINT_URL"] = saved

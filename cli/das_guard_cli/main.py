@@ -3,16 +3,29 @@
 Every command shares the enforcer's package: the same policy model, the same `decide()`, the same gateway.
 Nothing here is deployed (the CLI and its libraries stay out of the Lambda package).
 
-Exit codes: 0 all good, 1 findings (violations, an invalid policy), 2 usage or credential errors.
+Exit codes, the same for every command:
+  0  all good: compliant, valid, nothing for a person to do
+  1  findings: a cluster without the stream the policy requires, a violation, a region without DAS Guard,
+     an invalid policy file (validate, push)
+  2  usage or input error: a bad option, no credentials, an unreadable file, an invalid policy used as input
+     (audit/explain/simulate --policy, or the deployed one)
+
+Output never interprets markup in user or AWS text, and tables are plain, full-width text when stdout is not a
+terminal (a file, a pipe, a CI log); rich tables only on a terminal.
 """
 
 from __future__ import annotations
 
 import csv
 import difflib
+import hashlib
 import io
 import json
+import os
+import signal
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -26,6 +39,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+from rich.text import Text
 
 from das_guard import app as composition
 from das_guard import checks
@@ -39,7 +53,7 @@ from das_guard.policy_analysis import Remark, review, why_not
 from das_guard.settings import Settings
 from das_guard.triggers import Dismissal, PolicyChange, parse_message
 
-from . import aws_session, org_audit
+from . import aws_session, org_audit, report
 from .policy_files import PolicyFile, PolicyFileError, load
 
 app = typer.Typer(
@@ -47,8 +61,29 @@ app = typer.Typer(
 )
 policy_app = typer.Typer(help="Validate, explain and publish the policy document.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version  # noqa: PLC0415
+
+        out.print(f"das-guard {version('das-guard')}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    """das-guard: audit, explain and validate DAS Guard's policy without reading code or logs."""
+
+
+# markup=False: a file name like "[bold]team.yaml" or a regex in an error is printed as it is, never interpreted
+out = Console(soft_wrap=True, markup=False, highlight=False, emoji=False)
+err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False, emoji=False)
+FINDINGS, USAGE = 1, 2
 
 DEFAULT_PARAMETER = "/das-guard/policy"
 Region = Annotated[list[str] | None, typer.Option("--region", "-r", help="AWS region (repeatable).")]
@@ -65,9 +100,9 @@ StateTable = Annotated[
 def planned(evaluation: Decision) -> str:
     """An evaluation's detail as a read-only command must say it: a Started decision was not carried out."""
     if evaluation.outcome is Outcome.STARTED:
-        return evaluation.detail.replace("starting a", "would start a", 1)
+        return evaluation.detail.replace("starting ", "would start ", 1)
     if evaluation.outcome is Outcome.SCHEDULED:
-        return evaluation.detail.replace("requesting a", "would request a", 1)
+        return evaluation.detail.replace("requesting ", "would request ", 1)
     return evaluation.detail
 
 
@@ -100,12 +135,36 @@ def run(body: Any) -> None:
     try:
         code = body()
     except Usage as error:
-        err.print(f"[red]error:[/red] {error}")
-        raise typer.Exit(2) from error
-    except PolicyError as error:
-        err.print(f"[red]error:[/red] the policy is invalid: {'; '.join(error.problems)}")
-        raise typer.Exit(1) from error
+        err.print(Text.assemble(("error:", "red"), f" {error}"))
+        raise typer.Exit(USAGE) from error
+    except PolicyError as error:  # a policy used as input (--policy, or the deployed one): an input error
+        err.print(Text.assemble(("error:", "red"), f" the policy is invalid: {'; '.join(error.problems)}"))
+        raise typer.Exit(USAGE) from error
     raise typer.Exit(code or 0)
+
+
+def print_table(title: str, columns: list[str], rows: list[list[str]], failing: list[bool]) -> None:
+    """A rich table on a terminal; plain, aligned, full-width text elsewhere (nothing folded or cut)."""
+    if out.is_terminal:
+        table = Table(title=title)
+        for name in columns:
+            table.add_column(name, overflow="fold", no_wrap=name in ("account", "cluster", "verdict"))
+        for row, bad in zip(rows, failing, strict=True):
+            table.add_row(*row, style="red" if bad else None)
+        out.print(table)
+        return
+    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
+    lines = [title, "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def not_deployed(error: Exception, parameter: str) -> str:
+    """One line for a region where DAS Guard's policy cannot be read (usually: it is not deployed there)."""
+    text = str(error)
+    if "ParameterNotFound" in text:
+        return f"DAS Guard is not deployed here (no policy parameter {parameter})"
+    return text.splitlines()[0][:200]
 
 
 def regions_of(region: list[str] | None, session_region: str | None) -> tuple[str, ...]:
@@ -172,7 +231,13 @@ class AuditRow:
     reason: str
     detail: str
     start: str = "-"  # when the stream DAS Guard would start begins: now (a restart) or in the maintenance window
-    account: str = "-"  # audit --org: the account the cluster is in
+    account: str = "-"  # the account the cluster is in
+    # evidence: what an auditor files
+    cluster_arn: str = "-"
+    fix: str = "-"
+    warnings: str = "-"
+    checked_at: str = "-"  # when DAS Guard read the cluster (UTC, ISO 8601)
+    policy: str = "-"  # which policy decided: the parameter and its version, or the file and its digest
 
 
 def audit_region(reader: composition.App, region: str, policy: PolicyDocument, progress: Progress) -> list[AuditRow]:
@@ -180,7 +245,12 @@ def audit_region(reader: composition.App, region: str, policy: PolicyDocument, p
 
 
 def audit_region_decisions(
-    reader: composition.App, region: str, policy: PolicyDocument, progress: Progress | None, account: str = "-"
+    reader: composition.App,
+    region: str,
+    policy: PolicyDocument,
+    progress: Progress | None,
+    account: str = "-",
+    policy_ref: str = "-",
 ) -> list[tuple[AuditRow, Decision]]:
     """Every cluster of the region, decided read-only: the row people read and the decision it came from."""
     gateway = reader.gateway
@@ -207,7 +277,12 @@ def audit_region_decisions(
                     decision.reason,
                     planned(decision),
                     start_timing(decision),
-                    account,
+                    account if account != "-" else (cluster.arn.split(":")[4] or "-"),  # the ARN names the account
+                    cluster.arn,
+                    decision.fix or "-",
+                    "; ".join(f"{w.code}: {w.detail}" for w in decision.warnings) or "-",
+                    reader.clock.now().isoformat(timespec="seconds"),
+                    policy_ref,
                 ),
                 decision,
             )
@@ -215,6 +290,15 @@ def audit_region_decisions(
         if progress is not None and task is not None:
             progress.advance(task)
     return rows
+
+
+def policy_reference(path: Path | None, reader: composition.App) -> str:
+    """Which policy decided, as evidence: the file and its digest, or the parameter and its version."""
+    if path is not None:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        return f"{path} sha256:{digest}"
+    version = reader.gateway.policy_version
+    return f"{reader.gateway.policy_parameter} v{version}" if version else reader.gateway.policy_parameter
 
 
 def render(rows: list[AuditRow], fmt: str) -> str:
@@ -227,6 +311,8 @@ def render(rows: list[AuditRow], fmt: str) -> str:
         writer.writeheader()
         writer.writerows(asdict(r) for r in rows)
         return buffer.getvalue()
+    if fmt == "html":
+        return report.html(rows)
     if fmt == "markdown":
         lines = ["| " + " | ".join(fields) + " |", "|" + "---|" * len(fields)]
         lines += ["| " + " | ".join(str(getattr(r, f)).replace("|", "\\|") for f in fields) + " |" for r in rows]
@@ -257,8 +343,8 @@ def audit(
     """Evaluate every cluster (read-only) and print its verdict. Exit 1 if any cluster lacks a stream it needs."""
 
     def body() -> int:
-        if fmt not in ("table", "json", "csv", "markdown", "asff", "ocsf"):
-            raise Usage(f"--format must be table, json, csv, markdown, asff or ocsf, not {fmt!r}")
+        if fmt not in ("table", "json", "csv", "markdown", "html", "asff", "ocsf"):
+            raise Usage(f"--format must be table, json, csv, markdown, html, asff or ocsf, not {fmt!r}")
         if ou and not org:
             raise Usage("--ou needs --org")
         if org:
@@ -276,6 +362,7 @@ def audit(
                     enabled = sorted(r["RegionName"] for r in ec2.describe_regions()["Regions"])
                 target = aws_session.Target(tuple(enabled), profile)
             rows: list[AuditRow] = []
+            uncovered: list[str] = []
             with (
                 Progress(
                     TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
@@ -289,33 +376,26 @@ def audit(
                     except Usage as error:
                         if not all_regions:
                             raise
-                        err.print(f"{each}: skipped, DAS Guard is not deployed there ({error})")
+                        uncovered.append(f"{each}: not audited: {not_deployed(error, parameter)}")
                         continue
-                    rows += audit_region(reader, each, region_policy, progress)
+                    ref = policy_reference(policy, reader)
+                    rows += [r for r, _ in audit_region_decisions(reader, each, region_policy, progress, "-", ref)]
         if fmt == "table":
-            table = Table(title=f"DAS Guard audit: {len(rows)} clusters")
-            for name in ("region", "cluster", "engine", "version", "classes", "stream", "rule", "verdict", "reason"):
-                table.add_column(name, overflow="fold", no_wrap=name in ("cluster", "verdict"))
-            for r in rows:
-                style = "red" if r.verdict in FAILING_VERDICTS else None
-                table.add_row(
-                    r.region,
-                    r.cluster,
-                    r.engine,
-                    r.version,
-                    r.classes,
-                    r.stream,
-                    r.rule,
-                    r.verdict,
-                    r.reason,
-                    style=style,
-                )
-            out.print(table)
+            columns = ["region", "cluster", "engine", "version", "classes", "stream", "rule", "verdict", "reason"]
+            print_table(
+                f"DAS Guard audit: {len(rows)} clusters",
+                columns,
+                [[str(getattr(r, c)) for c in columns] for r in rows],
+                [r.verdict in FAILING_VERDICTS for r in rows],
+            )
         else:
             sys.stdout.write(render(rows, fmt))
+        for line in uncovered:
+            err.print(line)
         failing = sum(1 for r in rows if r.verdict in FAILING_VERDICTS)
-        err.print(f"{len(rows)} clusters, {failing} without the stream the policy requires")
-        return 1 if failing else 0
+        gaps = f"; {len(uncovered)} region(s) without DAS Guard" if uncovered else ""
+        err.print(f"{len(rows)} clusters, {failing} without the stream the policy requires{gaps}")
+        return FINDINGS if failing or uncovered else 0
 
     run(body)
 
@@ -346,7 +426,9 @@ def audit_organisation(
         found: list[tuple[AuditRow, Decision]] = []
         for each in regions:
             reader = reader_for(target, each, parameter, state_table or f"{role_name.removesuffix('-audit')}-state")
-            found += audit_region_decisions(reader, each, load_policy(policy, reader.gateway), None, account.id)
+            region_policy = load_policy(policy, reader.gateway)
+            ref = policy_reference(policy, reader)
+            found += audit_region_decisions(reader, each, region_policy, None, account.id, ref)
         return found
 
     with Progress(
@@ -363,21 +445,17 @@ def audit_organisation(
         documents = [build(d, r.account, r.region, now) for r, d in results]
         sys.stdout.write(json.dumps([d for d in documents if d is not None], indent=2) + "\n")
     elif fmt == "table":
-        table = Table(title=f"DAS Guard audit: {len(rows)} clusters in {len(chosen) - len(skipped)} accounts")
-        for name in ("account", "region", "cluster", "engine", "version", "stream", "rule", "verdict", "reason"):
-            table.add_column(name, overflow="fold", no_wrap=name in ("account", "cluster", "verdict"))
-        for r in rows:
-            style = "red" if r.verdict in FAILING_VERDICTS else None
-            table.add_row(
-                r.account, r.region, r.cluster, r.engine, r.version, r.stream, r.rule, r.verdict, r.reason, style=style
-            )
-        out.print(table)
+        columns = ["account", "region", "cluster", "engine", "version", "stream", "rule", "verdict", "reason"]
+        print_table(
+            f"DAS Guard audit: {len(rows)} clusters in {len(chosen) - len(skipped)} accounts",
+            columns,
+            [[str(getattr(r, c)) for c in columns] for r in rows],
+            [r.verdict in FAILING_VERDICTS for r in rows],
+        )
     else:
         sys.stdout.write(render(rows, fmt))
     for gap in skipped:
-        err.print(
-            f"account {gap.account.id} ({gap.account.name}): not audited: {gap.why}", markup=False, highlight=False
-        )
+        err.print(f"account {gap.account.id} ({gap.account.name}): not audited: {gap.why}")
     failing = sum(1 for r in rows if r.verdict in FAILING_VERDICTS)
     err.print(
         f"{len(rows)} clusters in {len(chosen) - len(skipped)} of {len(chosen)} accounts, "
@@ -394,7 +472,7 @@ def read_policy_file(file: Path) -> PolicyFile | None:
     except PolicyFileError as error:
         if not file.exists():
             raise Usage(str(error)) from error
-        out.print(f"{file}:{error.line or '?'}: error: {error}", highlight=False)
+        out.print(f"{file}:{error.line or '?'}:1: error: {error}")
         return None
 
 
@@ -415,33 +493,87 @@ def policy_validate(
     def body() -> int:
         document = read_policy_file(file)
         if document is None:
-            return 1
-        remarks: list[Remark] = []
-        policy: PolicyDocument | None = None
-        try:
-            policy = validate_policy(document.data, str(file), today=date.today())
-        except PolicyError as error:
-            remarks += [
-                Remark("error", loc, message) for loc, message in zip(error.locations, error.problems, strict=True)
-            ]
-        if policy is not None:
-            remarks += review(policy, SystemClock().now().date())
-            if check_keys or (check_keys is None and (local or endpoint_url or have_credentials(profile))):
-                remarks += key_remarks(policy, region, profile, endpoint_url, local)
-            elif check_keys is None:
-                remarks.append(Remark("info", ("defaults",), "KMS keys not checked: no AWS credentials"))
-        for remark in remarks:
-            out.print(
-                f"{file}:{document.line_of(remark.path) or '?'}: {remark.level}: {remark.message}", highlight=False
-            )
-        errors = sum(1 for r in remarks if r.level == "error")
-        out.print(
-            f"{file}: {'invalid' if errors else 'valid'} ({errors} error(s), {len(remarks) - errors} other remark(s))",
-            highlight=False,
-        )
-        return 1 if errors else 0
+            return FINDINGS
+        remarks = policy_remarks(document, check_keys, region, profile, endpoint_url, local)
+        return FINDINGS if print_remarks(file, document, remarks) else 0
 
     run(body)
+
+
+def policy_remarks(
+    document: PolicyFile,
+    check_keys: bool | None,
+    region: list[str] | None,
+    profile: str | None,
+    endpoint_url: str | None,
+    local: bool,
+    *,
+    pushing: bool = False,
+) -> list[Remark]:
+    """Every problem of a policy file in one run: schema, semantics, and (with credentials) its KMS keys. For
+    `push`, an expired exemption is an error: storing it would enforce clusters someone believes exempt."""
+    remarks = structure_remarks(document)
+    try:
+        policy = validate_policy(document.data, str(document.path), today=date.today())
+    except PolicyError as error:
+        found = zip(error.locations, error.problems, strict=True)
+        # a name used twice is reported above at the second use (pydantic can only say "the document")
+        return remarks + [Remark("error", loc, msg) for loc, msg in found if "is used twice" not in msg or loc]
+    for remark in review(policy, SystemClock().now().date()):
+        expired = remark.level == "warning" and remark.path[:1] == ("exemptions",) and "expired on" in remark.message
+        if pushing and expired:
+            remark = Remark("error", remark.path, f"{remark.message} (push refuses it: remove or extend it)")  # noqa: PLW2901
+        remarks.append(remark)
+    if check_keys or (check_keys is None and (local or endpoint_url or have_credentials(profile))):
+        remarks += key_remarks(policy, region, profile, endpoint_url, local)
+    elif check_keys is None:
+        remarks.append(Remark("info", ("defaults",), "KMS keys not checked: no AWS credentials"))
+    return remarks
+
+
+def structure_remarks(document: PolicyFile) -> list[Remark]:
+    """What the schema cannot report with a place: keys given twice, names used twice (each at the second one)."""
+    remarks = [
+        Remark(
+            "error", (*path, "#duplicate"), f"{_dotted(path)}: given twice in one mapping; only one value may be given"
+        )
+        for path in document.duplicates
+    ]
+    data = document.data if isinstance(document.data, dict) else {}
+    seen: dict[str, str] = {}
+    for section in ("rules", "exemptions"):
+        entries = data.get(section)
+        for index, entry in enumerate(entries if isinstance(entries, list) else []):
+            name = entry.get("name") if isinstance(entry, dict) else None
+            if not isinstance(name, str):
+                continue
+            if name in seen:
+                remarks.append(
+                    Remark(
+                        "error",
+                        (section, index, "name"),
+                        f"{section}[{index}].name: {name!r} is already the name of {seen[name]}; "
+                        "rule and exemption names must be unique",
+                    )
+                )
+            else:
+                seen[name] = f"{section}[{index}]"
+    return remarks
+
+
+def _dotted(path: tuple[str | int, ...]) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p)) for i, p in enumerate(path))
+
+
+def print_remarks(file: Path, document: PolicyFile, remarks: list[Remark]) -> int:
+    """Print each remark at its line and column, in the file's order; return the number of errors."""
+    for remark in sorted(remarks, key=lambda r: [p or 0 for p in document.position_of(r.path)]):
+        out.print(f"{document.where(remark.path)}: {remark.level}: {remark.message}")
+    errors = sum(1 for r in remarks if r.level == "error")
+    out.print(
+        f"{file}: {'invalid' if errors else 'valid'} ({errors} error(s), {len(remarks) - errors} other remark(s))"
+    )
+    return errors
 
 
 def have_credentials(profile: str | None) -> bool:
@@ -499,7 +631,8 @@ def policy_explain(
             now = reader.clock.now()
             decision = decide(info, document, read_only_enforcer(reader, document).inputs(check_holds=True))
         explain(info, document, decision, now)
-        return 0
+        verdict = VERDICTS.get(decision.outcome, decision.outcome.value.lower())
+        return FINDINGS if verdict in FAILING_VERDICTS or decision.outcome.needs_a_person else 0
 
     run(body)
 
@@ -507,46 +640,50 @@ def policy_explain(
 def explain(info: ClusterInfo, policy: PolicyDocument, decision: Decision, now: datetime) -> None:
     tags = dict(info.tags)
     out.print(
-        f"[bold]{info.identifier}[/bold]  {info.engine} {info.engine_version}  status {info.status}  "
-        f"stream {info.stream_status}"
+        Text.assemble(
+            (info.identifier, "bold"),
+            f"  {info.engine} {info.engine_version}  status {info.status}  stream {info.stream_status}",
+        )
     )
-    out.print("tags: " + (", ".join(f"{k}={v}" for k, v in sorted(tags.items())) or "(none)"), highlight=False)
+    out.print("tags: " + (", ".join(f"{k}={v}" for k, v in sorted(tags.items())) or "(none)"))
     exemption, expired = policy.exemption_for(info.identifier, tags, now.date())
     for e in expired:
-        out.print(f"exemption {e.name!r}: matches, but expired on {e.expires.isoformat()}", highlight=False)
+        out.print(f"exemption {e.name!r}: matches, but expired on {e.expires.isoformat()}")
     if exemption:
         out.print(
             f"exemption {exemption.name!r}: applies until {exemption.expires.isoformat()} ({exemption.reason})",
-            highlight=False,
         )
     effective = policy.rule_for(tags)
-    out.print("\n[bold]rules, in order (the first match wins):[/bold]")
+    out.print(Text("\nrules, in order (the first match wins):", style="bold"))
     for rule in policy.rules:
         missing = why_not(rule, tags)
         action = (rule.action or policy.defaults.action).value
         if not missing:
-            mark = "[green]matches[/green]" + (" - applies" if rule.name == effective.name else " - shadowed")
+            mark = "matches" + (" - applies" if rule.name == effective.name else " - shadowed")
         else:
             mark = "no match - needs: " + "; ".join(missing)
-        out.print(f"  {rule.name} ({action}): {mark}", highlight=False)
-    out.print(f"  default ({policy.defaults.action.value}): applies when no rule matches", highlight=False)
+        out.print(f"  {rule.name} ({action}): {mark}")
+    out.print(f"  default ({policy.defaults.action.value}): applies when no rule matches")
     out.print(
-        f"\n[bold]applies:[/bold] {effective.name} -> action {effective.action.value}, mode "
-        f"{effective.mode.value}, key {effective.kms_key or '-'}",
-        highlight=False,
+        Text.assemble(
+            ("\napplies:", "bold"),
+            f" {effective.name} -> action {effective.action.value}, mode {effective.mode.value}, "
+            f"key {effective.kms_key or '-'}",
+        )
     )
     out.print(
-        f"[bold]what DAS Guard would do now:[/bold] {decision.outcome.value} ({decision.reason}): {planned(decision)}",
-        highlight=False,
+        Text.assemble(
+            ("what DAS Guard would do now:", "bold"),
+            f" {decision.outcome.value} ({decision.reason}): {planned(decision)}",
+        )
     )
-    out.print("\n[bold]tags that would change it:[/bold]")
+    out.print(Text("\ntags that would change it:", style="bold"))
     changes = 0
     for rule in policy.rules:
         if rule.name == effective.name:
             break
         out.print(
             f"  {'; '.join(why_not(rule, tags))} -> rule {rule.name} ({(rule.action or policy.defaults.action).value})",
-            highlight=False,
         )
         changes += 1
     matched = next((r for r in policy.rules if r.name == effective.name), None)
@@ -554,7 +691,7 @@ def explain(info: ClusterInfo, policy: PolicyDocument, decision: Decision, now: 
         without = {k: v for k, v in tags.items() if k != key}
         other = policy.rule_for(without)
         if other.name != effective.name:
-            out.print(f"  remove tag {key!r} -> rule {other.name} ({other.action.value})", highlight=False)
+            out.print(f"  remove tag {key!r} -> rule {other.name} ({other.action.value})")
             changes += 1
     if not changes:
         out.print("  none: no tag change selects another rule")
@@ -577,15 +714,15 @@ def policy_push(
     def body() -> int:
         document = read_policy_file(file)
         if document is None:
-            return 1
-        try:
-            validate_policy(document.data, str(file), today=date.today())
-        except PolicyError as error:
-            for loc, message in zip(error.locations, error.problems, strict=True):
-                out.print(f"{file}:{document.line_of(loc) or '?'}: error: {message}", highlight=False)
-            out.print("not pushed: fix the errors first")
-            return 1
+            return FINDINGS
         shared = parse_parameter_arn(parameter)
+        # a shared policy names keys by alias, and each member account has its own: audit --org checks those
+        keys = False if shared else None
+        if print_remarks(
+            file, document, policy_remarks(document, keys, region, profile, endpoint_url, local, pushing=True)
+        ):
+            out.print("not pushed: fix the errors first (das-guard policy validate shows the same)")
+            return FINDINGS
         name = shared[2] if shared else parameter
         with aws_session.endpoint(endpoint_url, local), aws_errors():
             regions = (shared[0],) if shared else regions_of(region, default_region())[:1]
@@ -638,6 +775,70 @@ def interactive() -> bool:
     return sys.stdin.isatty()
 
 
+# ------------------------------------------------------------------------------------------------------ local
+local_app = typer.Typer(help="A local AWS (the demo's account) that lasts between commands.", no_args_is_help=True)
+app.add_typer(local_app, name="local")
+
+
+@local_app.command("start")
+def local_start() -> None:
+    """Start the local AWS in the background; every --local command then uses it (push, then audit, sees it)."""
+
+    def body() -> int:
+        if (state := aws_session.running_local()) is not None:
+            out.print(f"already running at {state['endpoint']} (pid {state['pid']})")
+            return 0
+        aws_session.LOCAL_STATE.unlink(missing_ok=True)
+        log = aws_session.LOCAL_STATE.with_suffix(".log").open("w", encoding="utf-8")
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "localaws.serve", "--state", str(aws_session.LOCAL_STATE)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 120
+        while (state := aws_session.running_local()) is None:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise Usage(f"the local AWS did not start; see {aws_session.LOCAL_STATE.with_suffix('.log')}")
+            time.sleep(0.2)
+        out.print(f"local AWS running at {state['endpoint']} (pid {state['pid']}); stop it with: das-guard local stop")
+        return 0
+
+    run(body)
+
+
+@local_app.command("stop")
+def local_stop() -> None:
+    """Stop the local AWS `local start` began (what it held is gone)."""
+
+    def body() -> int:
+        state = aws_session.running_local()
+        if state is None:
+            out.print("no local AWS is running")
+            aws_session.LOCAL_STATE.unlink(missing_ok=True)
+            return 0
+        os.kill(int(state["pid"]), signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while aws_session.LOCAL_STATE.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        out.print(f"stopped the local AWS at {state['endpoint']}")
+        return 0
+
+    run(body)
+
+
+@local_app.command("status")
+def local_status() -> None:
+    """Is a local AWS running? Exit 0 yes, 1 no."""
+
+    def body() -> int:
+        state = aws_session.running_local()
+        out.print(f"running at {state['endpoint']} (pid {state['pid']})" if state else "no local AWS is running")
+        return 0 if state else FINDINGS
+
+    run(body)
+
+
 # ------------------------------------------------------------------------------------------------------ simulate
 @app.command()
 def simulate(
@@ -668,26 +869,28 @@ def simulate(
             account = session.client("sts").get_caller_identity()["Account"]
             reader = reader_for(target, target.regions[0], parameter, state_table)
             document = load_policy(policy, reader.gateway)
-            for text in bodies:
-                simulate_one(text, reader, document, target.regions[0], account)
-        return 0
+            outcomes = [o for text in bodies for o in simulate_one(text, reader, document, target.regions[0], account)]
+        return FINDINGS if any(o.needs_a_person for o in outcomes) else 0
 
     run(body)
 
 
-def simulate_one(text: str, reader: composition.App, policy: PolicyDocument, region: str, account: str) -> None:
+def simulate_one(
+    text: str, reader: composition.App, policy: PolicyDocument, region: str, account: str
+) -> list[Outcome]:
     """The enforcer's own evaluate(), in dry-run: the same decisions as production, and no change."""
     parsed = parse_message(text, region=region, account=account, now=reader.clock.now())
     if isinstance(parsed, Dismissal):
-        out.print(f"{parsed.trigger}: {parsed.outcome.value} ({parsed.reason}): {parsed.detail}", highlight=False)
-        return
+        out.print(f"{parsed.trigger}: {parsed.outcome.value} ({parsed.reason}): {parsed.detail}")
+        return [parsed.outcome]
     if isinstance(parsed, PolicyChange):  # not produced without policy_parameter; kept for the type checker
-        out.print(f"{parsed.trigger}: a policy change: the deployed function announces it", highlight=False)
-        return
-    for evaluation in read_only_enforcer(reader, policy).evaluate(parsed):
+        out.print(f"{parsed.trigger}: a policy change: the deployed function announces it")
+        return []
+    evaluations = read_only_enforcer(reader, policy).evaluate(parsed)
+    for evaluation in evaluations:
         out.print(
-            f"{parsed.trigger}: {evaluation.outcome.value} ({evaluation.reason}): {planned(evaluation)}",
-            highlight=False,
+            f"{parsed.trigger}: {evaluation.cluster_id or '-'}: {evaluation.outcome.value} ({evaluation.reason}): "
+            f"{planned(evaluation)}",
         )
         if evaluation.outcome in (Outcome.STARTED, Outcome.SCHEDULED) and evaluation.start is not None:
             start = evaluation.start
@@ -695,10 +898,10 @@ def simulate_one(text: str, reader: composition.App, policy: PolicyDocument, reg
                 f"  would call StartActivityStream(ResourceArn={start.cluster_arn}, Mode={start.mode}, "
                 f"KmsKeyId={start.kms_key_id}, ApplyImmediately={start.apply_immediately}) - not called; "
                 f"the stream would start {start_timing(evaluation)}",
-                highlight=False,
             )
         for warning in evaluation.warnings:
-            out.print(f"  warning {warning.code}: {warning.detail}", highlight=False)
+            out.print(f"  warning {warning.code}: {warning.detail}")
+    return [e.outcome for e in evaluations]
 
 
 def main() -> None:  # pragma: no cover - the console script

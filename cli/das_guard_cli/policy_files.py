@@ -26,14 +26,25 @@ class PolicyFile:
     path: Path
     data: Any
     lines: dict[Path_, int] = field(default_factory=dict)
+    columns: dict[Path_, int] = field(default_factory=dict)
+    duplicates: list[Path_] = field(default_factory=list)  # keys given twice in one mapping (each second one)
 
     def line_of(self, location: Path_) -> int | None:
         """The line of `location`, or of its nearest parent that has one."""
+        return self.position_of(location)[0]
+
+    def position_of(self, location: Path_) -> tuple[int | None, int | None]:
+        """(line, column) of `location`, or of its nearest parent that has one (1-based)."""
         for end in range(len(location), -1, -1):
             line = self.lines.get(tuple(location[:end]))
             if line is not None:
-                return line
-        return None
+                return line, self.columns.get(tuple(location[:end]))
+        return None, None
+
+    def where(self, location: Path_) -> str:
+        """`file:line:column` for messages (editors and CI annotations jump there)."""
+        line, column = self.position_of(location)
+        return f"{self.path}:{line or '?'}:{column or 1}"
 
     def canonical_json(self) -> str:
         """The document as DAS Guard stores it in the SSM parameter."""
@@ -70,8 +81,13 @@ def _load(path: Path, text: str) -> PolicyFile:
             raise PolicyFileError(
                 f"not valid YAML: {getattr(err, 'problem', err)}", mark.line + 1 if mark else None
             ) from err
+    if data is None:
+        raise PolicyFileError(
+            "the file is empty: a policy needs at least `version: 1` and `defaults` (README, 'The policy document')", 1
+        )
     data = _plain(data)
-    return PolicyFile(path, data, _lines(text))
+    lines, columns, duplicates = _positions(text)
+    return PolicyFile(path, data, lines, columns, duplicates)
 
 
 def _refuse_aliases(text: str) -> None:
@@ -100,24 +116,35 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _lines(text: str) -> dict[Path_, int]:
-    """Map every path in the document to its 1-based line (JSON is YAML, so one walker serves both)."""
+def _positions(text: str) -> tuple[dict[Path_, int], dict[Path_, int], list[Path_]]:
+    """Every path's 1-based line and column, and the keys a mapping gives twice (JSON is YAML, so one walker
+    serves both). A repeated key is an error, not "the last one wins": it is how a weakening edit hides."""
     try:
         root = yaml.compose(text)
     except yaml.YAMLError:
-        return {}
+        return {}, {}, []
     lines: dict[Path_, int] = {}
+    columns: dict[Path_, int] = {}
+    duplicates: list[Path_] = []
 
     def walk(node: Any, path: Path_) -> None:
-        lines[path] = node.start_mark.line + 1
+        lines[path], columns[path] = node.start_mark.line + 1, node.start_mark.column + 1
         if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
             for key, value in node.value:
-                walk(value, (*path, key.value))
-                lines[(*path, key.value)] = key.start_mark.line + 1
+                at = (*path, key.value)
+                if key.value in seen:
+                    duplicates.append(at)
+                    lines[(*at, "#duplicate")] = key.start_mark.line + 1
+                    columns[(*at, "#duplicate")] = key.start_mark.column + 1
+                    continue
+                seen.add(key.value)
+                walk(value, at)
+                lines[at], columns[at] = key.start_mark.line + 1, key.start_mark.column + 1
         elif isinstance(node, yaml.SequenceNode):
             for index, item in enumerate(node.value):
                 walk(item, (*path, index))
 
     if root is not None:
         walk(root, ())
-    return lines
+    return lines, columns, duplicates

@@ -119,6 +119,7 @@ class AwsGateway:
         self._keys = _TtlCache(cache_seconds, clock)
         self._policy = _TtlCache(cache_seconds, clock)
         self._support = _TtlCache(SUPPORT_CACHE_SECONDS, clock)
+        self.policy_version: int | None = None  # of the policy text last read
 
     # -- clients (lazy) -----------------------------------------------------------------------------------
     @cached_property
@@ -170,6 +171,7 @@ class AwsGateway:
             response = _call("ssm:GetParameter", self._ssm.get_parameter, Name=self.policy_parameter)
         except AwsError as err:
             raise AwsError(err.operation, err.code, err.message, transient=True) from err
+        self.policy_version = int(response["Parameter"].get("Version") or 0)  # for evidence (the CLI's audit)
         return str(response["Parameter"]["Value"])
 
     def policy_versions(self, version: int | None) -> tuple[str | None, str, int]:

@@ -208,7 +208,8 @@ def _start(
     request = StartRequest(cluster.arn, mode.value, key_arn, immediately)
     window = cluster.maintenance_window or "the cluster's own"
     when = "" if immediately else f" in the maintenance window ({window})"
-    plan = f"a {mode.value} stream with {key_arn}{when}"
+    article = "an" if mode.value[:1] in "aeiou" else "a"  # an async stream, a sync stream
+    plan = f"{article} {mode.value} stream with {key_arn}{when}"
     report_only = inputs.report_only or rule.action is Action.REPORT_ONLY
     why = "the deployment is report-only" if inputs.report_only else "rule is report-only"
     warnings = base.warnings + ((downgrade,) if downgrade else ())

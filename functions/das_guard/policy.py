@@ -20,6 +20,7 @@ Example::
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import json
 import re
@@ -384,12 +385,29 @@ def _problems(errors: list[Any]) -> tuple[list[str], list[tuple[str | int, ...]]
             message = f"{_json_path(loc)}: {TAG_CONDITION_HELP}"
         else:
             path = _json_path(loc)
-            text = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+            text = _plain_words(error, loc)
             message = f"{path}: {text}" if path else text
         if message not in problems:
             problems.append(message)
             locations.append(loc)
     return problems, locations
+
+
+def _plain_words(error: Any, loc: tuple[Any, ...]) -> str:
+    """pydantic's message in the words of a policy author: what was expected, and the likely fix."""
+    kind = str(error.get("type", ""))
+    text = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    if kind == "extra_forbidden" and loc and isinstance(loc[-1], str):
+        close = difflib.get_close_matches(loc[-1], sorted(_FIELD_NAMES), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown field {loc[-1]!r}{hint}"
+    if kind.startswith(("date_", "datetime_")):
+        return f"must be a date written YYYY-MM-DD, e.g. 2027-03-31 (got {error.get('input')!r})"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "enum" and "expected" in error.get("ctx", {}):
+        return f"must be one of {error['ctx']['expected']} (got {error.get('input')!r})"
+    return text
 
 
 def _is_union_member(part: Any) -> bool:
@@ -405,6 +423,16 @@ def _json_path(loc: tuple[Any, ...]) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out
+
+
+def _field_names() -> frozenset[str]:
+    names: set[str] = set()
+    for model in (PolicyDocument, Defaults, Rule, Match, Exemption, ExemptionMatch, StopPolicy):
+        names |= set(model.model_fields)
+    return frozenset(names)
+
+
+_FIELD_NAMES = _field_names()
 
 
 class PolicySource:

@@ -120,7 +120,13 @@ class TestAudit:
         result = cli("audit", *REGION, "--all-regions", "--format", "json")
         assert result.exit_code == 1, result.stderr[-500:]
         assert {r["region"] for r in json.loads(result.stdout)} == {"us-east-1", "eu-west-1"}
-        assert "ap-southeast-2: skipped, DAS Guard is not deployed there" in result.stderr
+        lines = [line for line in result.stderr.splitlines() if "not audited" in line]
+        assert (
+            "ap-southeast-2: not audited: DAS Guard is not deployed here (no policy parameter /das-guard/policy)"
+            in lines
+        )
+        assert len(lines) == len({line.split(":")[0] for line in lines})  # one line per region
+        assert "region(s) without DAS Guard" in result.stderr.splitlines()[-1]
 
     def test_a_local_policy_file_instead_of_the_deployed_one(self, demo_account: Any, tmp_path: Path) -> None:
         policy = tmp_path / "p.json"
@@ -168,8 +174,8 @@ class TestValidate:
         result = cli("policy", "validate", str(path))
         assert result.exit_code == 1
         lines = result.stdout.splitlines()
-        assert lines[0].startswith(f"{path}:3: error: defaults.kms_key: 'alias/aws/rds' is an AWS managed key")
-        assert lines[1] == f"{path}:7: error: rules[0].actoin: Extra inputs are not permitted"
+        assert lines[0].startswith(f"{path}:3:3: error: defaults.kms_key: 'alias/aws/rds' is an AWS managed key")
+        assert lines[1] == f"{path}:7:5: error: rules[0].actoin: unknown field 'actoin' (did you mean 'action'?)"
 
     @pytest.mark.parametrize(
         ("text", "line", "message"),
@@ -193,7 +199,7 @@ class TestValidate:
         path = self.write(tmp_path, text)
         result = cli("policy", "validate", str(path), "--no-check-keys")
         assert result.exit_code == 1
-        assert result.stdout.startswith(f"{path}:{line or '?'}: error: ")
+        assert result.stdout.startswith(f"{path}:{line or '?'}:1: error: ")
         assert message in result.stdout
 
     def test_shadowed_rules_and_expired_exemptions(self, tmp_path: Path) -> None:
@@ -218,7 +224,7 @@ class TestValidate:
         result = cli("policy", "validate", str(path), "--no-check-keys")  # no AWS here
         assert result.exit_code == 1
         assert (
-            f"{path}:20: error: rule 'gold' can never apply: rule 'prod' (rules[0]) matches every cluster it "
+            f"{path}:20:7: error: rule 'gold' can never apply: rule 'prod' (rules[0]) matches every cluster it "
             "matches and comes first"
         ) in result.stdout
         assert "warning: exemption 'old' expired on 2026-01-01" in result.stdout
@@ -227,7 +233,7 @@ class TestValidate:
         path = self.write(tmp_path, '{"version": 1,\n "defaults": {,}}', "policy.json")
         result = cli("policy", "validate", str(path))
         assert result.exit_code == 1
-        assert result.stdout.startswith(f"{path}:2: error: not valid JSON")
+        assert result.stdout.startswith(f"{path}:2:1: error: not valid JSON")
 
     def test_without_credentials_keys_are_not_checked_and_it_says_so(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -236,7 +242,7 @@ class TestValidate:
         path = self.write(tmp_path, "version: 1\ndefaults:\n  kms_key: alias/typo\n")
         result = cli("policy", "validate", str(path))
         assert result.exit_code == 0
-        assert f"{path}:2: info: KMS keys not checked: no AWS credentials" in result.stdout
+        assert f"{path}:2:1: info: KMS keys not checked: no AWS credentials" in result.stdout
 
     def test_missing_file_is_a_usage_error(self, tmp_path: Path) -> None:
         result = cli("policy", "validate", str(tmp_path / "nope.yaml"))
@@ -253,7 +259,7 @@ class TestValidate:
         assert result.exit_code == 1
         assert (
             result.stdout.splitlines()[0]
-            == f"{path}:3: error: us-east-1: KMS key alias/typo does not exist in us-east-1"
+            == f"{path}:3:3: error: us-east-1: KMS key alias/typo does not exist in us-east-1"
         )
         assert "alias/das-guard" not in result.stdout
         assert_read_only()
@@ -263,7 +269,7 @@ class TestExplain:
     def test_which_rule_why_what_now_and_which_tags(self, demo_account: Any, rds: Any) -> None:
         before = streams(rds)
         result = cli("policy", "explain", "orders-pg", *REGION)
-        assert result.exit_code == 0, result.output
+        assert result.exit_code == 1, result.output  # no stream yet where the policy requires one: a finding
         text = result.stdout
         for fragment in (
             "tags: data-class=pci, team=orders",
@@ -295,8 +301,9 @@ class TestPush:
 
     def test_validates_shows_the_diff_and_writes(self, demo_account: Any, session: Any, tmp_path: Path) -> None:
         new = {**scenario.DEMO_POLICY, "defaults": {**scenario.DEMO_POLICY["defaults"], "mode": "sync"}}
+        new["exemptions"] = []  # the demo's exemption expired: push refuses that (test below)
         path = tmp_path / "p.json"
-        path.write_text(json.dumps(new))
+        path.write_text(json.dumps(new, indent=2))
         result = cli("policy", "push", str(path), "--yes", *REGION)
         assert result.exit_code == 0, result.output
         assert '-    "mode": "async",' in result.stdout
@@ -305,12 +312,26 @@ class TestPush:
         again = cli("policy", "push", str(path), "--yes", *REGION)
         assert "already up to date" in again.stdout
 
+    def test_an_expired_exemption_is_an_error_at_push_time(
+        self, demo_account: Any, session: Any, tmp_path: Path
+    ) -> None:
+        path = tmp_path / "p.json"
+        path.write_text(json.dumps(scenario.DEMO_POLICY, indent=2))
+        validated = cli("policy", "validate", str(path), *REGION)
+        assert validated.exit_code == 0  # validate warns: the file is still a valid policy
+        assert "warning: exemption 'legacy-migration' expired on 2026-10-31" in validated.stdout
+        result = cli("policy", "push", str(path), "--yes", *REGION)
+        assert result.exit_code == 1
+        assert "error: exemption 'legacy-migration' expired on 2026-10-31" in result.stdout
+        assert "push refuses it" in result.stdout
+        assert self.deployed(session) == scenario.DEMO_POLICY
+
     def test_invalid_policy_is_not_pushed(self, demo_account: Any, session: Any, tmp_path: Path) -> None:
         path = tmp_path / "p.yaml"
         path.write_text("version: 1\ndefaults:\n  action: stop\n  kms_key: alias/x\n")
         result = cli("policy", "push", str(path), "--yes", *REGION)
         assert result.exit_code == 1
-        assert f"{path}:3: error: defaults.action" in result.stdout
+        assert f"{path}:3:3: error: defaults.action" in result.stdout
         assert self.deployed(session) == scenario.DEMO_POLICY
 
     def test_asks_before_writing(
@@ -330,7 +351,9 @@ class TestSimulate:
         before = streams(rds)
         result = cli("simulate", str(ROOT / "events/eventbridge/cloudtrail-create-db-cluster.json"), *REGION)
         assert result.exit_code == 0, result.output
-        assert "CloudTrail:CreateDBCluster: Started (StreamStarted): would start a sync stream" in result.stdout
+        assert (
+            "CloudTrail:CreateDBCluster: orders-pg: Started (StreamStarted): would start a sync stream" in result.stdout
+        )
         assert "would call StartActivityStream(ResourceArn=arn:aws:rds:us-east-1:123456789012:cluster:orders-pg" in (
             result.stdout
         )
@@ -339,9 +362,9 @@ class TestSimulate:
 
     def test_a_batch_as_lambda_receives_it(self, demo_account: Any, session: Any) -> None:
         result = cli("simulate", str(ROOT / "events/sqs/batch-of-all-samples.json"), *REGION)
-        assert result.exit_code == 0, result.output
-        assert "RDS:RDS-EVENT-0180: Deferred (AwaitingAttribution)" in result.stdout
-        assert "CloudTrail:StopActivityStream: Tampered (StoppedByAllowedPrincipal)" in result.stdout
+        assert result.exit_code == 1, result.output  # the batch holds stops and violations: a person must act
+        assert "RDS:RDS-EVENT-0180: reports-pg: Deferred (AwaitingAttribution)" in result.stdout
+        assert "CloudTrail:StopActivityStream: warehouse-pg: Tampered (StoppedByAllowedPrincipal)" in result.stdout
         holds = session.client("dynamodb").scan(TableName=scenario.STATE_TABLE)["Items"]
         assert holds == [], "a simulated break-glass stop writes no hold"
         assert_read_only()

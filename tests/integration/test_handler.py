@@ -375,7 +375,7 @@ class TestPolicyProblems:
         assert first == second == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
         [alert] = enforcer.alerts()  # one alert for the broken document, not one per event
         assert "policy invalid" in alert["Subject"]
-        assert "rules[0].action: Input should be 'enforce', 'report-only' or 'exempt'" in alert["Message"]
+        assert "rules[0].action: must be one of 'enforce', 'report-only' or 'exempt'" in alert["Message"]
         assert enforcer.api.calls["rds:StartActivityStream"] == 0
 
         last = enforcer.deliver(sample("cloudtrail-create-db-cluster"), receive_count=3)

@@ -401,7 +401,7 @@ def test_sweep_with_a_broken_policy_alerts_and_fails(enforcer: Enforcer, session
     with pytest.raises(PolicyError):
         enforcer.sweep("broken")
     [alert] = enforcer.alerts()
-    assert "defaults: Field required" in alert["Message"]
+    assert "defaults: required field is missing" in alert["Message"]
 
 
 def test_sweep_applies_valid_exemptions_and_lists_those_about_to_expire(enforcer: Enforcer, session: Any) -> None:

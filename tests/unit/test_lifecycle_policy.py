@@ -72,7 +72,7 @@ class TestExemptions:
     def test_reason_and_expiry_are_mandatory(self, field: str) -> None:
         entry = exemption()
         del entry[field]
-        assert problems(doc(exemptions=[entry])) == [f"exemptions[0].{field}: Field required"]
+        assert problems(doc(exemptions=[entry])) == [f"exemptions[0].{field}: required field is missing"]
 
     def test_an_exemption_must_say_what_it_matches(self) -> None:
         assert problems(doc(exemptions=[exemption(match={})])) == [
@@ -143,7 +143,7 @@ class TestStopPolicy:
         assert policy.rule_for({}).on_stop is OnStop.RESTART
         assert policy.rule_for({"env": "lab"}).on_stop is OnStop.REPORT
         assert problems(json.dumps({"version": 1, "defaults": {"kms_key": KEY, "on_stop": "ignore"}})) == [
-            "defaults.on_stop: Input should be 'restart' or 'report'"
+            "defaults.on_stop: must be one of 'restart' or 'report' (got 'ignore')"
         ]
 
 

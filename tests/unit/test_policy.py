@@ -126,13 +126,15 @@ class TestRejectedDocuments:
     def test_unknown_keys_are_errors_not_ignored(self) -> None:
         # a typo must not silently turn an exemption into enforcement (or the reverse)
         text = doc({"name": "a", "match": {"tags": {"env": "x"}}, "actoin": "exempt", "reason": "r"})
-        assert problems(text) == ["rules[0].actoin: Extra inputs are not permitted"]
+        assert problems(text) == ["rules[0].actoin: unknown field 'actoin' (did you mean 'action'?)"]
 
     def test_unsupported_schema_version(self) -> None:
         assert problems(json.dumps({"version": 2, "defaults": {"kms_key": KEY}})) == ["version: Input should be 1"]
 
     def test_unknown_action_names_the_field_and_allowed_values(self) -> None:
-        assert problems(doc(action="stop")) == ["defaults.action: Input should be 'enforce', 'report-only' or 'exempt'"]
+        assert problems(doc(action="stop")) == [
+            "defaults.action: must be one of 'enforce', 'report-only' or 'exempt' (got 'stop')"
+        ]
 
     def test_aws_managed_key_is_refused_with_the_reason(self) -> None:
         assert problems(doc(kms_key="alias/aws/rds")) == [
