@@ -205,17 +205,23 @@ def read_only_enforcer(reader: composition.App, policy: PolicyDocument) -> Enfor
 
 
 # ------------------------------------------------------------------------------------------------------ audit
-VERDICTS = {
-    Outcome.ALREADY_ACTIVE: "compliant",
-    Outcome.EXEMPT: "exempt",
-    Outcome.NOT_APPLICABLE: "not-applicable",
-    Outcome.STARTED: "missing-stream",
-    Outcome.WOULD_START: "missing-stream",
-    Outcome.VIOLATION: "violation",
-    Outcome.DEFERRED: "not-ready",
-    Outcome.SCHEDULED: "scheduled",
+# One vocabulary: an audit's verdict is the outcome the deployed function would record for the cluster now (README,
+# outcome catalogue), in its dry-run form - a stream DAS Guard would start is `WouldStart` (reason `StreamMissing`),
+# since nothing was started. Failing: no audit yet, for whatever reason.
+FAILING_VERDICTS = {
+    Outcome.WOULD_START.value,
+    Outcome.SCHEDULED.value,
+    Outcome.VIOLATION.value,
+    Outcome.FAILED.value,
+    Outcome.TAMPERED.value,
 }
-FAILING_VERDICTS = {"missing-stream", "violation", "scheduled"}
+
+
+def verdict_of(decision: Decision) -> tuple[str, str]:
+    """(verdict, reason) of a read-only decision, in the enforcer's outcome vocabulary."""
+    if decision.outcome is Outcome.STARTED:
+        return Outcome.WOULD_START.value, "StreamMissing"
+    return decision.outcome.value, decision.reason
 
 
 @dataclass(frozen=True)
@@ -273,8 +279,7 @@ def audit_region_decisions(
                     ",".join(sorted({i.instance_class for i in cluster.instances})) or "-",
                     cluster.stream_status if cluster.is_aurora else "n/a",
                     decision.rule or "-",
-                    VERDICTS.get(decision.outcome, decision.outcome.value.lower()),
-                    decision.reason,
+                    *verdict_of(decision),
                     planned(decision),
                     start_timing(decision),
                     account if account != "-" else (cluster.arn.split(":")[4] or "-"),  # the ARN names the account
@@ -631,8 +636,7 @@ def policy_explain(
             now = reader.clock.now()
             decision = decide(info, document, read_only_enforcer(reader, document).inputs(check_holds=True))
         explain(info, document, decision, now)
-        verdict = VERDICTS.get(decision.outcome, decision.outcome.value.lower())
-        return FINDINGS if verdict in FAILING_VERDICTS or decision.outcome.needs_a_person else 0
+        return FINDINGS if verdict_of(decision)[0] in FAILING_VERDICTS or decision.outcome.needs_a_person else 0
 
     run(body)
 

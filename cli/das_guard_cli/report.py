@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-FAILING = {"missing-stream", "violation", "scheduled"}
+FAILING = {"WouldStart", "Scheduled", "Violation", "Failed", "Tampered"}  # main.FAILING_VERDICTS
 COLUMNS = ("account", "region", "cluster", "engine", "version", "stream", "rule", "verdict", "reason", "fix")
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}

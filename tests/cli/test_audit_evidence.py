@@ -30,7 +30,7 @@ def test_every_row_carries_what_an_auditor_files(demo_account: Any) -> None:
         assert datetime.fromisoformat(row["checked_at"]).tzinfo is not None
         assert row["policy"] == "/das-guard/policy v1"  # the parameter and the version that decided
     [burst] = [r for r in rows if r["cluster"] == "dev-burst"]
-    assert burst["verdict"] == "violation"
+    assert burst["verdict"] == "Violation"
     assert burst["fix"] != "-"  # the fix text, not only the reason
     header = next(csv.reader(io.StringIO(cli("audit", *REGION, "--format", "csv").stdout)))
     assert set(EVIDENCE) <= set(header)
@@ -98,7 +98,7 @@ def test_text_from_aws_or_the_policy_cannot_inject_markup() -> None:
         "-",
         "stopped",
         "<b>rule</b>",
-        "violation",
+        "Violation",
         "R",
         "<script>alert(1)</script>",
         fix="<img src=x onerror=alert(1)>",

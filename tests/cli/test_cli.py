@@ -64,12 +64,12 @@ class TestAudit:
             k: (rows[k]["verdict"], rows[k]["reason"])
             for k in ("audit-pg", "dev-burst", "orders-pg", "sandbox-pg", "catalog-docdb", "payments-pg")
         } == {
-            "audit-pg": ("compliant", "StreamActive"),
-            "dev-burst": ("violation", "UnsupportedInstanceClass"),
-            "orders-pg": ("missing-stream", "StreamStarted"),
-            "sandbox-pg": ("exempt", "ExemptByPolicy"),
-            "catalog-docdb": ("not-applicable", "NotAurora"),
-            "payments-pg": ("not-ready", "ClusterNotAvailable"),
+            "audit-pg": ("AlreadyActive", "StreamActive"),
+            "dev-burst": ("Violation", "UnsupportedInstanceClass"),
+            "orders-pg": ("WouldStart", "StreamMissing"),
+            "sandbox-pg": ("Exempt", "ExemptByPolicy"),
+            "catalog-docdb": ("NotApplicable", "NotAurora"),
+            "payments-pg": ("Deferred", "ClusterNotAvailable"),
         }
         assert rows["dev-burst"]["classes"] == "db.t4g.medium"
         assert rows["orders-pg"]["rule"] == "regulated-data"
@@ -85,7 +85,7 @@ class TestAudit:
         result = cli("audit", *REGION, "--format", "csv")
         assert result.exit_code == 0, result.output
         rows = list(csv.DictReader(io.StringIO(result.stdout)))
-        assert [(r["cluster"], r["verdict"]) for r in rows] == [("good-pg", "compliant"), ("docs", "not-applicable")]
+        assert [(r["cluster"], r["verdict"]) for r in rows] == [("good-pg", "AlreadyActive"), ("docs", "NotApplicable")]
 
     def test_markdown_and_table(self, demo_account: Any) -> None:
         markdown = cli("audit", *REGION, "--format", "markdown").stdout.splitlines()
@@ -144,7 +144,7 @@ class TestAudit:
         assert result.exit_code == 0
         # with everything exempt nothing is missing; streams still stopping are not-ready, not failures
         verdicts = {r["verdict"] for r in json.loads(result.stdout)}
-        assert verdicts == {"exempt", "compliant", "not-applicable", "not-ready"}
+        assert verdicts == {"Exempt", "AlreadyActive", "NotApplicable", "Deferred"}
 
     def test_usage_and_credential_errors_exit_2(self, monkeypatch: pytest.MonkeyPatch) -> None:
         assert cli("audit", *REGION, "--format", "xml").exit_code == 2
