@@ -36,6 +36,7 @@ from typing import Annotated, Any
 import boto3
 import typer
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
@@ -48,8 +49,8 @@ from das_guard.clock import SystemClock
 from das_guard.enforcer import Enforcer, decide
 from das_guard.gateway import AwsError
 from das_guard.model import ClusterInfo, Decision, Outcome
-from das_guard.policy import Action, PolicyDocument, PolicyError, parse_policy, validate_policy
-from das_guard.policy_analysis import Remark, review, why_not
+from das_guard.policy import Action, Match, PolicyDocument, PolicyError, Rule, parse_policy, validate_policy
+from das_guard.policy_analysis import Remark, review, shadows, why_not
 from das_guard.settings import Settings
 from das_guard.triggers import Dismissal, PolicyChange, parse_message
 
@@ -523,7 +524,8 @@ def policy_remarks(
     except PolicyError as error:
         found = zip(error.locations, error.problems, strict=True)
         # a name used twice is reported above at the second use (pydantic can only say "the document")
-        return remarks + [Remark("error", loc, msg) for loc, msg in found if "is used twice" not in msg or loc]
+        remarks += [Remark("error", loc, msg) for loc, msg in found if "is used twice" not in msg or loc]
+        return remarks + partial_review(document.data, pushing=pushing)  # the semantic checks of the parts that parse
     for remark in review(policy, SystemClock().now().date()):
         expired = remark.level == "warning" and remark.path[:1] == ("exemptions",) and "expired on" in remark.message
         if pushing and expired:
@@ -533,6 +535,51 @@ def policy_remarks(
         remarks += key_remarks(policy, region, profile, endpoint_url, local)
     elif check_keys is None:
         remarks.append(Remark("info", ("defaults",), "KMS keys not checked: no AWS credentials"))
+    return remarks
+
+
+def partial_review(data: Any, *, pushing: bool) -> list[Remark]:
+    """The semantic checks (shadowed rules, expired exemptions) for the rules and exemptions that are valid on their
+    own, so a file with schema errors is not fixed in two rounds. Locations stay those of the file."""
+    if not isinstance(data, dict):
+        return []
+    today = SystemClock().now().date()
+    remarks: list[Remark] = []
+    rules = data.get("rules")
+    rules = rules if isinstance(rules, list) else []
+    parsed: list[tuple[int, str, Match]] = []
+    for index, raw in enumerate(rules):
+        try:
+            rule = Rule.model_validate(raw)
+        except ValidationError:
+            continue
+        for earlier_index, earlier_name, earlier in parsed:
+            if shadows(earlier, rule.match):
+                remarks.append(
+                    Remark(
+                        "error",
+                        ("rules", index, "match"),
+                        f"rule {rule.name!r} can never apply: rule {earlier_name!r} (rules[{earlier_index}]) "
+                        "matches every cluster it matches and comes first",
+                    )
+                )
+                break
+        parsed.append((index, rule.name, rule.match))
+    exemptions = data.get("exemptions")
+    exemptions = exemptions if isinstance(exemptions, list) else []
+    for index, raw in enumerate(exemptions):
+        expires = raw.get("expires") if isinstance(raw, dict) else None
+        try:
+            day = date.fromisoformat(str(expires))
+        except ValueError:
+            continue
+        if day < today:
+            message = (
+                f"exemption {raw.get('name')!r} expired on {day.isoformat()}: the clusters it names are enforced again"
+            )
+            level = "error" if pushing else "warning"
+            suffix = " (push refuses it: remove or extend it)" if pushing else ""
+            remarks.append(Remark(level, ("exemptions", index, "expires"), message + suffix))
     return remarks
 
 

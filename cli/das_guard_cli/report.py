@@ -19,7 +19,7 @@ h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.5em 0}
 th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
 th{background:#f3f3f3}tr.failing td{background:#fdecea}.num{text-align:right}
-.summary{display:flex;gap:2em;flex-wrap:wrap}small{color:#666}
+.summary{display:flex;gap:2em;flex-wrap:wrap}small{color:#666}td.id{white-space:nowrap}
 """
 
 
@@ -70,5 +70,13 @@ def _row(record: dict[str, Any]) -> str:
     css = " class=failing" if record["verdict"] in FAILING else ""
     cells: Iterable[str] = (escape(str(record[c])) for c in COLUMNS)
     title = escape(record["cluster_arn"], quote=True)
-    cells_html = "".join(f'<td title="{title}">{v}</td>' if i == 2 else f"<td>{v}</td>" for i, v in enumerate(cells))
-    return f"<tr{css}>{cells_html}<td>{escape(record['checked_at'])}</td></tr>"
+    cells_html = "".join(
+        f'<td class=id title="{title}">{v}</td>'
+        if i == 2
+        else (f"<td class=id>{v}</td>" if i in _IDS else f"<td>{v}</td>")
+        for i, v in enumerate(cells)
+    )
+    return f"<tr{css}>{cells_html}<td class=id>{escape(record['checked_at'])}</td></tr>"
+
+
+_IDS = {COLUMNS.index(c) for c in ("account", "region", "engine", "version", "stream", "verdict")}

@@ -84,3 +84,17 @@ def test_an_unknown_value_lists_the_allowed_ones(tmp_path: Path) -> None:
     assert (
         f"{path}:3:3: error: defaults.action: must be one of 'enforce', 'report-only' or 'exempt' (got 'stop')" in out
     )
+
+
+def test_semantic_problems_come_in_the_same_run_as_schema_errors(tmp_path: Path) -> None:
+    path = tmp_path / "team.yaml"
+    path.write_text(
+        "version: 1\ndefaults:\n  actoin: enforce\n  kms_key: alias/x\nrules:\n"
+        "  - name: prod\n    match: {tags: {env: [prod, staging]}}\n"
+        "  - name: gold\n    match: {tags: {env: prod, tier: gold}}\n"
+        "exemptions:\n  - name: old\n    match: {cluster_ids: [x]}\n    expires: 2020-01-01\n    reason: because\n"
+    )
+    lines = cli("policy", "validate", str(path), "--no-check-keys").stdout.splitlines()
+    assert lines[0] == f"{path}:3:3: error: defaults.actoin: unknown field 'actoin' (did you mean 'action'?)"
+    assert lines[1].startswith(f"{path}:9:5: error: rule 'gold' can never apply: rule 'prod' (rules[0])")
+    assert lines[2].startswith(f"{path}:13:5: warning: exemption 'old' expired on 2020-01-01")
