@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import warnings
 from collections import Counter
+from unittest import mock
 
 from typer.testing import CliRunner
 
 from .organisation import Organisation
 from .world import World
-from .world import _environment as environment
 
 REGIONS = ("us-east-1", "eu-west-1")
 
@@ -86,7 +87,7 @@ def _audit(world: World, org: Organisation) -> None:
         "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
         "AWS_SESSION_TOKEN": credentials.token,
     }
-    with environment(as_security):
+    with mock.patch.dict(os.environ, as_security):
         args = ["audit", "--org", "--parameter", central.policy_arn, "--format", "json"]
         result = CliRunner().invoke(cli.app, [*args, "--region", REGIONS[0], "--region", REGIONS[1]])
     for row in json.loads(result.stdout):

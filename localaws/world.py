@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Self
+from unittest import mock
 
 import boto3
 from botocore.exceptions import ClientError
@@ -131,7 +132,7 @@ class World:
         das_extension.install()
         das_extension.use_clock(self.clock.now)  # RDS creation times and maintenance windows follow this clock
         self._exit.callback(das_extension.use_clock, None)
-        self._exit.enter_context(_environment(FAKE_CREDENTIALS | {"AWS_DEFAULT_REGION": REGION}))
+        self._exit.enter_context(mock.patch.dict(os.environ, FAKE_CREDENTIALS | {"AWS_DEFAULT_REGION": REGION}))
         if self._server_mode:
             moto_api_backend.reset()  # an empty AWS: moto's backends are global to the process
             logging.getLogger("werkzeug").setLevel(logging.ERROR)
@@ -140,7 +141,7 @@ class World:
             self._exit.callback(server.stop)
             host, port = server.get_host_and_port()
             self.endpoint = f"http://{host}:{port}"
-            self._exit.enter_context(_environment({"AWS_ENDPOINT_URL": self.endpoint}))
+            self._exit.enter_context(mock.patch.dict(os.environ, {"AWS_ENDPOINT_URL": self.endpoint}))
         else:
             self._exit.enter_context(mock_aws())
         return self
@@ -572,17 +573,3 @@ def _drain(sqs: Any, url: str) -> list[dict[str, Any]]:
             out.append(json.loads(message["Body"]))
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return out
-
-
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

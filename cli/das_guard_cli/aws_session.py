@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import boto3
 
@@ -70,20 +71,6 @@ def running_local() -> dict[str, Any] | None:
 
 
 @contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-@contextlib.contextmanager
 def endpoint(url: str | None, local: bool) -> Iterator[str | None]:
     """Point boto3 at `url`, at the local AWS `das-guard local start` keeps running, or (`--local` without one)
     at a fresh embedded local AWS seeded with the demo's account, gone when the command ends."""
@@ -92,7 +79,7 @@ def endpoint(url: str | None, local: bool) -> Iterator[str | None]:
         if state is not None:
             values = LOCAL_CREDENTIALS | {"AWS_ENDPOINT_URL": state["endpoint"]}
             values.setdefault("DAS_GUARD_STATE_TABLE", os.environ.get("DAS_GUARD_STATE_TABLE", state["state_table"]))
-            with _environment(values):
+            with mock.patch.dict(os.environ, values):
                 yield state["endpoint"]
             return
         try:
@@ -108,5 +95,5 @@ def endpoint(url: str | None, local: bool) -> Iterator[str | None]:
     if not url:
         yield None
         return
-    with _environment({"AWS_ENDPOINT_URL": url}):
+    with mock.patch.dict(os.environ, {"AWS_ENDPOINT_URL": url}):
         yield url
