@@ -181,7 +181,7 @@ class Organisation:
         results_url = _inbox(sqs, "das-guard-central-results-inbox")
         all_results = resources["AllResultsRule"]["Properties"]
         events.put_rule(
-            Name=names(all_results["Name"]), EventBusName=bus_name, EventPattern=json.dumps(_pattern(all_results))
+            Name=names(all_results["Name"]), EventBusName=bus_name, EventPattern=json.dumps(all_results["EventPattern"])
         )
         events.put_targets(
             Rule=names(all_results["Name"]),
@@ -214,7 +214,7 @@ class Organisation:
                 PermissionModel=properties["PermissionModel"],
                 AutoDeployment=properties["AutoDeployment"],
                 Capabilities=properties["Capabilities"],
-                CallAs=properties["CallAs"] if isinstance(properties["CallAs"], str) else names(properties["CallAs"]),
+                CallAs=names(properties["CallAs"]),
                 Parameters=names(properties["Parameters"]),
             )
             for group in targets:
@@ -301,10 +301,6 @@ class _Resolver:
                 assert "${" not in text, f"unresolved in {text!r}"
                 return text
         return {k: self(v) for k, v in node.items()}
-
-
-def _pattern(rule: Mapping[str, Any]) -> Any:
-    return rule["EventPattern"]
 
 
 def _inbox(sqs: Any, name: str) -> str:

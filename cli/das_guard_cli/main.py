@@ -26,12 +26,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import boto3
 import typer
@@ -49,14 +49,15 @@ from das_guard.clock import SystemClock
 from das_guard.enforcer import Enforcer, decide
 from das_guard.gateway import AwsError
 from das_guard.model import ClusterInfo, Decision, Outcome
-from das_guard.policy import Action, Match, PolicyDocument, PolicyError, Rule, parse_policy, validate_policy
-from das_guard.policy_analysis import Remark, review, shadows, why_not
+from das_guard.policy import Action, Exemption, PolicyDocument, PolicyError, Rule, parse_policy, validate_policy
+from das_guard.policy_analysis import Remark, review, review_entries, why_not
 from das_guard.settings import Settings
 from das_guard.triggers import Dismissal, PolicyChange, parse_message
 
 from . import aws_session, org_audit, report
 from .policy_files import PolicyFile, PolicyFileError, load
 
+T = TypeVar("T")
 app = typer.Typer(
     help=__doc__.splitlines()[0] if __doc__ else None, no_args_is_help=True, pretty_exceptions_enable=False
 )
@@ -247,11 +248,7 @@ class AuditRow:
     policy: str = "-"  # which policy decided: the parameter and its version, or the file and its digest
 
 
-def audit_region(reader: composition.App, region: str, policy: PolicyDocument, progress: Progress) -> list[AuditRow]:
-    return [row for row, _ in audit_region_decisions(reader, region, policy, progress)]
-
-
-def audit_region_decisions(
+def audit_region(
     reader: composition.App,
     region: str,
     policy: PolicyDocument,
@@ -385,7 +382,7 @@ def audit(
                         uncovered.append(f"{each}: not audited: {not_deployed(error, parameter)}")
                         continue
                     ref = policy_reference(policy, reader)
-                    rows += [r for r, _ in audit_region_decisions(reader, each, region_policy, progress, "-", ref)]
+                    rows += [r for r, _ in audit_region(reader, each, region_policy, progress, "-", ref)]
         if fmt == "table":
             columns = ["region", "cluster", "engine", "version", "classes", "stream", "rule", "verdict", "reason"]
             print_table(
@@ -434,7 +431,7 @@ def audit_organisation(
             reader = reader_for(target, each, parameter, state_table or f"{role_name.removesuffix('-audit')}-state")
             region_policy = load_policy(policy, reader.gateway)
             ref = policy_reference(policy, reader)
-            found += audit_region_decisions(reader, each, region_policy, None, account.id, ref)
+            found += audit_region(reader, each, region_policy, None, account.id, ref)
         return found
 
     with Progress(
@@ -525,12 +522,8 @@ def policy_remarks(
         found = zip(error.locations, error.problems, strict=True)
         # a name used twice is reported above at the second use (pydantic can only say "the document")
         remarks += [Remark("error", loc, msg) for loc, msg in found if "is used twice" not in msg or loc]
-        return remarks + partial_review(document.data, pushing=pushing)  # the semantic checks of the parts that parse
-    for remark in review(policy, SystemClock().now().date()):
-        expired = remark.level == "warning" and remark.path[:1] == ("exemptions",) and "expired on" in remark.message
-        if pushing and expired:
-            remark = Remark("error", remark.path, f"{remark.message} (push refuses it: remove or extend it)")  # noqa: PLW2901
-        remarks.append(remark)
+        return remarks + for_push(partial_review(document.data), pushing)  # the semantic checks of valid parts
+    remarks += for_push(review(policy, SystemClock().now().date()), pushing)
     if check_keys or (check_keys is None and (local or endpoint_url or have_credentials(profile))):
         remarks += key_remarks(policy, region, profile, endpoint_url, local)
     elif check_keys is None:
@@ -538,49 +531,35 @@ def policy_remarks(
     return remarks
 
 
-def partial_review(data: Any, *, pushing: bool) -> list[Remark]:
+def for_push(remarks: list[Remark], pushing: bool) -> list[Remark]:
+    """For `push`, an expired exemption is an error (validate warns): storing it would enforce clusters someone
+    believes exempt."""
+    if not pushing:
+        return remarks
+    return [
+        Remark("error", r.path, f"{r.message} (push refuses it: remove or extend it)")
+        if r.level == "warning" and r.path[:1] == ("exemptions",) and "expired on" in r.message
+        else r
+        for r in remarks
+    ]
+
+
+def partial_review(data: Any) -> list[Remark]:
     """The semantic checks (shadowed rules, expired exemptions) for the rules and exemptions that are valid on their
     own, so a file with schema errors is not fixed in two rounds. Locations stay those of the file."""
     if not isinstance(data, dict):
         return []
-    today = SystemClock().now().date()
-    remarks: list[Remark] = []
-    rules = data.get("rules")
-    rules = rules if isinstance(rules, list) else []
-    parsed: list[tuple[int, str, Match]] = []
-    for index, raw in enumerate(rules):
+    rules = list(_each_valid(data.get("rules"), Rule.model_validate))
+    exemptions = list(_each_valid(data.get("exemptions"), Exemption.model_validate))
+    return review_entries(rules, exemptions, SystemClock().now().date())
+
+
+def _each_valid(entries: Any, parse: Callable[[Any], T]) -> Iterator[tuple[int, T]]:
+    for index, raw in enumerate(entries if isinstance(entries, list) else []):
         try:
-            rule = Rule.model_validate(raw)
+            yield index, parse(raw)
         except ValidationError:
             continue
-        for earlier_index, earlier_name, earlier in parsed:
-            if shadows(earlier, rule.match):
-                remarks.append(
-                    Remark(
-                        "error",
-                        ("rules", index, "match"),
-                        f"rule {rule.name!r} can never apply: rule {earlier_name!r} (rules[{earlier_index}]) "
-                        "matches every cluster it matches and comes first",
-                    )
-                )
-                break
-        parsed.append((index, rule.name, rule.match))
-    exemptions = data.get("exemptions")
-    exemptions = exemptions if isinstance(exemptions, list) else []
-    for index, raw in enumerate(exemptions):
-        expires = raw.get("expires") if isinstance(raw, dict) else None
-        try:
-            day = date.fromisoformat(str(expires))
-        except ValueError:
-            continue
-        if day < today:
-            message = (
-                f"exemption {raw.get('name')!r} expired on {day.isoformat()}: the clusters it names are enforced again"
-            )
-            level = "error" if pushing else "warning"
-            suffix = " (push refuses it: remove or extend it)" if pushing else ""
-            remarks.append(Remark(level, ("exemptions", index, "expires"), message + suffix))
-    return remarks
 
 
 def structure_remarks(document: PolicyFile) -> list[Remark]:

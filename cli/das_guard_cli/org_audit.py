@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 
 from das_guard.findings import finding
-from das_guard.model import Decision, Outcome
+from das_guard.model import Decision
 
 from . import aws_session
 
@@ -137,7 +137,3 @@ def ocsf(decision: Decision, account: str, region: str, now: datetime) -> dict[s
         },
         "unmapped": {"outcome": decision.outcome.value, "reason": decision.reason, "rule": decision.rule or "-"},
     }
-
-
-def is_finding(decision: Decision) -> bool:
-    return decision.outcome not in (Outcome.NOT_APPLICABLE, Outcome.IGNORED)

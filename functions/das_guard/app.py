@@ -95,7 +95,6 @@ def build(
             last_import=gateway.finding_record,
             remember=gateway.remember_finding,
             forget=gateway.forget_finding,
-            all_imports=gateway.finding_records,
             on_error=reporter.finding_problem,
         )
     policy = PolicySource(

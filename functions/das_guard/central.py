@@ -47,13 +47,15 @@ def render(event: dict[str, Any]) -> tuple[str, str]:
                 for w in detail.get("warnings") or []
                 if isinstance(w, dict)
             ),
-            f"Stopped by: {detail['stopped_by'].get('principal')}"
-            if isinstance(detail.get("stopped_by"), dict)
-            else "",
+            *(
+                [f"Stopped by: {detail['stopped_by'].get('principal')}"]
+                if isinstance(detail.get("stopped_by"), dict)
+                else []
+            ),
             "",
             f"How to fix: {detail.get('fix') or 'see the detail above and the DAS Guard README (outcome catalogue).'}",
         ]
-        return safe_subject(subject), "\n".join(line for line in lines if line is not None)
+        return safe_subject(subject), "\n".join(lines)
     if kind == "CloudWatch Alarm State Change":
         alarm = detail.get("alarmName", "?")
         reason = (detail.get("state") or {}).get("reason", "")

@@ -64,7 +64,7 @@ def finding(decision: Decision, *, account: str, region: str, now: datetime) -> 
         compliance, severity = "WARNING", "MEDIUM"  # break-glass: allowed, and held for a bounded time
     stream = decision.stream or {}
     title = f"Aurora cluster {decision.cluster_id}: {decision.outcome.value} ({decision.reason})"
-    at = now.isoformat().replace("+00:00", "Z")
+    at = _asff_time(now)
     return {
         "SchemaVersion": SCHEMA_VERSION,
         "Id": finding_id(region, decision.resource_id),
@@ -112,8 +112,12 @@ def fingerprint(asff: Mapping[str, Any]) -> str:
 
 def archived(asff: Mapping[str, Any], now: datetime) -> dict[str, Any]:
     """The same finding, archived (its cluster is gone)."""
-    at = now.isoformat().replace("+00:00", "Z")
-    return {**asff, "UpdatedAt": at, "RecordState": "ARCHIVED"}
+    return {**asff, "UpdatedAt": _asff_time(now), "RecordState": "ARCHIVED"}
+
+
+def _asff_time(now: datetime) -> str:
+    """ASFF timestamps: ISO 8601 in UTC with a Z."""
+    return now.isoformat().replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -139,7 +143,6 @@ class SecurityHubChannel:
         last_import: Callable[[str], FindingRecord | None],
         remember: Callable[[FindingRecord], None],
         forget: Callable[[str], None],
-        all_imports: Callable[[], Iterable[FindingRecord]],
         on_error: Callable[[str, Exception | None, dict[str, Any]], None],
     ) -> None:
         self._account, self._region = account, region
@@ -148,7 +151,6 @@ class SecurityHubChannel:
         self._last_import = last_import
         self._remember = remember
         self._forget = forget
-        self._all_imports = all_imports
         self._on_error = on_error
         self._pending: dict[str, tuple[dict[str, Any], FindingRecord]] = {}
         self._known: dict[str, FindingRecord] | None = None  # the sweep reads every record once

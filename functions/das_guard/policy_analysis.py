@@ -3,11 +3,11 @@ exemptions expired, and which tag changes would move a cluster to another rule. 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from .policy import Match, PolicyDocument, Rule, TagCondition, TagPresence, _condition_holds
+from .policy import Exemption, Match, PolicyDocument, Rule, TagCondition, TagPresence, _condition_holds
 
 
 @dataclass(frozen=True)
@@ -37,9 +37,17 @@ def shadows(earlier: Match, later: Match) -> bool:
 
 def review(policy: PolicyDocument, today: date) -> list[Remark]:
     """Semantic problems a schema cannot see."""
+    return review_entries(list(enumerate(policy.rules)), list(enumerate(policy.exemptions)), today)
+
+
+def review_entries(
+    rules: Sequence[tuple[int, Rule]], exemptions: Sequence[tuple[int, Exemption]], today: date
+) -> list[Remark]:
+    """The same checks over rules and exemptions given with their index in the document: a whole policy's, or (the
+    CLI, when the document fails the schema) those that are valid on their own, so their locations stay true."""
     remarks: list[Remark] = []
-    for j, rule in enumerate(policy.rules):
-        for i, earlier in enumerate(policy.rules[:j]):
+    for position, (j, rule) in enumerate(rules):
+        for i, earlier in rules[:position]:
             if shadows(earlier.match, rule.match):
                 remarks.append(
                     Remark(
@@ -50,7 +58,7 @@ def review(policy: PolicyDocument, today: date) -> list[Remark]:
                     )
                 )
                 break
-    for k, exemption in enumerate(policy.exemptions):
+    for k, exemption in exemptions:
         if exemption.expires < today:
             remarks.append(
                 Remark(
