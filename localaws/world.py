@@ -50,6 +50,7 @@ from moto.server import ThreadedMotoServer
 from das_guard import app as composition
 from das_guard import handlers
 from das_guard.clock import SystemClock
+from das_guard.observability import logger as function_logger
 from das_guard.settings import Settings
 
 from . import das_extension, scenario
@@ -545,7 +546,7 @@ class Deployment:
     @contextlib.contextmanager
     def capturing(self) -> Iterator[None]:
         """Route the function's log lines and EMF output (stdout) to this deployment for one invocation."""
-        handler = composition.logger.registered_handler
+        handler = function_logger.registered_handler
         assert isinstance(handler, logging.StreamHandler)
         previous = handler.setStream(self._output.log)
         try:

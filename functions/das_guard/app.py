@@ -11,29 +11,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import boto3
-from aws_lambda_powertools import Logger, Metrics, Tracer
 
 from .aws import AwsGateway
 from .clock import Clock, SystemClock
 from .enforcer import Enforcer
 from .findings import SecurityHubChannel
+from .observability import SERVICE, logger, metrics
 from .pipeline import Pipeline
-from .policy import PolicyDocument, PolicySource
+from .policy_terms import PolicySource
 from .report import Reporter
 from .settings import Settings
 from .sweep import Sweeper
 
-SERVICE = "das-guard"
+if TYPE_CHECKING:
+    from .policy import PolicyDocument  # the schema loads with the first policy read (policy_terms)
+
 NOTICE_MEMORY = timedelta(days=400)  # a once-only notice (an expired exemption) is not repeated within this
 # "new-clusters": created within the readiness window plus this margin, so nothing runs on the cluster yet
 NEW_CLUSTER_MARGIN = timedelta(hours=1)
-
-# Powertools' own objects are process-wide by design (the handler decorators need them at import time).
-logger = Logger(service=SERVICE)
-metrics = Metrics(namespace="DASGuard", service=SERVICE)
-tracer = Tracer(service=SERVICE)  # X-Ray: the handler, and every boto3 call (patched) as a subsegment
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from . import checks
 from .clock import Clock
@@ -29,8 +30,11 @@ from .model import (
     StopInfo,
     StreamRecord,
 )
-from .policy import NEW_CLUSTERS, Action, EffectiveRule, OnStop, PolicyDocument
+from .policy_terms import NEW_CLUSTERS, Action, EffectiveRule, OnStop
 from .triggers import Target
+
+if TYPE_CHECKING:
+    from .policy import PolicyDocument  # the schema loads with the first policy read (policy_terms)
 
 KeyLookupFn = Callable[[str], KeyLookup]
 HoldLookupFn = Callable[[str], Hold | None]

@@ -13,9 +13,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .app import App, from_environment, logger, metrics, tracer
+from .app import App, from_environment
 from .model import Decision
-from .policy import PolicyError
+from .observability import annotate, logger, metrics, traced
+from .policy_terms import PolicyError
 
 QueueHandler = Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]
 SweepHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
@@ -36,7 +37,7 @@ def entry_points(container: Callable[[], App]) -> EntryPoints:
     # A failed record is retried on its own; the others in the batch are not redelivered.
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
-    @tracer.capture_lambda_handler(capture_response=False)
+    @traced
     @metrics.log_metrics
     @logger.inject_lambda_context(clear_state=True)
     def handle_queue(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
@@ -54,7 +55,7 @@ def entry_points(container: Callable[[], App]) -> EntryPoints:
             count = str(record.attributes.approximate_receive_count or "1")
             receive_count = int(count) if count.isdigit() and len(count) < 6 else 1
             decision = app.pipeline.process(record.body, receive_count=receive_count, batch=batch)
-            tracer.put_annotation(key="outcome", value=decision.outcome.value)
+            annotate("outcome", decision.outcome.value)
             return decision.outcome.value
 
         try:
@@ -64,7 +65,7 @@ def entry_points(container: Callable[[], App]) -> EntryPoints:
         finally:
             app.reporter.flush_results()  # result events of the whole batch, ten per PutEvents
 
-    @tracer.capture_lambda_handler(capture_response=False)
+    @traced
     @metrics.log_metrics
     @logger.inject_lambda_context(clear_state=True)
     def handle_sweep(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """One queue message, start to finish: parse, evaluate, follow up, report.
 
 Follow-up is where "nothing is lost" is made true:
-- a Deferred cluster is sent back to the queue with a delay (exponential, up to 15 minutes) until it is
+- a Deferred cluster is sent back to the queue with a delay (1, 2, then every 3 minutes) until it is
   ready or the readiness window ends, when a person is alerted;
 - a transient failure (throttling, 5xx, broken policy) fails the message so SQS delivers it again, and on
   the last delivery it is reported as Failed, alerted, and left to SQS to park in the dead-letter queue;
@@ -20,8 +20,8 @@ from .clock import Clock
 from .enforcer import Enforcer
 from .gateway import AwsError
 from .model import Decision, Outcome
-from .policy import PolicyError, parse_policy
 from .policy_changes import WEAKER, summarise
+from .policy_terms import PolicyError
 from .report import Reporter
 from .settings import Settings
 from .triggers import Dismissal, PolicyChange, Target, parse_message
@@ -171,6 +171,8 @@ class Pipeline:
         changes = summarise(before, after)
         problems: list[str] = []
         try:
+            from .policy import parse_policy  # noqa: PLC0415 - the schema loads only where a document is parsed
+
             parse_policy(after, today=self._clock.now().date(), max_exemption_days=self._settings.max_exemption_days)
         except PolicyError as err:
             problems = err.problems
@@ -242,7 +244,7 @@ class Pipeline:
         assert evaluation.cluster_id is not None
         retry = replace(target, cluster_id=evaluation.cluster_id, instance_id=None, stop=None)
         delay = (
-            self._settings.retry_max_seconds  # CloudTrail may take minutes to say who stopped a stream
+            self._settings.attribution_wait_seconds  # CloudTrail may take minutes to say who stopped a stream
             if evaluation.reason == "AwaitingAttribution"
             else self._settings.retry_delay(target.attempt)
         )

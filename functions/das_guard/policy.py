@@ -24,10 +24,8 @@ import difflib
 import fnmatch
 import json
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from datetime import date, timedelta
-from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -42,8 +40,18 @@ from pydantic import (
     model_validator,
 )
 
-SCHEMA_VERSION = 1
-MAX_EXEMPTION_DAYS = 365  # default of the deployment's MaxExemptionDays: no exemption runs for years
+from .policy_terms import (
+    MAX_EXEMPTION_DAYS,
+    NEW_CLUSTERS,
+    SCHEMA_VERSION,
+    Action,
+    ApplyImmediately,
+    EffectiveRule,
+    OnStop,
+    PolicyError,
+    PolicySource,
+    StreamMode,
+)
 
 _KEY_ID = r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})"
 _ALIAS_NAME = r"alias/[a-zA-Z0-9/_-]{1,250}"
@@ -53,29 +61,18 @@ KMS_KEY_REFERENCE = re.compile(
 )
 AWS_MANAGED_ALIAS = re.compile(r"(^|:)alias/aws/")
 
-
-class Action(StrEnum):
-    ENFORCE = "enforce"
-    REPORT_ONLY = "report-only"
-    EXEMPT = "exempt"
-
-
-NEW_CLUSTERS: Literal["new-clusters"] = (
-    "new-clusters"  # apply_immediately: at once on a cluster still being brought up, else in its window
-)
-ApplyImmediately = bool | Literal["new-clusters"]
-
-
-class StreamMode(StrEnum):
-    SYNC = "sync"
-    ASYNC = "async"
-
-
-class OnStop(StrEnum):
-    """What enforce rules do when somebody stops a stream: start it again, or only report it."""
-
-    RESTART = "restart"
-    REPORT = "report"
+__all__ = [  # the vocabulary lives in policy_terms (no pydantic); re-exported for the CLI and tests
+    "MAX_EXEMPTION_DAYS",
+    "NEW_CLUSTERS",
+    "SCHEMA_VERSION",
+    "Action",
+    "ApplyImmediately",
+    "EffectiveRule",
+    "OnStop",
+    "PolicyError",
+    "PolicySource",
+    "StreamMode",
+]
 
 
 TagKey = Annotated[str, StringConstraints(min_length=1, max_length=128)]
@@ -303,30 +300,6 @@ class PolicyDocument(BaseModel):
         return self.resolve(None)
 
 
-@dataclass(frozen=True)
-class EffectiveRule:
-    name: str
-    action: Action
-    mode: StreamMode
-    kms_key: str | None
-    apply_immediately: ApplyImmediately
-    reason: str
-    on_stop: OnStop = OnStop.RESTART
-
-
-class PolicyError(ValueError):
-    """The policy document cannot be used. `problems` name the offending field (JSON path) of each error;
-    `locations` holds the same field as a path tuple (for tools that map it to a line of the file)."""
-
-    def __init__(
-        self, problems: list[str], source: str = "policy", locations: list[tuple[str | int, ...]] | None = None
-    ) -> None:
-        self.problems = problems
-        self.source = source
-        self.locations = locations if locations is not None else [() for _ in problems]
-        super().__init__(f"{source} is invalid: " + "; ".join(problems))
-
-
 TAG_CONDITION_HELP = 'must be a tag value (string), a list of values, or {"present": true} / {"present": false}'
 _UNION_MEMBERS = ("str", "TagPresence")
 
@@ -433,30 +406,3 @@ def _field_names() -> frozenset[str]:
 
 
 _FIELD_NAMES = _field_names()
-
-
-class PolicySource:
-    """The parsed policy, re-parsed only when the parameter's text changes (a warm container reads the text
-    from its cache and skips validation as long as nobody edits the document)."""
-
-    def __init__(
-        self,
-        fetch: Callable[[], str],
-        source: str,
-        *,
-        today: Callable[[], date] | None = None,
-        max_exemption_days: int = MAX_EXEMPTION_DAYS,
-    ) -> None:
-        self._fetch = fetch
-        self._source = source
-        self._today = today
-        self._max_exemption_days = max_exemption_days
-        self._parsed: tuple[str, PolicyDocument] | None = None
-
-    def __call__(self) -> PolicyDocument:
-        text = self._fetch()
-        if self._parsed is None or self._parsed[0] != text:
-            today = self._today() if self._today else None
-            parsed = parse_policy(text, self._source, today=today, max_exemption_days=self._max_exemption_days)
-            self._parsed = (text, parsed)
-        return self._parsed[1]

@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from .clock import Clock
 from .findings import SecurityHubChannel
 from .model import Decision, Finding, Outcome
-from .policy import PolicyError
+from .policy_terms import PolicyError
 
 ALERT_REPEAT_SECONDS = 3600.0
 RESULT_SOURCE = "das-guard"

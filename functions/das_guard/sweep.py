@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
@@ -24,9 +24,11 @@ from .enforcer import Enforcer, assess_lost_stream, decide, protection_lowered
 from .findings import FindingRecord
 from .gateway import AwsError, RegionGateway
 from .model import ACTIVE_STREAM_STATES, ClusterInfo, Decision, Outcome, Protection, StreamRecord
-from .policy import PolicyDocument
 from .report import Reporter
 from .triggers import Target
+
+if TYPE_CHECKING:
+    from .policy import PolicyDocument  # the schema loads with the first policy read (policy_terms)
 
 TRIGGER = "Sweep"
 UNSEEN_CHANGE = "a change no event reported (tags, name or policy; see CloudTrail)"

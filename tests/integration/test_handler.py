@@ -179,8 +179,8 @@ class TestDeferral:
         assert enforcer.queued() == []
         assert enforcer.stream("payments-pg")["Status"] == "starting"
 
-    def test_retry_delay_is_capped_at_fifteen_minutes(self, enforcer: Enforcer) -> None:
-        assert [enforcer.settings.retry_delay(n) for n in range(7)] == [60, 120, 240, 480, 900, 900, 900]
+    def test_retry_delay_is_capped_at_three_minutes(self, enforcer: Enforcer) -> None:
+        assert [enforcer.settings.retry_delay(n) for n in range(7)] == [60, 120, 180, 180, 180, 180, 180]
 
     def test_a_cluster_that_never_gets_ready_raises_an_alert(self, enforcer: Enforcer, world: World) -> None:
         retry = {

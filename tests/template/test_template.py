@@ -396,6 +396,13 @@ class TestOperations:
         assert enforcer["TracingConfig"] == sweep["TracingConfig"] == {"Mode": {"Ref": "TracingMode"}}
         assert sweep["DeadLetterConfig"] == {"TargetArn": {"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}}
 
+    def test_tracing_code_is_switched_off_unless_tracing_is_active(self, template: dict[str, Any]) -> None:
+        """The Powertools Tracer (and with it the X-Ray SDK) loads only when TracingMode is Active."""
+        variables = template["Globals"]["Function"]["Environment"]["Variables"]
+        assert template["Parameters"]["TracingMode"]["Default"] == "PassThrough"
+        assert variables["POWERTOOLS_TRACE_DISABLED"] == {"Fn::If": ["TracesActively", "false", "true"]}
+        assert template["Conditions"]["TracesActively"] == {"Fn::Equals": [{"Ref": "TracingMode"}, "Active"]}
+
     def test_result_events_go_to_the_default_bus_only(self, template: dict[str, Any]) -> None:
         [statement] = [s for s in role_statements(template) if "events:PutEvents" in actions(s)]
         assert statement["Resource"] == {
