@@ -37,7 +37,8 @@ test: lint typecheck $(INSTALLED) $(CHECKOV)
 
 ## bench: benchmarks (not part of CI; minutes): writes docs/benchmarks.md. Cloud Custodian gets its own venv.
 bench: $(INSTALLED)
-	@test -x .venv-bench-c7n/bin/custodian || { $(PYTHON) -m venv .venv-bench-c7n && .venv-bench-c7n/bin/python -m pip install --quiet --disable-pip-version-check c7n==0.9.53; }
+	@test -x .venv-bench-c7n/bin/c7n-org || { $(PYTHON) -m venv .venv-bench-c7n && .venv-bench-c7n/bin/python -m pip install --quiet --disable-pip-version-check c7n==0.9.53 c7n-org==0.6.52; }
+	@$(PY) -c "import matplotlib" 2>/dev/null || $(PY) -m pip install --quiet --disable-pip-version-check matplotlib==3.10.8
 	$(PY) -m bench.run
 
 ## org-package: the organisation roll-out's member template (template.yaml translated, no Transform) and code zip

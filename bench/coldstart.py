@@ -43,6 +43,7 @@ import time, json, sys
 t0 = time.perf_counter()
 import das_guard.handlers
 t1 = time.perf_counter()
+imported = sorted(m for m in ("aws_xray_sdk", "pydantic") if m in sys.modules)
 
 class Context:
     function_name = "das-guard-enforcer"
@@ -55,9 +56,8 @@ class Context:
 event = json.loads(sys.stdin.read())
 answer = das_guard.handlers.handle_queue(event, Context())
 t2 = time.perf_counter()
-loaded = sorted(m for m in ("aws_xray_sdk", "pydantic") if m in sys.modules)
 print(json.dumps({"import_ms": (t1 - t0) * 1000, "first_event_ms": (t2 - t0) * 1000, "answer": answer,
-                  "loaded": loaded}))
+                  "imported": imported}))
 """
 
 C7N_CHILD = """
@@ -137,6 +137,7 @@ def run(runs: int = 11, *, tracing: bool = False) -> dict[str, Any]:
             **account.stack.environment(),
             "PYTHONPATH": str(ROOT / "functions"),  # the package as Lambda unzips it; no localaws, no moto
             "POWERTOOLS_TRACE_DISABLED": "false" if tracing else "true",
+            "AWS_LAMBDA_FUNCTION_NAME": "das-guard-enforcer",  # set by Lambda; Powertools traces only inside it
             "POWERTOOLS_METRICS_NAMESPACE": "DASGuard",
         }
         sqs_event = {
@@ -167,7 +168,7 @@ def run(runs: int = 11, *, tracing: bool = False) -> dict[str, Any]:
             "import_ms": _median(ours, "import_ms"),
             "first_event_ms": _median(ours, "first_event_ms"),
             "boto3_ms": _median(boto3_ours, "import_ms"),
-            "loaded": ours[-1]["loaded"],
+            "imported": ours[-1]["imported"],  # heavy modules loaded by the import alone
         }
         if C7N_PYTHON.exists():
             Path(work, "config.json").write_text(json.dumps(c7n_config(account.account, account.region)))

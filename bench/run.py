@@ -1,16 +1,20 @@
 """DAS Guard benchmarks: `make bench` writes docs/benchmarks.md. Timings live here, never in test assertions.
 
 Measured on this machine, against moto's server on 127.0.0.1 (with DAS Guard's extension):
-- cold start: import time of the Lambda handler over a bare `import boto3`, beside Cloud Custodian's
+- cold start (bench/coldstart.py): import and first event in fresh interpreters, beside Cloud Custodian's
   `c7n.handler` (c7n in its own venv), plus deployment package sizes;
 - per event: wall time and AWS API calls for each sample event (a warm container);
-- burst: many creation events at once through the queue, with the real handler;
-- sweep scaling: DAS Guard's sweep against `custodian run` with an `rds-cluster` policy filtering on
-  `ActivityStreamStatus`, N clusters, wall time and requests reaching the server (counted the same way for both).
+- burst: creation events at once on the queue, drained by EnforcerConcurrency processes of the queue function;
+- latency (bench/latency.py): readiness to StartActivityStream on a simulated clock;
+- sweep scaling: DAS Guard's sweep (its own process) against `custodian run` with an `rds-cluster` policy filtering
+  on `ActivityStreamStatus`, N clusters, wall time and requests reaching the server (counted the same way for both);
+- organisation audit (bench/org_audit.py): `das-guard audit --org` against `c7n-org run`.
+The page and its plots are written by bench/report.py.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -32,7 +36,7 @@ from localaws import das_extension
 from localaws.events import sample_names
 from localaws.world import Deployment, World
 
-from . import latency
+from . import coldstart, latency, org_audit
 
 ROOT = Path(__file__).resolve().parent.parent
 C7N_PYTHON = ROOT / ".venv-bench-c7n" / "bin" / "python"
@@ -60,23 +64,6 @@ def machine() -> str:
 
 
 # ------------------------------------------------------------------------------------------------- cold start
-def import_ms(python: Path, module: str) -> float:
-    """Cumulative import time of `module` in a fresh interpreter (python -X importtime)."""
-    done = subprocess.run(
-        [str(python), "-X", "importtime", "-c", f"import {module}"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tempfile.gettempdir(),
-    )
-    line = next(x for x in reversed(done.stderr.splitlines()) if x.rstrip().endswith(f"| {module}"))
-    return int(line.split("|")[1]) / 1000
-
-
-def median_import(python: Path, module: str, runs: int) -> float:
-    return statistics.median(import_ms(python, module) for _ in range(runs))
-
-
 def zipped_size(paths: list[Path], base: Path) -> int:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -113,17 +100,11 @@ def c7n_package_size() -> int:
     return zipped_size(paths, site)
 
 
-def cold_start(runs: int = 11) -> dict[str, Any]:
-    ours_py = Path(sys.executable)
-    result: dict[str, Any] = {"runs": runs}
-    result["das_guard"] = median_import(ours_py, "das_guard.handlers", runs)
-    result["boto3_ours"] = median_import(ours_py, "boto3", runs)
-    result["das_guard_package_bytes"] = zipped_size([ROOT / "functions" / "das_guard"], ROOT / "functions")
+def package_sizes() -> dict[str, int]:
+    sizes = {"das_guard": zipped_size([ROOT / "functions" / "das_guard"], ROOT / "functions")}
     if C7N_PYTHON.exists():
-        result["c7n"] = median_import(C7N_PYTHON, "c7n.handler", runs)
-        result["boto3_c7n"] = median_import(C7N_PYTHON, "boto3", runs)
-        result["c7n_package_bytes"] = c7n_package_size()
-    return result
+        sizes["c7n"] = c7n_package_size()
+    return sizes
 
 
 # ------------------------------------------------------------------------------------------------- helpers
@@ -153,6 +134,11 @@ def counting_requests() -> Iterator[RequestCounter]:
         log.handlers = others
         log.setLevel(level)
         log.propagate = propagate
+
+
+def counting_operations() -> contextlib.AbstractContextManager[Counter[str]]:
+    """AWS operations reaching the local server, whichever process sent them (localaws' observer)."""
+    return das_extension.counting_operations()
 
 
 def fleet(account: Deployment, n: int) -> Counter[str]:
@@ -210,205 +196,191 @@ def per_event(repeats: int = 20) -> list[dict[str, Any]]:
 
 
 # ------------------------------------------------------------------------------------------------- burst
-def burst(n: int = 1000) -> dict[str, Any]:
-    with World(server=True) as world:
+ENFORCER_CONCURRENCY = 5  # template.yaml's EnforcerConcurrency default
+EVENT_SOURCE_CALLS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility")
+FLOOR_PER_EVENT = ("rds:DescribeDBClusters", "rds:DescribeDBInstances", "rds:StartActivityStream")
+
+
+def burst(clusters: int, events_per_cluster: int = 1, workers: int = ENFORCER_CONCURRENCY) -> dict[str, Any]:
+    """clusters x events_per_cluster creation events on the queue at once (more than one per cluster: EventBridge
+    delivers at least once, and a creation brings CloudTrail and RDS events), drained by `workers` processes of
+    the queue function (Lambda runs up to EnforcerConcurrency at a time, batches of 10 from the event source)."""
+    n = clusters * events_per_cluster
+    with World(server=True) as world, tempfile.TemporaryDirectory() as work:
         account = world.deploy(max_receive_count=5)
-        for i in range(n):
+        for i in range(clusters):
             account.add_cluster(f"b{i:05d}")
-        events = []
+        sqs = account.aws.client("sqs")
+        template = world.sample("cloudtrail-create-db-cluster")
+        bodies = []
         for i in range(n):
-            event = world.sample("cloudtrail-create-db-cluster")
+            event = json.loads(json.dumps(template))
             event["id"] = f"burst-{i}"
-            event["detail"]["responseElements"]["dBClusterArn"] = f"arn:aws:rds:us-east-1:123456789012:cluster:b{i:05d}"
-            events.append(event)
-        account.send(*events)
-        account.configure()  # a fresh container: cold caches, calls counted from here
-        started = time.perf_counter()
-        result = account.drain(max_invocations=10 * n)
-        seconds = time.perf_counter() - started
+            arn = f"arn:aws:rds:us-east-1:123456789012:cluster:b{i % clusters:05d}"
+            event["detail"]["responseElements"]["dBClusterArn"] = arn
+            bodies.append(json.dumps(event))
+        for first in range(0, n, 10):
+            entries = [{"Id": str(k), "MessageBody": body} for k, body in enumerate(bodies[first : first + 10])]
+            sqs.send_message_batch(QueueUrl=account.stack.queue_url, Entries=entries)
+        go = Path(work, "go")
+        env = function_environment(account)
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "bench.function_process", "worker", str(go)],
+                cwd=ROOT,
+                env=env,
+                stdout=open(Path(work, f"worker-{w}.out"), "w"),  # noqa: SIM115 - closed by the process's end
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for w in range(workers)
+        ]
+        while sum("ready" in Path(work, f"worker-{w}.out").read_text() for w in range(workers)) < workers:
+            time.sleep(0.05)
+        with counting_operations() as operations, das_extension.counting_starts() as starts:
+            started = time.time()
+            go.touch()
+            for process in processes:
+                process.wait()
+        answers = [
+            json.loads(Path(work, f"worker-{w}.out").read_text().strip().splitlines()[-1]) for w in range(workers)
+        ]
+        seconds = max(float(a["last_work_at"]) for a in answers) - started
         streams = Counter(account.streams().values())
-        calls = account.api.total()
+        left = int(
+            sqs.get_queue_attributes(QueueUrl=account.stack.queue_url, AttributeNames=["All"])["Attributes"][
+                "ApproximateNumberOfMessages"
+            ]
+        )
+        dead = len(account.dead_letters())
+    function_calls = {k: v for k, v in operations.items() if k not in EVENT_SOURCE_CALLS}
     return {
         "events": n,
+        "clusters": clusters,
+        "workers": workers,
         "seconds": seconds,
         "per_second": n / seconds,
-        "invocations": result.invocations,
-        "redelivered": result.failed,
-        "streams": dict(streams),
-        "calls": calls,
+        "worker_cpu_ms_per_event": sum(float(a["cpu_seconds"]) for a in answers) * 1000 / n,
+        "invocations": sum(int(a["invocations"]) for a in answers),
+        "redelivered": sum(int(a["failed"]) for a in answers),
+        "function_calls": sum(function_calls.values()),
+        "calls_per_event": sum(function_calls.values()) / n,
+        "floor_per_event": len(FLOOR_PER_EVENT),
+        "calls": dict(sorted(function_calls.items())),
+        "starting": streams.get("starting", 0),
+        "double_starts": sum(1 for count in starts.values() if count > 1),
+        "left_on_queue": left,
+        "dead_letters": dead,
     }
 
 
 # ------------------------------------------------------------------------------------------------- sweep
+RESULT_CALLS = ("events:PutEvents", "sns:Publish")  # DAS Guard's report: result events, the summary alert
+
+
+def function_environment(account: Deployment, **overrides: str) -> dict[str, str]:
+    """A process of the deployed function: its environment as the template sets it (result events on the default
+    bus unless overridden), AWS at the local endpoint."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))},
+        **account.stack.environment(**{"DAS_GUARD_EVENT_BUS": "default", **overrides}),
+        "PYTHONPATH": f"{ROOT / 'functions'}{os.pathsep}{ROOT}",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+
+
+def timed_process(command: list[str], env: dict[str, str], cwd: str | Path, *, check: bool = True) -> tuple[float, str]:
+    """Wall time of a whole process (interpreter start, imports, work), as `time` would show it, and its stdout."""
+    with tempfile.TemporaryFile("w+") as out:
+        started = time.perf_counter()
+        done = subprocess.run(command, cwd=cwd, env=env, check=False, stdout=out, stderr=subprocess.PIPE, text=True)
+        if check and done.returncode != 0:
+            raise RuntimeError(f"{command[0]} failed ({done.returncode}): {done.stderr[-2000:]}")
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        return seconds, out.read()
+
+
+def das_guard_sweep(account: Deployment, name: str, **overrides: str) -> dict[str, Any]:
+    """One sweep by the deployed sweep function in its own process: wall time, requests and calls by kind."""
+    env = function_environment(account, **overrides)
+    with counting_requests() as requests, counting_operations() as operations:
+        seconds, stdout = timed_process([sys.executable, "-m", "bench.function_process", "sweep", name], env, ROOT)
+    summary = json.loads(stdout.strip().splitlines()[-1])["summary"]
+    return {
+        "seconds": seconds,
+        "requests": requests.count,
+        "result_requests": sum(operations[c] for c in RESULT_CALLS),
+        "starts": operations["rds:StartActivityStream"],
+        "state_writes": operations["dynamodb:PutItem"] + operations["dynamodb:BatchWriteItem"],
+        "summary": summary,
+    }
+
+
+def custodian_listing(endpoint: str) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as work, counting_requests() as requests:
+        Path(work, "policy.yml").write_text(C7N_POLICY)
+        command = [str(C7N_PYTHON.parent / "custodian"), "run", "-s", "out", "--region", "us-east-1"]
+        seconds, _ = timed_process(
+            [*command, "--cache-period", "0", "policy.yml"], {**os.environ, "AWS_ENDPOINT_URL": endpoint}, work
+        )
+        found = json.loads(Path(work, "out/aurora-without-activity-stream/resources.json").read_text())
+    return {"seconds": seconds, "requests": requests.count, "found": len(found)}
+
+
 def sweep_scaling(sizes: tuple[int, ...]) -> list[dict[str, Any]]:
+    """Per N: Custodian lists the clusters without a stream; DAS Guard's sweep in report-only audits the same
+    clusters (first sweep, then the daily repeat); then the enforcing sweep starts what is missing."""
     rows = []
     for n in sizes:
         with World(server=True) as world:
             account = world.deploy()
-            endpoint = world.endpoint
-            assert endpoint is not None
+            assert world.endpoint is not None
             kinds = fleet(account, n)
             row: dict[str, Any] = {"clusters": n, "missing": kinds["supported"] + kinds["burstable"]}
             if C7N_PYTHON.exists():
-                with tempfile.TemporaryDirectory() as work, counting_requests() as requests:
-                    Path(work, "policy.yml").write_text(C7N_POLICY)
-                    started = time.perf_counter()
-                    subprocess.run(
-                        [
-                            str(C7N_PYTHON.parent / "custodian"),
-                            "run",
-                            "-s",
-                            "out",
-                            "--region",
-                            "us-east-1",
-                            "--cache-period",
-                            "0",
-                            "policy.yml",
-                        ],
-                        cwd=work,
-                        check=True,
-                        capture_output=True,
-                        env={**os.environ, "AWS_ENDPOINT_URL": endpoint},
-                    )
-                    row["custodian_seconds"] = time.perf_counter() - started
-                    row["custodian_requests"] = requests.count
-                    found = json.loads(Path(work, "out/aurora-without-activity-stream/resources.json").read_text())
-                    row["custodian_found"] = len(found)
-            account.configure()  # a fresh container, calls counted from here
-            with counting_requests() as requests:
-                started = time.perf_counter()
-                summary = account.sweep(f"bench-{n}", remaining_ms=900_000)
-                row["das_guard_seconds"] = time.perf_counter() - started
-                row["das_guard_requests"] = requests.count
-            row["das_guard_started"] = summary["started"]
-            calls = account.api.calls
-            row["das_guard_calls_without_starts"] = sum(calls.values()) - calls["rds:StartActivityStream"]
+                row["custodian"] = custodian_listing(world.endpoint)
+            # The same audit as Custodian's: no result events (Custodian's report goes to local files); the
+            # enforcing sweep below runs as deployed, with them.
+            audit = {"DAS_GUARD_ENFORCEMENT_MODE": "report-only", "DAS_GUARD_EVENT_BUS": ""}
+            row["audit_first"] = das_guard_sweep(account, f"audit-{n}-1", **audit)
+            row["audit_repeat"] = das_guard_sweep(account, f"audit-{n}-2", **audit)
+            row["enforce"] = das_guard_sweep(account, f"enforce-{n}")
+            row["request_bound"] = 2 * -(-n // 100)
         rows.append(row)
     return rows
 
 
-# ------------------------------------------------------------------------------------------------- report
-def write_report(results: dict[str, Any], path: Path) -> None:
-    cold = results["cold_start"]
-    over_ours = cold["das_guard"] - cold["boto3_ours"]
-    lines = [
-        "# DAS Guard benchmarks",
-        "",
-        f"Machine: {machine()}.  ",
-        f"Written by `make bench` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Timings vary with "
-        "load on shared machines; API and request counts do not.",
-        "",
-        "## Cold start (import of the handler module)",
-        "",
-        f"Median of {cold['runs']} fresh interpreters, `python -X importtime`, cumulative time of the module.",
-        "",
-        "| | import (ms) | bare `import boto3` (ms) | overhead above boto3 (ms) | package (zip, KiB) |",
-        "|---|---|---|---|---|",
-        f"| DAS Guard `das_guard.handlers` | {cold['das_guard']:.0f} | {cold['boto3_ours']:.0f} | {over_ours:.0f} "
-        f"| {cold['das_guard_package_bytes'] / 1024:.0f} (own code; Powertools and pydantic come from the "
-        "AWS-managed layer) |",
-    ]
-    if "c7n" in cold:
-        over_c7n = cold["c7n"] - cold["boto3_c7n"]
-        lines += [
-            f"| Cloud Custodian `c7n.handler` | {cold['c7n']:.0f} | {cold['boto3_c7n']:.0f} | {over_c7n:.0f} | "
-            f"{cold['c7n_package_bytes'] / 1024:.0f} (c7n and its dependencies beyond boto3) |",
-            "",
-            f"Overhead ratio DAS Guard / Custodian: {over_ours / over_c7n:.2f}. DAS Guard's import includes the "
-            "X-Ray SDK (Powertools Tracer) and the pydantic policy model, which its first decision needs anyway; "
-            "c7n.handler defers its resource and policy loading to the invocation.",
-        ]
-    lines += [
-        "",
-        "## Per event (warm container)",
-        "",
-        "Wall time on moto's server (median of 20) and AWS API calls of the first run; the policy and KMS key "
-        "are cached as in a warm Lambda container. The outcome is the final decision of the message "
-        "(a stop is reported as Tampered first); alerts and once-only notices count as calls where they occur.",
-        "",
-        "| sample event | outcome | ms (median) | API calls |",
-        "|---|---|---|---|",
-    ]
-    lines += [f"| {r['event']} | {r['outcome']} | {r['ms_median']:.1f} | {r['calls']} |" for r in results["per_event"]]
-    b = results["burst"]
-    lines += [
-        "",
-        "## Burst",
-        "",
-        f"{b['events']} creation events put on the queue at once, drained by the real handler in batches of 10: "
-        f"{b['seconds']:.1f} s, {b['per_second']:.0f} events/s on one worker, {b['invocations']} invocations, "
-        f"{b['redelivered']} redelivered, {b['calls']} AWS calls. Final stream states: {b['streams']}.",
-        "",
-        "## Sweep scaling",
-        "",
-        "Clusters: 60% supported without a stream, 20% streaming, 10% burstable, 10% DocumentDB. Requests are "
-        "HTTP requests reaching the local server, counted the same way for both tools. DAS Guard also starts "
-        "the missing streams (one StartActivityStream each); Custodian only lists the clusters (it has no "
-        "activity-stream action).",
-        "",
-        "| clusters | Custodian s | Custodian requests | found | DAS Guard s | DAS Guard requests | of which "
-        "StartActivityStream | DAS Guard calls without starts | time ratio |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in results["sweep"]:
-        ratio = f"{r['das_guard_seconds'] / r['custodian_seconds']:.2f}" if "custodian_seconds" in r else "-"
-        lines.append(
-            f"| {r['clusters']} | {r.get('custodian_seconds', 0):.1f} | {r.get('custodian_requests', '-')} | "
-            f"{r.get('custodian_found', '-')} | {r['das_guard_seconds']:.1f} | {r['das_guard_requests']} | "
-            f"{r['das_guard_started']} | {r['das_guard_calls_without_starts']} | {ratio} |"
-        )
-    lines += [
-        "",
-        "## Enforcement latency (simulated clock)",
-        "",
-        "From the cluster's first instance becoming available to the StartActivityStream call, through the real "
-        "pipeline on a simulated clock (moto in-process). RDS and EventBridge timings are drawn from ranges: the "
-        "first instance is available 5-20 minutes after CreateDBCluster, CloudTrail events arrive 1-5 minutes "
-        "after the call, RDS events within a minute. DAS Guard's deferral delays are the real ones (1, 2, 4, 8, "
-        "then every 15 minutes); the sweep runs daily at a fixed hour.",
-        "",
-        "| events delivered | trials | p50 | p95 | max |",
-        "|---|---|---|---|---|",
-    ]
-    lines += [
-        f"| {r['situation']} | {r['trials']} | {_duration(r['p50_s'])} | {_duration(r['p95_s'])} | "
-        f"{_duration(r['max_s'])} |"
-        for r in results["latency"]
-    ]
-    lines += [
-        "",
-        "With every event lost the sweep period bounds the latency; a shorter `SweepSchedule` (e.g. "
-        "`rate(1 hour)`) trades API calls (a few pages per run, see above) for a smaller gap.",
-        "",
-    ]
-    path.write_text("\n".join(lines), encoding="utf-8")
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-def main() -> int:
-    os.environ.setdefault("MOTO_RDS_SNAPSHOT_LIMIT", "1000000")  # moto keeps a snapshot per instance; 5,000 need room
-    sizes = tuple(int(x) for x in os.environ.get("BENCH_SWEEP_SIZES", "100,1000,5000").split(","))
-    results = {
-        "cold_start": cold_start(),
-        "per_event": per_event(),
-        "burst": burst(int(os.environ.get("BENCH_BURST", "1000"))),
-        "latency": latency.run(int(os.environ.get("BENCH_LATENCY_TRIALS", "200"))),
-        "sweep": sweep_scaling(sizes),
-    }
+def main(argv: list[str]) -> int:
+    """`python -m bench.run` measures everything and writes docs/benchmarks.{json,md} and the plots;
+    `python -m bench.run --render` writes the page and plots again from docs/benchmarks.json."""
     out = ROOT / "docs" / "benchmarks.md"
-    out.parent.mkdir(exist_ok=True)
-    write_report(results, out)
-    (ROOT / "docs" / "benchmarks.json").write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+    raw = ROOT / "docs" / "benchmarks.json"
+    if "--render" not in argv:
+        os.environ.setdefault("MOTO_RDS_SNAPSHOT_LIMIT", "1000000")  # moto keeps a snapshot per instance
+        sizes = tuple(int(x) for x in os.environ.get("BENCH_SWEEP_SIZES", "100,1000,5000").split(","))
+        burst_clusters = int(os.environ.get("BENCH_BURST", "1000"))
+        results = {
+            "machine": machine(),
+            "written": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            "cold_start": coldstart.run(int(os.environ.get("BENCH_COLD_RUNS", "11"))),
+            "cold_start_traced": coldstart.run(5, tracing=True),
+            "package": package_sizes(),
+            "per_event": per_event(),
+            "burst": [burst(burst_clusters), burst(burst_clusters, events_per_cluster=10)],
+            "latency": latency.run(int(os.environ.get("BENCH_LATENCY_TRIALS", "200"))),
+            "sweep": sweep_scaling(sizes),
+            "org": org_audit.run(int(os.environ.get("BENCH_ORG_ACCOUNTS", "50"))),
+        }
+        out.parent.mkdir(exist_ok=True)
+        raw.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+    results = json.loads(raw.read_text(encoding="utf-8"))
+    from . import report  # noqa: PLC0415 - matplotlib only where the page is written
+
+    report.write(results, out)
     print(out.read_text(encoding="utf-8"))
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv))

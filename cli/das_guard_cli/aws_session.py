@@ -8,6 +8,7 @@ promise of the code. Every call is also recorded in `CALLS` (for `--debug` and t
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import urllib.request
@@ -18,6 +19,8 @@ from typing import Any
 from unittest import mock
 
 import boto3
+import botocore.loaders
+import botocore.session
 
 READ_PREFIXES = ("Describe", "Get", "List", "Scan", "Query", "Lookup")
 CALLS: list[str] = []
@@ -37,14 +40,24 @@ class Target:
     credentials: Mapping[str, str] | None = None  # an assumed role's (audit --org); else the profile's
 
     def session(self, region: str) -> boto3.Session:
+        core = botocore.session.get_session()
+        core.register_component("data_loader", _shared_loader())
         if self.credentials is not None:
-            session = boto3.Session(region_name=region, **self.credentials)
+            session = boto3.Session(botocore_session=core, region_name=region, **self.credentials)
         else:
-            session = boto3.Session(profile_name=self.profile, region_name=region)
+            session = boto3.Session(botocore_session=core, profile_name=self.profile, region_name=region)
         session.events.register("before-call.*.*", _record)
         if self.read_only:
             session.events.register("before-call.*.*", _refuse_writes)
         return session
+
+
+@functools.cache
+def _shared_loader() -> botocore.loaders.Loader:
+    """One loader for every session the CLI makes, so each service model (and the 1.2 MB endpoints file) is parsed
+    once per run: `audit --org` makes a session per account and region, and a new botocore session would read
+    every model it uses again (about half of an organisation audit's time, docs/benchmarks.md)."""
+    return botocore.loaders.create_loader()
 
 
 def _record(model: Any, **_: Any) -> None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any, TypeVar
@@ -24,7 +25,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .clock import Clock
 from .findings import FindingRecord
 from .gateway import AwsError
-from .model import AURORA_ENGINES, ClusterInfo, Hold, KeyInfo, KeyLookup, Protection, StartRequest, StreamRecord
+from .model import (
+    AURORA_ENGINES,
+    ClusterInfo,
+    Hold,
+    KeyInfo,
+    KeyLookup,
+    Protection,
+    StartRequest,
+    StreamMark,
+    StreamRecord,
+)
 
 T = TypeVar("T")
 STREAM_RECORD_STATES = frozenset({"on", "reported", "allowed", "scheduled"})
@@ -71,6 +82,22 @@ def as_aws_error(operation: str, err: ClientError | BotoCoreError) -> AwsError:
     return AwsError(operation, type(err).__name__, str(err), transient=True)
 
 
+BATCH_WRITE_ATTEMPTS = 4
+
+
+def _stream_item(mark: StreamMark) -> dict[str, Any]:
+    assert mark.state in STREAM_RECORD_STATES
+    item = {
+        "pk": {"S": f"stream#{mark.resource_id}"},
+        "state": {"S": mark.state},
+        "cluster_arn": {"S": mark.cluster_arn},
+        "at": {"S": mark.at.isoformat()},
+    }
+    if mark.protection is not None:
+        item |= {"rule": {"S": mark.protection.label}, "rank": {"N": str(mark.protection.rank)}}
+    return item
+
+
 def _call(operation: str, fn: Callable[..., T], **kwargs: Any) -> T:
     try:
         return fn(**kwargs)
@@ -97,6 +124,14 @@ class _TtlCache:
         with self._lock:
             self._items[key] = (now + self.ttl_seconds, value)
         return value
+
+    def offer(self, key: str, value: Any) -> None:
+        """Cache `value` under `key` too, unless a fresh entry is there already."""
+        now = self.clock.now().timestamp()
+        with self._lock:
+            hit = self._items.get(key)
+            if not hit or hit[0] <= now:
+                self._items[key] = (now + self.ttl_seconds, value)
 
 
 class AwsGateway:
@@ -339,8 +374,12 @@ class AwsGateway:
         return True, instances[0].get("DBClusterIdentifier")
 
     def describe_key(self, reference: str) -> KeyLookup:
-        """Resolve a key ID, key ARN, alias or alias ARN; cached per container."""
-        return self._keys.get_or_load(reference, lambda: self._describe_key(reference))
+        """Resolve a key ID, key ARN, alias or alias ARN; cached per container, under the reference asked and the
+        key's ARN (running streams name their key by ARN: the policy's alias answers for them too)."""
+        lookup = self._keys.get_or_load(reference, lambda: self._describe_key(reference))
+        if lookup.key is not None and lookup.key.arn != reference:
+            self._keys.offer(lookup.key.arn, replace(lookup, reference=lookup.key.arn))
+        return lookup
 
     def _describe_key(self, reference: str) -> KeyLookup:
         try:
@@ -406,16 +445,37 @@ class AwsGateway:
         the resource id, which stays with the cluster through renames. No state table: nothing to remember."""
         if not self.state_table or not resource_id:
             return
-        assert state in STREAM_RECORD_STATES
-        item = {
-            "pk": {"S": f"stream#{resource_id}"},
-            "state": {"S": state},
-            "cluster_arn": {"S": cluster_arn},
-            "at": {"S": now.isoformat()},
-        }
-        if protection is not None:
-            item |= {"rule": {"S": protection.label}, "rank": {"N": str(protection.rank)}}
+        item = _stream_item(StreamMark(resource_id, cluster_arn, state, now, protection))
         _call("dynamodb:PutItem", self._dynamodb.put_item, TableName=self.state_table, Item=item)
+
+    def mark_streams(self, marks: Sequence[StreamMark]) -> None:
+        """Many stream records in BatchWriteItem requests of 25 (the first sweep of a region records every running
+        stream: 25 times fewer requests than one PutItem each). Items DynamoDB leaves unprocessed are sent again, a
+        few times; what is still left raises, and the next sweep writes it."""
+        items = [_stream_item(m) for m in marks if m.resource_id]
+        if not self.state_table or not items:
+            return
+        pending = [{"PutRequest": {"Item": item}} for item in items]
+        for attempt in range(BATCH_WRITE_ATTEMPTS):
+            unprocessed: list[dict[str, Any]] = []
+            for first in range(0, len(pending), 25):
+                answer = _call(
+                    "dynamodb:BatchWriteItem",
+                    self._dynamodb.batch_write_item,
+                    RequestItems={self.state_table: pending[first : first + 25]},
+                )
+                unprocessed += answer.get("UnprocessedItems", {}).get(self.state_table, [])
+            if not unprocessed:
+                return
+            pending = unprocessed
+            if attempt + 1 < BATCH_WRITE_ATTEMPTS:
+                time.sleep(0.05 * 2**attempt)
+        raise AwsError(
+            "dynamodb:BatchWriteItem",
+            "UnprocessedItems",
+            f"{len(pending)} stream record(s) still unprocessed after {BATCH_WRITE_ATTEMPTS} attempts",
+            transient=True,
+        )
 
     def stream_record(self, resource_id: str) -> StreamRecord | None:
         return _record_from_item(self._state_item(f"stream#{resource_id}") or {}) if resource_id else None

@@ -8,12 +8,12 @@ knowing anything about botocore.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
 from .findings import FindingRecord
-from .model import ClusterInfo, Hold, KeyLookup, Protection, StartRequest, StreamRecord
+from .model import ClusterInfo, Hold, KeyLookup, Protection, StartRequest, StreamMark, StreamRecord
 
 
 class AwsError(Exception):
@@ -50,5 +50,6 @@ class RegionGateway(Gateway, Protocol):
 
     def region_clusters(self) -> Iterator[ClusterInfo]: ...
     def sweep_state(self, now: datetime) -> tuple[dict[str, Hold], dict[str, StreamRecord]]: ...
+    def mark_streams(self, marks: Sequence[StreamMark]) -> None: ...
     def hand_off(self, bodies: list[str]) -> None: ...
     def finding_records(self) -> list[FindingRecord]: ...

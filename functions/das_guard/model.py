@@ -246,6 +246,17 @@ class StreamRecord:
 
 
 @dataclass(frozen=True)
+class StreamMark:
+    """One stream record to write (`mark_stream`'s arguments), for writing many in one request."""
+
+    resource_id: str
+    cluster_arn: str
+    state: str
+    at: datetime
+    protection: Protection | None = None
+
+
+@dataclass(frozen=True)
 class StartRequest:
     """The exact StartActivityStream call the enforcer intends to make."""
 

@@ -23,7 +23,7 @@ from .clock import Clock
 from .enforcer import Enforcer, assess_lost_stream, decide, protection_lowered
 from .findings import FindingRecord
 from .gateway import AwsError, RegionGateway
-from .model import ACTIVE_STREAM_STATES, ClusterInfo, Decision, Outcome, Protection, StreamRecord
+from .model import ACTIVE_STREAM_STATES, ClusterInfo, Decision, Outcome, Protection, StreamMark, StreamRecord
 from .report import Reporter
 from .triggers import Target
 
@@ -115,6 +115,7 @@ class Sweeper:
             findings.sweeping(records)
         leftover: list[str] = []
         live: list[str] = []
+        running: list[StreamMark] = []  # streams seen running whose record is missing or old: written in batches
         for cluster in self._aws.region_clusters():
             live.append(cluster.resource_id)
             if leftover or remaining_ms() < RESERVE_MS:
@@ -134,7 +135,7 @@ class Sweeper:
                     decision = replace(decision, warnings=(*decision.warnings, lowered))
                     summary.softened.append(f"{cluster.identifier}: {lowered.detail}")
                 if StreamRecord.outdated(record, decision.protection):
-                    self._remember(cluster, "on", decision.protection)
+                    running.append(StreamMark(cluster.resource_id, cluster.arn, "on", now, decision.protection))
             # A not-ready cluster has its own creation events and deferral chain; the sweep only counts it.
             try:
                 evaluation = self._enforcer.act(decision, policy, inputs)
@@ -148,6 +149,7 @@ class Sweeper:
                 )
             summary.add(evaluation)
             self._reporter.record(evaluation, trigger=TRIGGER, event_id=sweep_id, alert=False, metrics=False)
+        self._remember_running(running)
         if leftover:
             self._aws.hand_off(
                 [Target(TRIGGER, sweep_id, now, cluster_id=cluster_id).retry_message() for cluster_id in leftover]
@@ -164,6 +166,15 @@ class Sweeper:
         except AwsError as err:  # then each cluster's record is read on its own, and nothing is archived this time
             self._reporter.finding_problem("could not read the finding records", err, {})
             return None
+
+    def _remember_running(self, marks: list[StreamMark]) -> None:
+        """Record the running streams the sweep saw; a failure is logged and the next sweep tries again."""
+        if self._enforcer.dry_run or not marks:
+            return
+        try:
+            self._aws.mark_streams(marks)
+        except AwsError:
+            self._logger.exception("could not record the running streams", extra={"streams": len(marks)})
 
     def _remember(self, cluster: ClusterInfo, state: str, protection: Protection | None) -> None:
         """Record what the sweep learnt of a stream; a failure is logged and the next sweep tries again."""

@@ -334,26 +334,34 @@ def test_sweep_reaches_every_outcome_with_calls_that_grow_by_pages(
     decided = {d["cluster_id"]: (d["outcome"], d["reason"]) for d in enforcer.decisions() if d["trigger"] == "Sweep"}
     assert decided == {cid: (k.outcome, k.reason) for cid, k in kinds.items()}
     starts = sum(1 for k in kinds.values() if k.outcome == "Started")
+    running = sum(1 for k in kinds.values() if k.name == "active")
     assert dict(enforcer.api.calls) == {
         "ssm:GetParameter": 1,
         "dynamodb:Scan": 1,
         "rds:DescribeDBInstances": math.ceil(instances / 100),
         "rds:DescribeDBClusters": math.ceil(count / 100),
-        "kms:DescribeKey": 2,  # each key reference once: the policy's (alias) and the running streams' (ARN)
+        "kms:DescribeKey": 1,  # the policy's alias, once; the running streams name the same key by its ARN
         # AWS's own answer on DAS support, once per distinct (engine, version, class) - not per cluster: the
         # fleet's clusters that reach the check are MySQL 3.05.2 / PG 16.1 on r6g.large, and PG 16.1 on t4g.medium
         "rds:DescribeOrderableDBInstanceOptions": 3,
         "rds:StartActivityStream": starts,
-        # each stream started, and each found running for the first time, is remembered (once per cluster)
-        "dynamodb:PutItem": starts + sum(1 for k in kinds.values() if k.name == "active"),
+        # each stream started is remembered as it starts; those found running, 25 to a BatchWriteItem
+        "dynamodb:PutItem": starts,
+        **({"dynamodb:BatchWriteItem": math.ceil(running / 25)} if running else {}),
         "sns:Publish": 1,  # one summary alert for all violations, not one per cluster
     }
+    active = [c for c, k in kinds.items() if k.name == "active"]
+    records = [enforcer.app.gateway.stream_record(enforcer.resource_id(c)) for c in active]
+    assert [r.state if r else None for r in records] == ["on"] * running
     assert summary["clusters_seen"] == count
     assert summary["started"] == starts
-    assert summary["compliant"] == starts + sum(1 for k in kinds.values() if k.name == "active")
+    assert summary["compliant"] == starts + running
     assert summary["violations"] == sum(1 for k in kinds.values() if k.outcome == "Violation")
     [line] = [r for r in enforcer.records() if r.get("message") == "sweep summary"]
     assert line["sweep"]["clusters_seen"] == count
+    enforcer.api.reset()
+    enforcer.sweep(f"sweep-{count}-again")
+    assert "dynamodb:BatchWriteItem" not in enforcer.api.calls  # nothing changed: nothing written
 
 
 def test_sweep_hands_off_what_it_has_no_time_for(

@@ -9,9 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.stub import Stubber
 
+from das_guard.aws import BATCH_WRITE_ATTEMPTS, AwsGateway
+from das_guard.clock import SystemClock
+from das_guard.gateway import AwsError
+from das_guard.model import StreamMark
 from localaws import scenario
 
 from ..conftest import Enforcer, sample
@@ -160,3 +166,46 @@ def test_faults_in_reporting_or_deferral_lose_nothing(
     assert outcomes == ["Deferred", "Violation"]
     assert harness.parked() == 0
     assert len(harness.enforcer.queued()) == 1  # the deferred cluster's delayed retry is on the queue
+
+
+class TestStreamRecordsInBatches:
+    """The sweep writes the running streams it saw 25 to a BatchWriteItem; what DynamoDB leaves unprocessed (it
+    may, under load) is sent again, and what is still left after a few attempts is an error the sweep logs."""
+
+    def marks(self, n: int) -> list[StreamMark]:
+        at = SystemClock().now()
+        return [
+            StreamMark(f"cluster-{i:04d}", f"arn:aws:rds:us-east-1:123456789012:cluster:c{i}", "on", at)
+            for i in range(n)
+        ]
+
+    def gateway(self) -> tuple[AwsGateway, Stubber]:
+        session = boto3.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+        gateway = AwsGateway(
+            session, SystemClock(), policy_parameter="/p", alert_topic_arn=None, queue_url=None, state_table="t"
+        )
+        stubber = Stubber(gateway._dynamodb)
+        stubber.activate()
+        return gateway, stubber
+
+    def test_unprocessed_items_are_sent_again(self) -> None:
+        gateway, stubber = self.gateway()
+        marks = self.marks(30)
+        left = {"t": [{"PutRequest": {"Item": {"pk": {"S": "stream#cluster-0003"}}}}]}
+        stubber.add_response("batch_write_item", {"UnprocessedItems": left})  # first 25: one left over
+        stubber.add_response("batch_write_item", {"UnprocessedItems": {}})  # the other 5
+        stubber.add_response(
+            "batch_write_item", {"UnprocessedItems": {}}, {"RequestItems": left}
+        )  # the leftover, on its own
+        gateway.mark_streams(marks)
+        stubber.assert_no_pending_responses()
+
+    def test_what_stays_unprocessed_is_an_error(self) -> None:
+        gateway, stubber = self.gateway()
+        left = {"t": [{"PutRequest": {"Item": {"pk": {"S": "stream#cluster-0000"}}}}]}
+        for _ in range(BATCH_WRITE_ATTEMPTS):
+            stubber.add_response("batch_write_item", {"UnprocessedItems": left})
+        with pytest.raises(AwsError) as raised:
+            gateway.mark_streams(self.marks(1))
+        assert raised.value.code == "UnprocessedItems"
+        assert raised.value.transient
