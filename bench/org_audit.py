@@ -28,19 +28,7 @@ ROLE = "das-guard-audit"
 CLUSTERS_PER_REGION = 5
 
 
-def member_session(account: str, region: str) -> boto3.Session:
-    credentials = boto3.client("sts", region_name=region).assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/{ROLE}", RoleSessionName="bench-setup"
-    )["Credentials"]
-    return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
-        region_name=region,
-    )
-
-
-def organisation(accounts: int) -> list[str]:
+def organisation(world: World, accounts: int) -> list[str]:
     """An organisation with `accounts` members, each with clusters and a state table in both regions."""
     orgs = boto3.client("organizations", region_name=REGIONS[0])
     orgs.create_organization(FeatureSet="ALL")
@@ -50,10 +38,9 @@ def organisation(accounts: int) -> list[str]:
         members.append(status["CreateAccountStatus"]["AccountId"])
     for account in members:
         for region in REGIONS:
-            session = member_session(account, region)
-            session.client("iam").create_role(RoleName=ROLE, AssumeRolePolicyDocument="{}") if region == REGIONS[
-                0
-            ] else None
+            session = world.session(account, region)  # the local world's own way into a member account
+            if region == REGIONS[0]:  # IAM is global: the audit role once per account
+                session.client("iam").create_role(RoleName=ROLE, AssumeRolePolicyDocument="{}")
             session.client("dynamodb").create_table(
                 TableName="das-guard-state",
                 KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
@@ -91,7 +78,7 @@ def run(accounts: int = 50) -> dict[str, Any]:
     result: dict[str, Any] = {"accounts": accounts, "regions": len(REGIONS)}
     with World(server=True) as world, tempfile.TemporaryDirectory() as work:
         assert world.endpoint is not None
-        members = organisation(accounts)
+        members = organisation(world, accounts)
         clusters = accounts * len(REGIONS) * CLUSTERS_PER_REGION
         result["clusters"] = clusters
         Path(work, "policy.json").write_text(json.dumps(scenario.DEMO_POLICY))
