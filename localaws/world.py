@@ -351,6 +351,34 @@ class Deployment:
         """What RDS does minutes after CreateDBCluster + CreateDBInstance: the cluster becomes usable."""
         scenario.finish_creating(self.aws, cluster_id, instance_id or f"{cluster_id}-1", instance_class)
 
+    def seed_fleet(self, n: int) -> Counter[str]:
+        """n clusters `c00000`... (the bench's fleet): 60 % supported without a stream, 20 % streaming, 10 %
+        burstable (an unsupported class), 10 % DocumentDB. Returns how many of each kind."""
+        kinds: Counter[str] = Counter()
+        for i in range(n):
+            cid = f"c{i:05d}"
+            if i % 10 < 6:
+                self.add_cluster(cid)
+                kinds["supported"] += 1
+            elif i % 10 < 8:
+                self.add_cluster(
+                    cid,
+                    engine="aurora-mysql",
+                    version="8.0.mysql_aurora.3.05.2",
+                    instances=[(f"{cid}-1", "db.r7g.large")],
+                )
+                das_extension.set_activity_stream(
+                    cid, "started", "async", self.stack.key_arn, region=self.region, account=self.account
+                )
+                kinds["streaming"] += 1
+            elif i % 10 < 9:
+                self.add_cluster(cid, instances=[(f"{cid}-1", "db.t4g.medium")])
+                kinds["burstable"] += 1
+            else:
+                das_extension.add_foreign_cluster(cid, "docdb", "5.0.0", region=self.region, account=self.account)
+                kinds["docdb"] += 1
+        return kinds
+
     def seed_demo_clusters(self) -> None:
         """One cluster per sample event in events/eventbridge (the demo's account)."""
         scenario.seed_demo_clusters(self.aws, self.stack)

@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
@@ -67,6 +68,20 @@ CLIENT_CONFIG = Config(
     read_timeout=10,
     user_agent_extra="das-guard/0.1",
 )
+
+
+def _pages(client: Any, operation: str, method: str, key: str, **kwargs: Any) -> Iterator[list[dict[str, Any]]]:
+    """A paged RDS listing, 100 items a request, its errors mapped like every other call's."""
+    pages = client.get_paginator(method).paginate(PaginationConfig={"PageSize": 100}, **kwargs)
+    iterator = iter(pages)
+    while True:
+        try:
+            page = next(iterator)
+        except StopIteration:
+            return
+        except (ClientError, BotoCoreError) as err:
+            raise as_aws_error(operation, err) from err
+        yield list(page.get(key, []))
 
 
 def as_aws_error(operation: str, err: ClientError | BotoCoreError) -> AwsError:
@@ -252,20 +267,32 @@ class AwsGateway:
 
     def cluster_pages(self) -> Iterator[list[dict[str, Any]]]:
         """Every cluster in the region, a page (up to 100) at a time. DescribeDBClusters carries tags and DAS status."""
-        yield from self._pages("rds:DescribeDBClusters", "describe_db_clusters", "DBClusters")
+        yield from _pages(self._rds, "rds:DescribeDBClusters", "describe_db_clusters", "DBClusters")
 
     def region_clusters(self) -> Iterator[ClusterInfo]:
         """Every cluster of the region with its instances' classes, from paged bulk reads (the sweep and the
-        CLI's audit): the instances first (filtered to Aurora engines), then the clusters a page at a time."""
-        instances = self.aurora_instances_by_cluster()
-        for page in self.cluster_pages():
+        CLI's audit). The two listings are read side by side - the instances (filtered to Aurora engines) in a
+        second thread while this one reads the cluster pages - so a large region waits for the longer of the two
+        listings, not for both one after the other. The client is shared: boto3 clients are thread-safe once
+        created, and it is created here, before the second thread starts."""
+        rds = self._rds
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="das-guard-instances") as side:
+            instances_read = side.submit(self.aurora_instances_by_cluster, rds)
+            try:
+                pages = list(self.cluster_pages())
+            except BaseException:
+                instances_read.cancel()
+                raise
+            instances = instances_read.result()
+        for page in pages:
             for raw in page:
                 yield ClusterInfo.from_api(raw, instances.get(raw["DBClusterIdentifier"], []))
 
-    def aurora_instances_by_cluster(self) -> dict[str, list[dict[str, Any]]]:
+    def aurora_instances_by_cluster(self, rds: Any) -> dict[str, list[dict[str, Any]]]:
         """All Aurora instances of the region, grouped by cluster: a few paged calls instead of one per cluster."""
         grouped: dict[str, list[dict[str, Any]]] = {}
-        for page in self._pages(
+        for page in _pages(
+            rds,
             "rds:DescribeDBInstances",
             "describe_db_instances",
             "DBInstances",
@@ -275,18 +302,6 @@ class AwsGateway:
                 if instance.get("DBClusterIdentifier"):
                     grouped.setdefault(instance["DBClusterIdentifier"], []).append(instance)
         return grouped
-
-    def _pages(self, operation: str, method: str, key: str, **kwargs: Any) -> Iterator[list[dict[str, Any]]]:
-        pages = self._rds.get_paginator(method).paginate(PaginationConfig={"PageSize": 100}, **kwargs)
-        iterator = iter(pages)
-        while True:
-            try:
-                page = next(iterator)
-            except StopIteration:
-                return
-            except (ClientError, BotoCoreError) as err:
-                raise as_aws_error(operation, err) from err
-            yield list(page.get(key, []))
 
     def activity_stream_modes(self, engine: str, version: str, instance_class: str) -> tuple[str, ...] | None:
         """AWS's SupportedActivityStreamModes for an engine version on an instance class in this region: () where

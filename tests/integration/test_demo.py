@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import re
 from pathlib import Path
 
 from localaws import demo, scenario
+
+DEMO_OUTPUT = Path(__file__).with_name("demo.golden.txt")
 
 
 def test_demo_reaches_every_expected_outcome_and_shows_it(tmp_path: Path) -> None:
@@ -76,3 +80,10 @@ def test_demo_reaches_every_expected_outcome_and_shows_it(tmp_path: Path) -> Non
         json.loads(line) for line in (tmp_path / "das-guard.log").read_text().splitlines() if line.startswith("{")
     ]
     assert any("_aws" in line for line in log_lines), "EMF metrics are written with the logs"
+
+    # Word for word what the README's first command shows (but the server's port and the log's path), so that a
+    # change of code layout cannot change it unnoticed. DAS_GUARD_WRITE_BEHAVIOUR=1 accepts a change on purpose.
+    shown = re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:<port>", text.replace(str(tmp_path), "<dir>"))
+    if os.environ.get("DAS_GUARD_WRITE_BEHAVIOUR"):
+        DEMO_OUTPUT.write_text(shown, encoding="utf-8")
+    assert shown == DEMO_OUTPUT.read_text(encoding="utf-8")

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import boto3
 import pytest
 
+from das_guard.gateway import AwsError
 from das_guard.policy import PolicyError
 from localaws import das_extension, scenario
 from localaws.runtime import LambdaContext
@@ -410,6 +411,23 @@ def test_sweep_with_a_broken_policy_alerts_and_fails(enforcer: Enforcer, session
         enforcer.sweep("broken")
     [alert] = enforcer.alerts()
     assert "defaults: required field is missing" in alert["Message"]
+
+
+@pytest.mark.parametrize("listing", ["DescribeDBInstances", "DescribeDBClusters"])
+def test_a_listing_that_keeps_failing_fails_the_sweep_before_any_decision(
+    make_enforcer: Callable[..., Enforcer], session: Any, stack: scenario.Stack, listing: str
+) -> None:
+    """The two listings are read side by side; whichever one fails, the sweep decides nothing on half a picture
+    (a cluster without its instances would look not ready) and fails, so EventBridge retries it and the
+    sweep-errors alarm sees it."""
+    seed_fleet(session, stack, 5)
+    enforcer = make_enforcer()
+    enforcer.fail(listing, "ThrottlingException")
+    with pytest.raises(AwsError) as failed:
+        enforcer.sweep("listing-throttled")
+    assert (failed.value.code, failed.value.transient) == ("ThrottlingException", True)
+    assert enforcer.decisions() == []
+    assert enforcer.api.calls["rds:StartActivityStream"] == 0
 
 
 def test_sweep_applies_valid_exemptions_and_lists_those_about_to_expire(enforcer: Enforcer, session: Any) -> None:
