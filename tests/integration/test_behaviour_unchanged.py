@@ -79,9 +79,7 @@ def samples_fingerprint() -> dict[str, Any]:
                     "answer": answer,
                     "calls": dict(sorted(account.api.calls.items())),
                     "decisions": account.decisions()[seen[0] :],
-                    "alerts": [
-                        {"Subject": a["Subject"], "Message": a["Message"]} for a in account.alerts()[seen[1] :]
-                    ],
+                    "alerts": [{"Subject": a["Subject"], "Message": a["Message"]} for a in account.alerts()[seen[1] :]],
                     "result_events": [e["detail"] for e in account.result_events()[seen[2] :]],
                     "metrics": metric_names(account.metrics()[metrics_seen:]),
                 }
