@@ -1,6 +1,6 @@
 """`das-guard`: audit, explain and validate DAS Guard's policy without reading code or logs.
 
-Every command shares the enforcer's package: the same policy model, the same `decide()`, the same gateway.
+Every command shares the enforcer's package: the same policy model, the same `decide()`, the same AWS gateways.
 Nothing here is deployed (the CLI and its libraries stay out of the Lambda package).
 
 Exit codes, the same for every command:
@@ -44,7 +44,7 @@ from rich.text import Text
 
 from das_guard import app as composition
 from das_guard import checks
-from das_guard.aws import AwsGateway
+from das_guard.aws import PolicyParameter
 from das_guard.clock import SystemClock
 from das_guard.enforcer import Enforcer, decide
 from das_guard.gateway import AwsError
@@ -183,14 +183,14 @@ def default_region() -> str | None:
     return region
 
 
-def load_policy(path: Path | None, gateway: AwsGateway) -> PolicyDocument:
+def load_policy(path: Path | None, parameter: PolicyParameter) -> PolicyDocument:
     if path is not None:
         try:
             return validate_policy(load(path).data, str(path), today=date.today())
         except PolicyFileError as error:
             raise Usage(f"{path}:{error.line or '?'}: {error}") from error
     with aws_errors():
-        return parse_policy(gateway.policy_text(), f"SSM parameter {gateway.policy_parameter}", today=date.today())
+        return parse_policy(parameter.text(), f"SSM parameter {parameter.parameter}", today=date.today())
 
 
 def reader_for(
@@ -257,15 +257,15 @@ def audit_region(
     policy_ref: str = "-",
 ) -> list[tuple[AuditRow, Decision]]:
     """Every cluster of the region, decided read-only: the row people read and the decision it came from."""
-    gateway = reader.gateway
-    inputs = read_only_enforcer(reader, policy).inputs(check_holds=True, holds=gateway.holds(reader.clock.now()))
+    holds, _ = reader.state.sweep_state(reader.clock.now())
+    inputs = read_only_enforcer(reader, policy).inputs(check_holds=True, holds=holds)
     task = (
         progress.add_task(f"{account}/{region}: clusters" if account != "-" else f"{region}: clusters")
         if progress
         else None
     )
     rows = []
-    for cluster in gateway.region_clusters():
+    for cluster in reader.clusters.region_clusters():
         decision = decide(cluster, policy, inputs)
         rows.append(
             (
@@ -300,8 +300,8 @@ def policy_reference(path: Path | None, reader: composition.App) -> str:
     if path is not None:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
         return f"{path} sha256:{digest}"
-    version = reader.gateway.policy_version
-    return f"{reader.gateway.policy_parameter} v{version}" if version else reader.gateway.policy_parameter
+    parameter = reader.policy_parameter
+    return f"{parameter.parameter} v{parameter.version}" if parameter.version else parameter.parameter
 
 
 def render(rows: list[AuditRow], fmt: str) -> str:
@@ -375,7 +375,7 @@ def audit(
                 for each in target.regions:
                     reader = reader_for(target, each, parameter, state_table)
                     try:
-                        region_policy = load_policy(policy, reader.gateway)
+                        region_policy = load_policy(policy, reader.policy_parameter)
                     except Usage as error:
                         if not all_regions:
                             raise
@@ -429,7 +429,7 @@ def audit_organisation(
         found: list[tuple[AuditRow, Decision]] = []
         for each in regions:
             reader = reader_for(target, each, parameter, state_table or f"{role_name.removesuffix('-audit')}-state")
-            region_policy = load_policy(policy, reader.gateway)
+            region_policy = load_policy(policy, reader.policy_parameter)
             ref = policy_reference(policy, reader)
             found += audit_region(reader, each, region_policy, None, account.id, ref)
         return found
@@ -630,9 +630,9 @@ def key_remarks(
     with aws_session.endpoint(endpoint_url, local), aws_errors():
         target = aws_session.Target(regions_of(region, default_region()), profile)
         for each in target.regions:
-            gateway = reader_for(target, each).gateway
+            keys = reader_for(target, each).keys
             for reference, path in references.items():
-                finding = checks.check_kms_key(gateway.describe_key(reference), each)
+                finding = checks.check_kms_key(keys.describe_key(reference), each)
                 if finding:
                     remarks.append(Remark("error", path, f"{each}: {finding.detail}"))
     return remarks
@@ -655,8 +655,8 @@ def policy_explain(
         with aws_session.endpoint(endpoint_url, local), aws_errors():
             target = aws_session.Target(regions_of(region, default_region())[:1], profile)
             reader = reader_for(target, target.regions[0], parameter, state_table)
-            document = load_policy(policy, reader.gateway)
-            info = reader.gateway.describe_cluster(cluster.lower())
+            document = load_policy(policy, reader.policy_parameter)
+            info = reader.clusters.describe_cluster(cluster.lower())
             if info is None:
                 raise Usage(f"no DB cluster {cluster!r} in {target.regions[0]}")
             now = reader.clock.now()
@@ -898,7 +898,7 @@ def simulate(
             session = target.session(target.regions[0])
             account = session.client("sts").get_caller_identity()["Account"]
             reader = reader_for(target, target.regions[0], parameter, state_table)
-            document = load_policy(policy, reader.gateway)
+            document = load_policy(policy, reader.policy_parameter)
             outcomes = [o for text in bodies for o in simulate_one(text, reader, document, target.regions[0], account)]
         return FINDINGS if any(o.needs_a_person for o in outcomes) else 0
 

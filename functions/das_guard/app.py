@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import boto3
 
-from .aws import AwsGateway
+from .aws import KmsKeys, Outbox, PolicyParameter, RdsClusters, StateTable
 from .clock import Clock, SystemClock
 from .enforcer import Enforcer
 from .findings import SecurityHubChannel
@@ -40,7 +40,11 @@ class App:
 
     settings: Settings
     clock: Clock
-    gateway: AwsGateway
+    clusters: RdsClusters
+    keys: KmsKeys
+    state: StateTable
+    outbox: Outbox
+    policy_parameter: PolicyParameter
     policy: PolicySource
     reporter: Reporter
     enforcer: Enforcer
@@ -57,30 +61,27 @@ def build(
 ) -> App:
     """Assemble DAS Guard. `dry_run` (the CLI): decide exactly as in production, never start or hold."""
     clock = clock or SystemClock()
-    gateway = AwsGateway(
-        session or boto3.Session(region_name=settings.region),
-        clock,
-        policy_parameter=settings.policy_parameter,
-        alert_topic_arn=settings.alert_topic_arn,
-        queue_url=settings.queue_url,
-        cache_seconds=settings.policy_cache_seconds,
-        state_table=settings.state_table,
-    )
+    session = session or boto3.Session(region_name=settings.region)
+    clusters = RdsClusters(session, clock)
+    keys = KmsKeys(session, clock, cache_seconds=settings.policy_cache_seconds)
+    state = StateTable(session, settings.state_table)
+    outbox = Outbox(session, alert_topic_arn=settings.alert_topic_arn, queue_url=settings.queue_url)
+    parameter = PolicyParameter(session, clock, settings.policy_parameter, cache_seconds=settings.policy_cache_seconds)
 
     def first_notice(key: str) -> bool:
-        return gateway.first_notice(key, keep_seconds=int(NOTICE_MEMORY.total_seconds()), now=clock.now())
+        return state.first_notice(key, keep_seconds=int(NOTICE_MEMORY.total_seconds()), now=clock.now())
 
     reporter = Reporter(
         logger,
         metrics,
-        gateway.publish_alert,
+        outbox.publish_alert,
         clock,
         account=settings.account,
         region=settings.region,
         policy_parameter=settings.policy_parameter,
         service=SERVICE,
         first_notice=first_notice,
-        put_events=gateway.put_events,
+        put_events=outbox.put_events,
         event_bus=settings.event_bus,
         report_only=settings.report_only,
     )
@@ -89,20 +90,22 @@ def build(
             account=settings.account,
             region=settings.region,
             now=clock.now,
-            import_findings=gateway.import_findings,
-            last_import=gateway.finding_record,
-            remember=gateway.remember_finding,
-            forget=gateway.forget_finding,
+            import_findings=outbox.import_findings,
+            last_import=state.finding_record,
+            remember=state.remember_finding,
+            forget=state.forget_finding,
             on_error=reporter.finding_problem,
         )
     policy = PolicySource(
-        gateway.policy_text,
+        parameter.text,
         f"SSM parameter {settings.policy_parameter}",
         today=lambda: clock.now().date(),
         max_exemption_days=settings.max_exemption_days,
     )
     enforcer = Enforcer(
-        gateway,
+        clusters,
+        keys,
+        state,
         policy,
         clock,
         report_only=settings.report_only,
@@ -112,7 +115,11 @@ def build(
     return App(
         settings=settings,
         clock=clock,
-        gateway=gateway,
+        clusters=clusters,
+        keys=keys,
+        state=state,
+        outbox=outbox,
+        policy_parameter=parameter,
         policy=policy,
         reporter=reporter,
         enforcer=enforcer,
@@ -120,12 +127,14 @@ def build(
             settings,
             enforcer,
             reporter,
-            scheduler=gateway,
+            scheduler=outbox,
             logger=logger,
             clock=clock,
-            policy_versions=gateway.policy_versions,
+            policy_versions=parameter.versions,
         ),
-        sweeper=Sweeper(gateway, enforcer, policy, reporter, logger=logger, clock=clock),
+        sweeper=Sweeper(
+            clusters, state, enforcer, policy, reporter, hand_off=outbox.hand_off, logger=logger, clock=clock
+        ),
     )
 
 
@@ -137,7 +146,9 @@ def from_environment() -> App:
 def with_policy(app: App, document: PolicyDocument) -> Enforcer:
     """An enforcer like `app`'s that judges by `document` instead of the deployed policy (the CLI's --policy)."""
     return Enforcer(
-        app.gateway,
+        app.clusters,
+        app.keys,
+        app.state,
         lambda: document,
         app.clock,
         report_only=app.settings.report_only,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from . import checks
 from .clock import Clock
-from .gateway import AwsError, Gateway
+from .gateway import AwsError, Clusters, Keys, StreamState
 from .model import (
     ACTIVE_STREAM_STATES,
     ClusterInfo,
@@ -472,7 +472,9 @@ def _drift(cluster: ClusterInfo, rule: EffectiveRule, lookup_key: KeyLookupFn) -
 class Enforcer:
     def __init__(
         self,
-        gateway: Gateway,
+        clusters: Clusters,
+        keys: Keys,
+        state: StreamState,
         load_policy: Callable[[], PolicyDocument],
         clock: Clock,
         *,
@@ -484,7 +486,9 @@ class Enforcer:
         hold; a Started decision then describes the call that would be made. `new_cluster_window`: how recently a
         cluster must have been created for `apply_immediately: new-clusters` to start its stream at once."""
         self._new_cluster_window = new_cluster_window
-        self._aws = gateway
+        self._clusters = clusters
+        self._keys = keys
+        self._state = state
         self._load_policy = load_policy
         self._report_only = report_only
         self._clock = clock
@@ -507,17 +511,17 @@ class Enforcer:
         if holds is not None:
             lookup_hold = holds.get
         elif check_holds:
-            lookup_hold = lambda resource_id: self._aws.hold_for(resource_id, now)  # noqa: E731
+            lookup_hold = lambda resource_id: self._state.hold_for(resource_id, now)  # noqa: E731
         return Inputs(
-            self._aws.describe_key,
+            self._keys.describe_key,
             now.date(),
             self._report_only,
             lookup_hold,
             now,
-            self._aws.activity_stream_modes,
-            records.get if records is not None else self._aws.stream_record,
+            self._clusters.activity_stream_modes,
+            records.get if records is not None else self._state.stream_record,
             self._new_cluster_window,
-            self._aws.babelfish_enabled,
+            self._clusters.babelfish_enabled,
         )
 
     def evaluate(self, target: Target) -> list[Decision]:
@@ -534,7 +538,7 @@ class Enforcer:
         (its own resource id, no stream, no hold) and gets its stream before a switchover makes it production; after
         the switchover the cluster holding the production name is evaluated at once. Green comes last, so a green
         cluster still being created is the decision that is deferred and checked again."""
-        found = self._aws.blue_green_clusters(deployment_id)
+        found = self._clusters.blue_green_clusters(deployment_id)
         if not found or not found[0]:
             return [
                 Decision(
@@ -556,7 +560,7 @@ class Enforcer:
         cluster_id = target.cluster_id
         if cluster_id is None:
             assert target.instance_id is not None
-            exists, cluster_id = self._aws.instance_cluster(target.instance_id)
+            exists, cluster_id = self._clusters.instance_cluster(target.instance_id)
             if not exists:
                 return [
                     Decision(
@@ -574,7 +578,7 @@ class Enforcer:
                     )
                 ]
         policy = self._load_policy()
-        cluster = self._aws.describe_cluster(cluster_id)
+        cluster = self._clusters.describe_cluster(cluster_id)
         reports: list[Decision] = []
         if target.stop is not None:
             tampered, restart = assess_stop(cluster, policy, target.stop, self._clock.now().date())
@@ -584,12 +588,12 @@ class Enforcer:
                     allowed = tampered.reason == "StoppedByAllowedPrincipal"
                     if allowed:
                         until = self._clock.now() + timedelta(hours=policy.stop_allowed.hold_hours)
-                        self._aws.place_hold(
+                        self._state.place_hold(
                             Hold(cluster.resource_id, target.stop.principal, until, cluster_arn=cluster.arn)
                         )
                     state = "allowed" if allowed else "reported"
                     guarded = protection(cluster, policy, self._clock.now().date())
-                    self._aws.mark_stream(cluster.resource_id, cluster.arn, state, self._clock.now(), guarded)
+                    self._state.mark_stream(cluster.resource_id, cluster.arn, state, self._clock.now(), guarded)
                 if not restart:
                     return reports
                 if not target.stop.known:
@@ -619,10 +623,10 @@ class Enforcer:
     def _watch_protection(self, cluster: ClusterInfo, decision: Decision, changed_by: str) -> Decision:
         """After a tag change or rename of a cluster with a running stream: compare the rule with the one DAS Guard
         last recorded for it, warn if it is softer, and record the new one (so the same change is told once)."""
-        record = self._aws.stream_record(cluster.resource_id)
+        record = self._state.stream_record(cluster.resource_id)
         lowered = protection_lowered(record, decision.protection, changed_by)
         if not self._dry_run and StreamRecord.outdated(record, decision.protection):
-            self._aws.mark_stream(cluster.resource_id, cluster.arn, "on", self._clock.now(), decision.protection)
+            self._state.mark_stream(cluster.resource_id, cluster.arn, "on", self._clock.now(), decision.protection)
         return replace(decision, warnings=(*decision.warnings, lowered)) if lowered else decision
 
     def act(self, decision: Decision, policy: PolicyDocument, inputs: Inputs) -> Decision:
@@ -630,7 +634,7 @@ class Enforcer:
         if decision.outcome not in (Outcome.STARTED, Outcome.SCHEDULED) or decision.start is None or self._dry_run:
             return decision
         try:
-            stream = self._aws.start_activity_stream(decision.start)
+            stream = self._clusters.start_activity_stream(decision.start)
         except AwsError as err:
             if err.transient:
                 raise
@@ -647,7 +651,7 @@ class Enforcer:
         if not (decision.resource_id and decision.cluster_arn) or self._dry_run:
             return ()
         try:
-            self._aws.mark_stream(
+            self._state.mark_stream(
                 decision.resource_id, decision.cluster_arn, state, self._clock.now(), decision.protection
             )
         except AwsError as err:  # the stream is started; the sweep records it next time
@@ -663,7 +667,7 @@ class Enforcer:
             # read it. Re-read and decide again, but never call Start twice for one evaluation.
             assert decision.cluster_id is not None
             again = decide(
-                self._aws.describe_cluster(decision.cluster_id), policy, inputs, cluster_id=decision.cluster_id
+                self._clusters.describe_cluster(decision.cluster_id), policy, inputs, cluster_id=decision.cluster_id
             )
             if again.outcome is Outcome.STARTED:
                 return replace(

@@ -1,9 +1,9 @@
 """What DAS Guard's decision logic needs from AWS, and how an AWS failure reaches it.
 
-The enforcer and the sweep are written against this contract; `aws.py` (the only module that imports boto3)
-implements it. `AwsError` lives here, not in `aws.py`, because it is part of the contract: the logic decides
-what a throttled call or a refused start *means* (retry later, report Failed, re-read the cluster) without
-knowing anything about botocore.
+The enforcer and the sweep are written against these small interfaces, one per concern; the `aws` package
+(the only one that imports boto3) implements them, and a test can stand in for any one of them. `AwsError`
+lives here, not in `aws`, because it is part of the contract: the logic decides what a throttled call or a
+refused start *means* (retry later, report Failed, re-read the cluster) without knowing anything about botocore.
 """
 
 from __future__ import annotations
@@ -27,16 +27,31 @@ class AwsError(Exception):
         super().__init__(f"{operation} failed: {code}: {message}")
 
 
-class Gateway(Protocol):
-    """What the enforcer needs from AWS for one cluster."""
+class Clusters(Protocol):
+    """RDS as the enforcer sees it: the live cluster (by name or by one of its instances or blue/green
+    deployments), what AWS supports for it, and the start."""
 
     def describe_cluster(self, cluster_id: str) -> ClusterInfo | None: ...
     def instance_cluster(self, instance_id: str) -> tuple[bool, str | None]: ...
     def blue_green_clusters(self, deployment_id: str) -> tuple[list[str], bool] | None: ...
     def babelfish_enabled(self, parameter_group: str) -> bool | None: ...
-    def describe_key(self, reference: str) -> KeyLookup: ...
     def activity_stream_modes(self, engine: str, version: str, instance_class: str) -> tuple[str, ...] | None: ...
     def start_activity_stream(self, request: StartRequest) -> dict[str, Any]: ...
+
+
+class RegionClusters(Clusters, Protocol):
+    """What the sweep reads besides: the whole region in bulk reads."""
+
+    def region_clusters(self) -> Iterator[ClusterInfo]: ...
+
+
+class Keys(Protocol):
+    def describe_key(self, reference: str) -> KeyLookup: ...
+
+
+class StreamState(Protocol):
+    """DAS Guard's memory of one cluster: a break-glass hold, and what it last knew of the stream."""
+
     def hold_for(self, resource_id: str, now: datetime) -> Hold | None: ...
     def place_hold(self, hold: Hold) -> None: ...
     def mark_stream(
@@ -45,11 +60,9 @@ class Gateway(Protocol):
     def stream_record(self, resource_id: str) -> StreamRecord | None: ...
 
 
-class RegionGateway(Gateway, Protocol):
-    """What the sweep needs besides: the whole region in bulk reads, and the queue for what it cannot finish."""
+class SweepState(StreamState, Protocol):
+    """The same memory for the whole region: one scan, records written in batches, the last finding imports."""
 
-    def region_clusters(self) -> Iterator[ClusterInfo]: ...
     def sweep_state(self, now: datetime) -> tuple[dict[str, Hold], dict[str, StreamRecord]]: ...
     def mark_streams(self, marks: Sequence[StreamMark]) -> None: ...
-    def hand_off(self, bodies: list[str]) -> None: ...
     def finding_records(self) -> list[FindingRecord]: ...

@@ -22,7 +22,7 @@ from aws_lambda_powertools import Logger
 from .clock import Clock
 from .enforcer import Enforcer, assess_lost_stream, decide, protection_lowered
 from .findings import FindingRecord
-from .gateway import AwsError, RegionGateway
+from .gateway import AwsError, RegionClusters, SweepState
 from .model import ACTIVE_STREAM_STATES, ClusterInfo, Decision, Outcome, Protection, StreamMark, StreamRecord
 from .report import Reporter
 from .triggers import Target
@@ -85,15 +85,19 @@ class SweepSummary:
 class Sweeper:
     def __init__(
         self,
-        gateway: RegionGateway,
+        clusters: RegionClusters,
+        state: SweepState,
         enforcer: Enforcer,
         load_policy: Callable[[], PolicyDocument],
         reporter: Reporter,
         *,
+        hand_off: Callable[[list[str]], None],
         logger: Logger,
         clock: Clock,
     ) -> None:
-        self._aws = gateway
+        self._clusters = clusters
+        self._state = state
+        self._hand_off = hand_off
         self._enforcer = enforcer
         self._load_policy = load_policy
         self._reporter = reporter
@@ -108,7 +112,7 @@ class Sweeper:
         summary.expiring_exemptions = [
             f"{e.name} (expires {e.expires.isoformat()}: {e.reason})" for e in policy.expiring(now.date())
         ]
-        holds, streams = self._aws.sweep_state(now)
+        holds, streams = self._state.sweep_state(now)
         inputs = self._enforcer.inputs(check_holds=True, holds=holds, records=streams)
         findings = self._reporter.findings
         if findings is not None and (records := self._finding_records()) is not None:
@@ -116,7 +120,7 @@ class Sweeper:
         leftover: list[str] = []
         live: list[str] = []
         running: list[StreamMark] = []  # streams seen running whose record is missing or old: written in batches
-        for cluster in self._aws.region_clusters():
+        for cluster in self._clusters.region_clusters():
             live.append(cluster.resource_id)
             if leftover or remaining_ms() < RESERVE_MS:
                 leftover.append(cluster.identifier)
@@ -151,7 +155,7 @@ class Sweeper:
             self._reporter.record(evaluation, trigger=TRIGGER, event_id=sweep_id, alert=False, metrics=False)
         self._remember_running(running)
         if leftover:
-            self._aws.hand_off(
+            self._hand_off(
                 [Target(TRIGGER, sweep_id, now, cluster_id=cluster_id).retry_message() for cluster_id in leftover]
             )
             summary.handed_off = len(leftover)
@@ -162,7 +166,7 @@ class Sweeper:
 
     def _finding_records(self) -> list[FindingRecord] | None:
         try:
-            return self._aws.finding_records()
+            return self._state.finding_records()
         except AwsError as err:  # then each cluster's record is read on its own, and nothing is archived this time
             self._reporter.finding_problem("could not read the finding records", err, {})
             return None
@@ -172,7 +176,7 @@ class Sweeper:
         if self._enforcer.dry_run or not marks:
             return
         try:
-            self._aws.mark_streams(marks)
+            self._state.mark_streams(marks)
         except AwsError:
             self._logger.exception("could not record the running streams", extra={"streams": len(marks)})
 
@@ -181,6 +185,6 @@ class Sweeper:
         if self._enforcer.dry_run:
             return
         try:
-            self._aws.mark_stream(cluster.resource_id, cluster.arn, state, self._clock.now(), protection)
+            self._state.mark_stream(cluster.resource_id, cluster.arn, state, self._clock.now(), protection)
         except AwsError:
             self._logger.exception("could not record the stream state", extra={"cluster_arn": cluster.arn})

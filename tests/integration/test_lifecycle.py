@@ -352,7 +352,7 @@ def test_sweep_reaches_every_outcome_with_calls_that_grow_by_pages(
         "sns:Publish": 1,  # one summary alert for all violations, not one per cluster
     }
     active = [c for c, k in kinds.items() if k.name == "active"]
-    records = [enforcer.app.gateway.stream_record(enforcer.resource_id(c)) for c in active]
+    records = [enforcer.app.state.stream_record(enforcer.resource_id(c)) for c in active]
     assert [r.state if r else None for r in records] == ["on"] * running
     assert summary["clusters_seen"] == count
     assert summary["started"] == starts

@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.stub import Stubber
 
-from das_guard.aws import BATCH_WRITE_ATTEMPTS, AwsGateway
+from das_guard.aws import BATCH_WRITE_ATTEMPTS, StateTable
 from das_guard.clock import SystemClock
 from das_guard.gateway import AwsError
 from das_guard.model import StreamMark
@@ -179,11 +179,9 @@ class TestStreamRecordsInBatches:
             for i in range(n)
         ]
 
-    def gateway(self) -> tuple[AwsGateway, Stubber]:
+    def gateway(self) -> tuple[StateTable, Stubber]:
         session = boto3.Session(region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
-        gateway = AwsGateway(
-            session, SystemClock(), policy_parameter="/p", alert_topic_arn=None, queue_url=None, state_table="t"
-        )
+        gateway = StateTable(session, "t")
         stubber = Stubber(gateway._dynamodb)
         stubber.activate()
         return gateway, stubber

@@ -1,0 +1,189 @@
+"""RDS: the live clusters and their instances, what AWS supports for them, and the one write DAS Guard makes
+(StartActivityStream; it can never stop a stream)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import cached_property
+from typing import Any
+
+import boto3
+
+from ..clock import Clock
+from ..gateway import AwsError
+from ..model import AURORA_ENGINES, ClusterInfo, StartRequest
+from .calls import CLIENT_CONFIG, TtlCache, call, pages
+
+# What AWS supports per engine, version and class changes with AWS releases, not by the minute.
+SUPPORT_CACHE_SECONDS = 6 * 3600
+
+
+class RdsClusters:
+    """Cluster reads for one evaluation and for the whole region, support lookups, and the start."""
+
+    def __init__(self, session: boto3.Session, clock: Clock) -> None:
+        self._session = session
+        self._support = TtlCache(SUPPORT_CACHE_SECONDS, clock)
+
+    @cached_property
+    def _rds(self) -> Any:
+        return self._session.client("rds", config=CLIENT_CONFIG)
+
+    def describe_cluster(self, cluster_id: str) -> ClusterInfo | None:
+        """The live cluster with its instances' classes and states; None if it does not exist (any more)."""
+        try:
+            response = call("rds:DescribeDBClusters", self._rds.describe_db_clusters, DBClusterIdentifier=cluster_id)
+        except AwsError as err:
+            if err.code == "DBClusterNotFoundFault":
+                return None
+            raise
+        clusters = response.get("DBClusters", [])
+        if not clusters:
+            return None
+        cluster = clusters[0]
+        instances: list[dict[str, Any]] = []
+        if cluster.get("DBClusterMembers") and cluster.get("Engine") in AURORA_ENGINES | {"aurora"}:
+            # One call for all members (a cluster has at most 16), filtered server-side.
+            response = call(
+                "rds:DescribeDBInstances",
+                self._rds.describe_db_instances,
+                Filters=[{"Name": "db-cluster-id", "Values": [cluster["DBClusterIdentifier"]]}],
+            )
+            instances = response.get("DBInstances", [])
+        return ClusterInfo.from_api(cluster, instances)
+
+    def cluster_pages(self) -> Iterator[list[dict[str, Any]]]:
+        """Every cluster in the region, a page (up to 100) at a time. DescribeDBClusters carries tags and DAS status."""
+        yield from pages(self._rds, "rds:DescribeDBClusters", "DBClusters")
+
+    def region_clusters(self) -> Iterator[ClusterInfo]:
+        """Every cluster of the region with its instances' classes, from paged bulk reads (the sweep and the
+        CLI's audit). The two listings are read side by side - the instances (filtered to Aurora engines) in a
+        second thread while this one reads the cluster pages - so a large region waits for the longer of the two
+        listings, not for both one after the other. The client is shared: boto3 clients are thread-safe once
+        created, and it is created here, before the second thread starts."""
+        rds = self._rds
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="das-guard-instances") as side:
+            instances_read = side.submit(aurora_instances_by_cluster, rds)
+            try:
+                cluster_pages = list(self.cluster_pages())
+            except BaseException:
+                instances_read.cancel()
+                raise
+            instances = instances_read.result()
+        for page in cluster_pages:
+            for raw in page:
+                yield ClusterInfo.from_api(raw, instances.get(raw["DBClusterIdentifier"], []))
+
+    def instance_cluster(self, instance_id: str) -> tuple[bool, str | None]:
+        """(exists, cluster identifier or None for a standalone instance)."""
+        try:
+            response = call(
+                "rds:DescribeDBInstances", self._rds.describe_db_instances, DBInstanceIdentifier=instance_id
+            )
+        except AwsError as err:
+            if err.code in {"DBInstanceNotFound", "DBInstanceNotFoundFault"}:
+                return False, None
+            raise
+        instances = response.get("DBInstances", [])
+        if not instances:
+            return False, None
+        return True, instances[0].get("DBClusterIdentifier")
+
+    def blue_green_clusters(self, deployment_id: str) -> tuple[list[str], bool] | None:
+        """(the names the deployment's blue (source) and green (target) clusters have now - a switchover renames
+        both -, blue first; whether the switchover completed). None if the deployment does not exist (any more)."""
+        try:
+            response = call(
+                "rds:DescribeBlueGreenDeployments",
+                self._rds.describe_blue_green_deployments,
+                BlueGreenDeploymentIdentifier=deployment_id,
+            )
+        except AwsError as err:
+            if err.code == "BlueGreenDeploymentNotFoundFault":
+                return None
+            raise
+        names: list[str] = []
+        switched = False
+        for deployment in response.get("BlueGreenDeployments", [])[:1]:
+            switched = str(deployment.get("Status", "")) == "SWITCHOVER_COMPLETED"
+            for arn in (deployment.get("Source"), deployment.get("Target")):
+                parts = str(arn or "").split(":")
+                if len(parts) == 7 and parts[5] == "cluster":
+                    names.append(parts[6])
+        return names, switched
+
+    def activity_stream_modes(self, engine: str, version: str, instance_class: str) -> tuple[str, ...] | None:
+        """AWS's SupportedActivityStreamModes for an engine version on an instance class in this region: () where
+        DAS is unsupported, None where AWS could not be asked or knows no such combination (the caller falls back
+        to its own table and says so). Cached per container, one call per distinct combination."""
+        key = f"{engine}|{version}|{instance_class}"
+        try:
+            return self._support.get_or_load(key, lambda: self._orderable_modes(engine, version, instance_class))
+        except AwsError:
+            return None  # not cached: the next evaluation asks again
+
+    def _orderable_modes(self, engine: str, version: str, instance_class: str) -> tuple[str, ...] | None:
+        options = [
+            option
+            for page in pages(
+                self._rds,
+                "rds:DescribeOrderableDBInstanceOptions",
+                "OrderableDBInstanceOptions",
+                Engine=engine,
+                EngineVersion=version,
+                DBInstanceClass=instance_class,
+            )
+            for option in page
+        ]
+        modes = {str(m) for option in options for m in option.get("SupportedActivityStreamModes") or []}
+        return tuple(sorted(modes)) if options else None
+
+    def babelfish_enabled(self, parameter_group: str) -> bool | None:
+        """Whether `rds.babelfish_status` is `on` in a cluster parameter group (Babelfish clusters have no DAS); None
+        where it cannot be read. Default groups cannot enable it and are not read. Cached per container."""
+        if not parameter_group or parameter_group.startswith("default."):
+            return False
+        try:
+            return self._support.get_or_load(f"babelfish|{parameter_group}", lambda: self._babelfish(parameter_group))
+        except AwsError:
+            return None
+
+    def _babelfish(self, parameter_group: str) -> bool:
+        listing = pages(
+            self._rds,
+            "rds:DescribeDBClusterParameters",
+            "Parameters",
+            DBClusterParameterGroupName=parameter_group,
+        )
+        for page in listing:
+            for parameter in page:
+                if parameter.get("ParameterName") == "rds.babelfish_status":
+                    return str(parameter.get("ParameterValue", "")).lower() == "on"
+        return False
+
+    def start_activity_stream(self, request: StartRequest) -> dict[str, Any]:
+        response = call(
+            "rds:StartActivityStream",
+            self._rds.start_activity_stream,
+            ResourceArn=request.cluster_arn,
+            Mode=request.mode,
+            KmsKeyId=request.kms_key_id,
+            ApplyImmediately=request.apply_immediately,
+        )
+        response.pop("ResponseMetadata", None)
+        return dict(response)
+
+
+def aurora_instances_by_cluster(rds: Any) -> dict[str, list[dict[str, Any]]]:
+    """All Aurora instances of the region, grouped by cluster: a few paged calls instead of one per cluster."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    listing = pages(
+        rds, "rds:DescribeDBInstances", "DBInstances", Filters=[{"Name": "engine", "Values": sorted(AURORA_ENGINES)}]
+    )
+    for page in listing:
+        for instance in page:
+            if instance.get("DBClusterIdentifier"):
+                grouped.setdefault(instance["DBClusterIdentifier"], []).append(instance)
+    return grouped
