@@ -46,7 +46,8 @@ from das_guard import app as composition
 from das_guard import checks
 from das_guard.aws import PolicyParameter
 from das_guard.clock import SystemClock
-from das_guard.enforcer import Enforcer, decide
+from das_guard.decide import decide
+from das_guard.enforcer import Enforcer
 from das_guard.gateway import AwsError
 from das_guard.model import ClusterInfo, Decision, Outcome
 from das_guard.policy import Action, Exemption, PolicyDocument, PolicyError, Rule, parse_policy, validate_policy

@@ -111,6 +111,7 @@ def build(
         report_only=settings.report_only,
         dry_run=dry_run,
         new_cluster_window=settings.readiness_timeout + NEW_CLUSTER_MARGIN,
+        readiness_timeout=settings.readiness_timeout,
     )
     return App(
         settings=settings,

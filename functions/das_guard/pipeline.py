@@ -230,17 +230,8 @@ class Pipeline:
         raise RetryLater(detail)
 
     def _defer(self, target: Target, evaluation: Decision) -> Decision:
-        waited = self._clock.now() - target.first_seen
-        if waited > self._settings.readiness_timeout:
-            minutes = int(waited.total_seconds() // 60)
-            return replace(
-                evaluation,
-                outcome=Outcome.FAILED,
-                reason="ReadinessTimeout",
-                detail=f"still not ready after {minutes} minutes ({evaluation.reason}: {evaluation.detail})",
-                fix="Make the cluster available with at least one available instance of a supported class. "
-                "DAS Guard will start the stream on the next instance-created event.",
-            )
+        """Check the cluster again later: the same message, due after the next delay (decide() has already
+        turned a deferral past the readiness window into Failed/ReadinessTimeout)."""
         assert evaluation.cluster_id is not None
         retry = replace(target, cluster_id=evaluation.cluster_id, instance_id=None, stop=None)
         delay = (

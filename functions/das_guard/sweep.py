@@ -20,11 +20,14 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 
 from .clock import Clock
-from .enforcer import Enforcer, assess_lost_stream, decide, protection_lowered
+from .decide import decide
+from .enforcer import Enforcer
 from .findings import FindingRecord
 from .gateway import AwsError, RegionClusters, SweepState
 from .model import ACTIVE_STREAM_STATES, ClusterInfo, Decision, Outcome, Protection, StreamMark, StreamRecord
+from .protection import protection_lowered
 from .report import Reporter
+from .stops import assess_lost_stream
 from .triggers import Target
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from das_guard.enforcer import Inputs, decide
+from das_guard.decide import Inputs, decide
 from das_guard.model import Outcome, StreamRecord
 from das_guard.policy import parse_policy
 
