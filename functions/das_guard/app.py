@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import boto3
 
+from .alerts import Where
 from .aws import KmsKeys, Outbox, PolicyParameter, RdsClusters, StateTable
 from .clock import Clock, SystemClock
 from .enforcer import Enforcer
@@ -22,7 +23,7 @@ from .findings import SecurityHubChannel
 from .observability import SERVICE, logger, metrics
 from .pipeline import Pipeline
 from .policy_terms import PolicySource
-from .report import Reporter
+from .report import Alerts, Reporter, ResultEvents
 from .settings import Settings
 from .sweep import Sweeper
 
@@ -74,16 +75,12 @@ def build(
     reporter = Reporter(
         logger,
         metrics,
-        outbox.publish_alert,
         clock,
-        account=settings.account,
-        region=settings.region,
-        policy_parameter=settings.policy_parameter,
-        service=SERVICE,
-        first_notice=first_notice,
-        put_events=outbox.put_events,
-        event_bus=settings.event_bus,
+        where=Where(settings.account, settings.region, settings.policy_parameter),
+        alerts=Alerts(outbox.publish_alert, clock, logger, first_notice=first_notice),
+        results=ResultEvents(outbox.put_events, settings.event_bus) if settings.event_bus else None,
         report_only=settings.report_only,
+        service=SERVICE,
     )
     if settings.security_hub:
         reporter.findings = SecurityHubChannel(

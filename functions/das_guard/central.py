@@ -15,7 +15,7 @@ from typing import Any
 
 import boto3
 
-from .report import safe_subject
+from .alerts import safe_subject
 
 _sns: Any = None
 

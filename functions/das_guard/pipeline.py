@@ -183,7 +183,7 @@ class Pipeline:
             f"policy version {version} written by {change.changed_by}: {len(changes)} change(s), {weaker} weaker"
             + (f"; the new document is INVALID ({len(problems)} problem(s))" if problems else ""),
         )
-        self._reporter.policy_changed(announced, changes, problems, who=change.changed_by, version=version)
+        self._reporter.policy_changed(changes, problems, who=change.changed_by, version=version)
         self._reporter.record(announced, trigger=change.trigger, event_id=change.event_id)
         return announced
 

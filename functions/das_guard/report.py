@@ -1,5 +1,11 @@
-"""Every decision becomes one structured log line, CloudWatch metrics (EMF) and, where a person must act,
-an SNS alert whose subject and body say what happened, where, why and how to fix it."""
+"""Every decision becomes one structured log line, CloudWatch metrics (EMF), a result event and, where a person
+must act, an SNS alert. The reporter only routes: what an alert says is in `alerts.py`, and a decision is turned
+into data once (`result_detail`), which is both the result event's detail and the log line's fields.
+
+Channels are explicit and optional where the deployment may leave them out: alerts (`Alerts`, always; with no
+topic they go nowhere), result events (`ResultEvents`, only with a bus), Security Hub findings (only with
+SecurityHubFindings=true). No channel can fail the decision it reports: a failure is logged and counted.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,8 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from . import alerts
+from .alerts import Where
 from .clock import Clock
 from .findings import SecurityHubChannel
 from .model import Decision, Finding, Outcome
@@ -27,10 +35,26 @@ RESULT_FORMAT = 1
 # The sweep publishes results only where something changed or a person must act; a daily event for every
 # cluster whose stream is simply on would make the sweep's calls grow with the number of clusters.
 STEADY_OUTCOMES = frozenset({Outcome.ALREADY_ACTIVE, Outcome.NOT_APPLICABLE, Outcome.EXEMPT, Outcome.DEFERRED})
+# A log line has these always; the rest of a result detail only where it says something. Account, region and
+# time are on every log line already (Powertools' function fields and timestamp).
+LOGGED_ALWAYS = ("outcome", "reason", "detail", "cluster_id", "cluster_arn", "rule", "trigger", "event_id")
+NOT_LOGGED = frozenset({"version", "account", "region", "decided_at"})
+SWEEP_METRICS = (
+    ("SweepClustersSeen", "clusters_seen"),
+    ("SweepCompliant", "compliant"),
+    ("SweepStarted", "started"),
+    ("SweepScheduled", "scheduled"),
+    ("SweepViolations", "violations"),
+    ("SweepExempt", "exempt"),
+    ("SweepWouldStart", "would_start"),
+    ("SweepHandedOff", "handed_off"),
+    ("SweepStreamsLost", "streams_lost"),
+    ("SweepProtectionLowered", "protection_lowered"),
+)
 
 
 def result_detail(
-    evaluation: Decision, *, trigger: str, event_id: str, account: str, region: str, decided_at: datetime
+    evaluation: Decision, *, trigger: str, event_id: str, where: Where, decided_at: datetime
 ) -> dict[str, Any]:
     """The `detail` of the result event for one evaluation (schema in README, "Result events")."""
     return {
@@ -45,9 +69,9 @@ def result_detail(
         "rule": evaluation.rule,
         "trigger": trigger,
         "event_id": event_id or None,
-        "account": account,
-        "region": region,
-        "warnings": [{"code": w.code, "detail": w.detail} for w in evaluation.warnings],
+        "account": where.account,
+        "region": where.region,
+        "warnings": [asdict(w) for w in evaluation.warnings],
         "stopped_by": asdict(evaluation.actor) if evaluation.actor else None,
         "start_request": asdict(evaluation.start) if evaluation.start else None,
         "stream": evaluation.stream,
@@ -55,87 +79,82 @@ def result_detail(
     }
 
 
-def render_alert(
-    evaluation: Decision, *, trigger: str, event_id: str, account: str, region: str, policy_parameter: str
-) -> tuple[str, str]:
-    """Subject and body of the alert for one evaluation (pure, so its wording is tested)."""
-    cluster = evaluation.cluster_id or "unknown cluster"
-    subject = f"DAS Guard {evaluation.outcome.value}: {cluster} ({evaluation.reason}) in {account}/{region}"
-    headline = f"Database activity stream NOT started for Aurora cluster {cluster}."
-    stop = evaluation.actor
-    if evaluation.outcome is Outcome.TAMPERED and stop is None:  # found by the sweep: no stop event reached us
-        subject = f"DAS Guard HIGH: activity stream STOPPED on {cluster} (unseen) in {account}/{region}"
-        headline = f"The database activity stream of Aurora cluster {cluster} was STOPPED, and no event said so."
-    if evaluation.outcome is Outcome.TAMPERED and stop is not None:
-        allowed = evaluation.reason == "StoppedByAllowedPrincipal"
-        kind = "notice: allowed stop" if allowed else "HIGH: activity stream STOPPED"
-        if evaluation.reason == "StopNotConfirmed":
-            kind = "HIGH: STOP event, stream is up"  # stale or forged; the subject has 100 characters
-        who = f"by {_short(stop.principal)}" if stop.known else "(RDS event)"
-        subject = f"DAS Guard {kind} on {cluster} {who} in {account}/{region}"
-        headline = f"The database activity stream of Aurora cluster {cluster} was STOPPED."
-    lines = [
-        headline,
-        "",
-        f"Outcome:  {evaluation.outcome.value}",
-        f"Reason:   {evaluation.reason}",
-        f"Detail:   {evaluation.detail}",
-        f"Cluster:  {evaluation.cluster_arn or cluster}",
-        f"Account:  {account}",
-        f"Region:   {region}",
-        f"Rule:     {evaluation.rule or '-'} (policy in SSM parameter {policy_parameter})",
-        f"Trigger:  {trigger} (event {event_id or '-'})",
-        *(
-            [f"Stopped by: {stop.principal}", f"From:       {stop.source_ip or '-'}", f"At:         {stop.time or '-'}"]
-            if stop
-            else []
-        ),
-        "",
-        f"How to fix: {evaluation.fix or 'see the detail above and the DAS Guard README (outcome catalogue).'}",
-    ]
-    if evaluation.cluster_id and region:
-        lines += [
-            "",
-            "Console: https://console.aws.amazon.com/rds/home?region="
-            f"{region}#database:id={evaluation.cluster_id};is-cluster=true",
-        ]
-    lines += [
-        "",
-        "DAS Guard re-evaluates the cluster on its next creation/instance event, "
-        "or when the message is redriven from the dead-letter queue.",
-    ]
-    return subject[:100], "\n".join(lines)
+def log_fields(detail: dict[str, Any]) -> dict[str, Any]:
+    """The log line of a decision: its result detail, without what every log line carries and without empty parts."""
+    return {
+        k: v for k, v in detail.items() if k not in NOT_LOGGED and (k in LOGGED_ALWAYS or v not in (None, [], {}, ""))
+    }
 
 
-def safe_subject(text: str) -> str:
-    """An SNS subject that cannot be refused: SNS rejects line breaks and control characters and 100 characters or
-    more, and e-mail clients mangle the rest of Unicode. A principal or cluster name chosen by an insider must not
-    cost the HIGH alert that reports them, so the subject is one line of printable ASCII, at most 99 characters."""
-    printable = "".join(c if " " <= c <= "~" else "?" for c in text)
-    return " ".join(printable.split())[:99] or "DAS Guard alert"
+class Alerts:
+    """SNS alerts. The same alert is sent once an hour at most from one container (duplicate events do not page
+    twice); a once-only notice is remembered across containers by `first_notice` (a conditional write to the state
+    table - kept rather than Powertools Idempotency, which would add a second write per notice, load its module on
+    a cold start and expire by the wall clock instead of the injected one). A publish that fails is logged, never
+    raised: the alert is also in the decision's log line."""
 
-
-def _short(principal: str) -> str:
-    """arn:aws:sts::1:assumed-role/BreakGlass/alice -> BreakGlass/alice; anything else unchanged."""
-    return principal.split(":assumed-role/", 1)[-1] if ":assumed-role/" in principal else principal
-
-
-class _Once:
-    """Remembers which alerts this container sent recently, so duplicate events do not page twice."""
-
-    def __init__(self, seconds: float, clock: Clock) -> None:
-        self._seconds = seconds
+    def __init__(
+        self,
+        publish: Callable[[str, str], Any],
+        clock: Clock,
+        logger: Logger,
+        *,
+        first_notice: Callable[[str], bool] = lambda _key: True,
+        repeat_seconds: float = ALERT_REPEAT_SECONDS,
+    ) -> None:
+        self._publish = publish
         self._clock = clock
+        self._logger = logger
+        self._first_notice = first_notice
+        self._repeat_seconds = repeat_seconds
         self._sent: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def first(self, key: str) -> bool:
+    def send(self, subject: str, body: str) -> bool:
+        try:
+            self._publish(alerts.safe_subject(subject), body)
+        except Exception:  # the alert is also in the log line above
+            self._logger.exception("could not publish alert", extra={"alert_subject": subject})
+            return False
+        return True
+
+    def sent_recently(self, key: str) -> bool:
+        """True if this container sent the alert `key` within the hour; otherwise remembers it as sent now."""
         now = self._clock.now().timestamp()
         with self._lock:
             if self._sent.get(key, float("-inf")) > now:
-                return False
-            self._sent[key] = now + self._seconds
-            return True
+                return True
+            self._sent[key] = now + self._repeat_seconds
+            return False
+
+    def first_notice(self, key: str) -> bool:
+        """True the first time `key` is noticed by any container (raises where the state table cannot say)."""
+        return self._first_notice(key)
+
+
+class ResultEvents:
+    """Result events for the EventBridge bus, queued per invocation and sent ten per PutEvents."""
+
+    def __init__(self, put_events: Callable[[list[dict[str, Any]]], list[str]], bus: str) -> None:
+        self._put_events = put_events
+        self._bus = bus
+        self._pending: list[dict[str, Any]] = []
+
+    def add(self, detail_type: str, resource: str | None, detail: dict[str, Any]) -> None:
+        self._pending.append(
+            {
+                "Source": RESULT_SOURCE,
+                "DetailType": detail_type,
+                "Detail": json.dumps(detail),
+                "Resources": [resource] if resource else [],
+                "EventBusName": self._bus,
+            }
+        )
+
+    def take(self) -> tuple[list[dict[str, Any]], Callable[[list[dict[str, Any]]], list[str]]]:
+        """The queued entries (the queue is emptied) and the sender that publishes them."""
+        pending, self._pending = self._pending, []
+        return pending, self._put_events
 
 
 class Reporter:
@@ -143,157 +162,92 @@ class Reporter:
         self,
         logger: Logger,
         metrics: Metrics,
-        publish: Callable[[str, str], Any],
         clock: Clock,
         *,
-        account: str,
-        region: str,
-        policy_parameter: str,
-        service: str = "das-guard",
-        repeat_seconds: float = ALERT_REPEAT_SECONDS,
-        first_notice: Callable[[str], bool] = lambda _key: True,
-        put_events: Callable[[list[dict[str, Any]]], list[str]] | None = None,
-        event_bus: str | None = None,
-        report_only: bool = False,
+        where: Where,
+        alerts: Alerts,
+        results: ResultEvents | None = None,
         findings: SecurityHubChannel | None = None,
+        report_only: bool = False,
+        service: str = "das-guard",
     ) -> None:
         self._logger = logger
         self._metrics = metrics
-        self._publish = publish
-        self._account = account
-        self._region = region
-        self._policy_parameter = policy_parameter
-        self._service = service
-        self._once = _Once(repeat_seconds, clock)
-        self._first_notice = first_notice
-        self._put_events = put_events
-        self._event_bus = event_bus
-        self._report_only = report_only
         self._clock = clock
-        self._results: list[dict[str, Any]] = []
+        self._where = where
+        self._alerts = alerts
+        self._results = results  # None: no bus configured, so no result event is even built
         self.findings = findings  # Security Hub (SecurityHubFindings=true); None: no finding is built
+        self._report_only = report_only
+        self._service = service
 
-    def record(
-        self, evaluation: Decision, *, trigger: str, event_id: str, alert: bool = True, metrics: bool = True
-    ) -> None:
-        """One log line; metrics and an alert unless the caller (the sweep) summarises them itself."""
-        fields: dict[str, Any] = {
-            "outcome": evaluation.outcome.value,
-            "reason": evaluation.reason,
-            "detail": evaluation.detail,
-            "cluster_id": evaluation.cluster_id,
-            "cluster_arn": evaluation.cluster_arn,
-            "rule": evaluation.rule,
-            "trigger": trigger,
-            "event_id": event_id,
-        }
-        if evaluation.fix:
-            fields["fix"] = evaluation.fix
-        if evaluation.warnings:
-            fields["warnings"] = [asdict(w) for w in evaluation.warnings]
-        if evaluation.start:
-            fields["start_request"] = asdict(evaluation.start)
-        if evaluation.stream:
-            fields["stream"] = evaluation.stream
+    def record(self, evaluation: Decision, *, trigger: str, event_id: str, summarised: bool = False) -> None:
+        """One log line, metrics, a result event and an alert where a person must act. `summarised`: the sweep
+        reports this decision in its summary instead - no metrics or alert of its own, a result event only where
+        something changed or a person must act, and a failing cluster's finding refreshed."""
+        detail = result_detail(
+            evaluation, trigger=trigger, event_id=event_id, where=self._where, decided_at=self._clock.now()
+        )
         log = self._logger.warning if evaluation.outcome.needs_a_person else self._logger.info
-        log(f"{evaluation.outcome.value}: {evaluation.cluster_id or '-'}: {evaluation.reason}", extra=fields)
-
-        if metrics:
+        log(
+            f"{evaluation.outcome.value}: {evaluation.cluster_id or '-'}: {evaluation.reason}", extra=log_fields(detail)
+        )
+        if not summarised:
             self.count(evaluation.outcome.value, evaluation.reason)
         for warning in evaluation.warnings:
-            self._logger.warning(
-                f"Warning: {evaluation.cluster_id}: {warning.code}",
-                extra={"warning": asdict(warning), "cluster_arn": evaluation.cluster_arn},
-            )
-            if metrics:
-                self.count("Warning", warning.code)
-            if warning.code == "ExemptionExpired":
-                self._notice_expired_exemption(evaluation, warning)
-            if warning.code == "ProtectionLowered" and alert:  # the sweep lists these in its summary instead
-                self.send(
-                    f"DAS Guard notice: softer rule for {evaluation.cluster_id} in {self._account}/{self._region}",
-                    f"{warning.detail}.\n\nCluster: {evaluation.cluster_arn}\nTrigger: {trigger} (event {event_id})"
-                    f"\nDecision now: {evaluation.outcome.value} ({evaluation.reason}): {evaluation.detail}"
-                    f"\n\nHow to fix: {warning.fix}",
-                )
-
-        if self._publishing and (metrics or evaluation.outcome not in STEADY_OUTCOMES):
-            self._queue_result(
-                RESULT_DETAIL_TYPE,
-                evaluation.cluster_arn,
-                result_detail(
-                    evaluation,
-                    trigger=trigger,
-                    event_id=event_id,
-                    account=self._account,
-                    region=self._region,
-                    decided_at=self._clock.now(),
-                ),
-            )
-        if self.findings is not None:  # the sweep (metrics=False) also refreshes failing clusters' findings
-            self.findings.add(evaluation, refresh_failing=not metrics)
-        if alert and evaluation.outcome.needs_a_person:
+            self._warned(evaluation, warning, trigger=trigger, event_id=event_id, summarised=summarised)
+        if self._results is not None and (not summarised or evaluation.outcome not in STEADY_OUTCOMES):
+            self._results.add(RESULT_DETAIL_TYPE, evaluation.cluster_arn, detail)
+        if self.findings is not None:
+            self.findings.add(evaluation, refresh_failing=summarised)
+        if not summarised and evaluation.outcome.needs_a_person:
             self.alert(evaluation, trigger=trigger, event_id=event_id)
+
+    def _warned(self, evaluation: Decision, warning: Finding, *, trigger: str, event_id: str, summarised: bool) -> None:
+        self._logger.warning(
+            f"Warning: {evaluation.cluster_id}: {warning.code}",
+            extra={"warning": asdict(warning), "cluster_arn": evaluation.cluster_arn},
+        )
+        if not summarised:
+            self.count("Warning", warning.code)
+        if warning.code == "ExemptionExpired":
+            self._notice_expired_exemption(evaluation, warning)
+        if warning.code == "ProtectionLowered" and not summarised:  # the sweep lists these in its summary instead
+            self.send(
+                *alerts.softer_rule_notice(evaluation, warning, trigger=trigger, event_id=event_id, where=self._where)
+            )
 
     def alert(self, evaluation: Decision, *, trigger: str, event_id: str) -> None:
         who = evaluation.actor.principal if evaluation.actor else ""
         cluster = evaluation.resource_id or evaluation.cluster_arn or evaluation.cluster_id
-        if not self._once.first(f"{cluster}|{evaluation.reason}|{who}"):
+        if self._alerts.sent_recently(f"{cluster}|{evaluation.reason}|{who}"):
             self._logger.info("alert suppressed: the same alert was sent from this container within the hour")
             return
-        subject, body = render_alert(
-            evaluation,
-            trigger=trigger,
-            event_id=event_id,
-            account=self._account,
-            region=self._region,
-            policy_parameter=self._policy_parameter,
-        )
-        self.send(subject, body)
+        self.send(*alerts.render_alert(evaluation, trigger=trigger, event_id=event_id, where=self._where))
 
     def _notice_expired_exemption(self, evaluation: Decision, warning: Finding) -> None:
         """Told once, across all containers (the state table remembers), not on every event."""
         try:
             cluster = evaluation.resource_id or evaluation.cluster_arn
-            first = self._first_notice(f"ExemptionExpired|{cluster}|{warning.detail}")
+            first = self._alerts.first_notice(f"ExemptionExpired|{cluster}|{warning.detail}")
         except Exception:  # the warning is in the log line; a failed notice must not fail the decision
             self._logger.exception("could not record the expired-exemption notice")
             return
         if first:
-            self.send(
-                f"DAS Guard: exemption expired for {evaluation.cluster_id} in {self._account}/{self._region}",
-                f"{warning.detail}.\n\nCluster: {evaluation.cluster_arn}\nDecision now: "
-                f"{evaluation.outcome.value} ({evaluation.reason}): {evaluation.detail}\n\n{warning.fix}",
-            )
-
-    @property
-    def _publishing(self) -> bool:
-        """Result events go out only with a bus configured; otherwise none is even built."""
-        return self._put_events is not None and bool(self._event_bus)
-
-    def _queue_result(self, detail_type: str, resource: str | None, detail: dict[str, Any]) -> None:
-        if not self._publishing:
-            return
-        self._results.append(
-            {
-                "Source": RESULT_SOURCE,
-                "DetailType": detail_type,
-                "Detail": json.dumps(detail),
-                "Resources": [resource] if resource else [],
-                "EventBusName": self._event_bus,
-            }
-        )
+            self.send(*alerts.expired_exemption_notice(evaluation, warning, where=self._where))
 
     def flush_results(self) -> None:
         """Publish the queued result events (ten per PutEvents) and Security Hub findings (100 per import).
         Never fails the decisions they describe."""
         if self.findings is not None:
             self.findings.flush()
-        pending, self._results = self._results, []
-        if not pending or self._put_events is None:
+        if self._results is None:
+            return
+        pending, put_events = self._results.take()
+        if not pending:
             return
         try:
-            refused = self._put_events(pending)
+            refused = put_events(pending)
         except Exception:  # the decisions are in the log lines; a lost result event must not redo them
             self._logger.exception("could not publish result events", extra={"result_events": len(pending)})
             self._metrics.add_metric(name="ResultEventsFailed", unit=MetricUnit.Count, value=len(pending))
@@ -313,119 +267,34 @@ class Reporter:
     def sweep_summary(self, summary: dict[str, Any], violations: list[str], softened: Sequence[str] = ()) -> None:
         """One log line, the summary metric set, one result event, and one alert if anything needs a person."""
         self._logger.info("sweep summary", extra={"sweep": summary})
-        self._queue_result(
-            SWEEP_DETAIL_TYPE,
-            None,
-            {"version": RESULT_FORMAT, "account": self._account, "region": self._region, **summary},
-        )
+        if self._results is not None:
+            where = {"account": self._where.account, "region": self._where.region}
+            self._results.add(SWEEP_DETAIL_TYPE, None, {"version": RESULT_FORMAT, **where, **summary})
         self.flush_results()
-        for name, key in (
-            ("SweepClustersSeen", "clusters_seen"),
-            ("SweepCompliant", "compliant"),
-            ("SweepStarted", "started"),
-            ("SweepScheduled", "scheduled"),
-            ("SweepViolations", "violations"),
-            ("SweepExempt", "exempt"),
-            ("SweepWouldStart", "would_start"),
-            ("SweepHandedOff", "handed_off"),
-            ("SweepStreamsLost", "streams_lost"),
-            ("SweepProtectionLowered", "protection_lowered"),
-        ):
+        for name, key in SWEEP_METRICS:
             self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=summary[key])
         expiring = summary["expiring_exemptions"]
         self._metrics.add_metric(name="ExemptionsExpiringSoon", unit=MetricUnit.Count, value=len(expiring))
-        if not violations and not expiring and not softened and not self._report_only:
-            return
-        lines = [
-            *(
-                [
-                    "This deployment is REPORT-ONLY (EnforcementMode): it starts no stream. Clusters counted as "
-                    "'would start' stay unaudited until it enforces.",
-                    "",
-                ]
-                if self._report_only
-                else []
-            ),
-            f"DAS Guard sweep {summary['sweep_id']} of {self._account}/{self._region}:",
-            f"{summary['clusters_seen']} clusters, {summary['compliant']} with an activity stream, "
-            f"{summary['started']} started now, {summary['scheduled']} starting in their maintenance window, "
-            f"{summary['exempt']} exempt, {summary['violations']} in violation.",
-            "",
-        ]
-        if violations:
-            lines += [
-                "Clusters without a stream that need a person (first 100):",
-                *(f"  - {v}" for v in violations[:100]),
-                "",
-            ]
-        if softened:
-            lines += [
-                "Running streams now guarded by a softer rule (first 100; a stop would no longer be restarted):",
-                *(f"  - {s}" for s in softened[:100]),
-                "",
-            ]
-        if expiring:
-            lines += ["Exemptions expiring within 7 days:", *(f"  - {e}" for e in expiring), ""]
-        mode = " [REPORT-ONLY]" if self._report_only else ""
-        soft = f", {len(softened)} softened" if softened else ""
-        self.send(
-            f"DAS Guard sweep{mode}: {len(violations)} violation(s){soft}, {len(expiring)} exemption(s) expiring in "
-            f"{self._account}/{self._region}",
-            "\n".join(lines),
-        )
+        digest = alerts.sweep_digest(summary, violations, softened, report_only=self._report_only, where=self._where)
+        if digest is not None:
+            self.send(*digest)
 
     def policy_broken(self, err: PolicyError) -> None:
         """Log and alert (once per distinct set of problems) that no cluster can be evaluated."""
-        problems = "\n".join(f"  - {p}" for p in err.problems)
         self._logger.error(
             "policy document is invalid; events are kept and retried",
-            extra={"problems": err.problems, "policy_parameter": self._policy_parameter},
+            extra={"problems": err.problems, "policy_parameter": self._where.policy_parameter},
         )
-        self.alert_once(
-            "policy:" + hashlib.sha256(str(err).encode()).hexdigest()[:12],
-            f"DAS Guard policy invalid in {self._account}/{self._region}",
-            f"The DAS Guard policy document ({err.source}) failed validation, so no cluster can be "
-            f"evaluated. Events are kept and retried, then parked in the dead-letter queue.\n\n"
-            f"Problems:\n{problems}\n\nHow to fix: correct the fields above and save the parameter. "
-            f"Redrive the dead-letter queue afterwards if messages reached it.",
-        )
+        if not self._alerts.sent_recently("policy:" + hashlib.sha256(str(err).encode()).hexdigest()[:12]):
+            self.send(*alerts.policy_invalid(err.source, err.problems, where=self._where))
 
-    def policy_changed(
-        self, announced: Decision, changes: Sequence[str], problems: Sequence[str], *, who: str, version: int
-    ) -> None:
+    def policy_changed(self, changes: Sequence[str], problems: Sequence[str], *, who: str, version: int) -> None:
         """The policy-change notice: who, what changed (weaker lines first), and whether it is still valid."""
-        ordered = sorted(changes, key=lambda line: not line.startswith("WEAKER: "))
-        weaker = any(line.startswith("WEAKER: ") for line in changes)
-        kind = "HIGH: policy INVALID" if problems else ("policy weakened" if weaker else "policy changed")
-        lines = [
-            f"The DAS Guard policy ({self._policy_parameter}) was written by {who}: version {version}.",
-            "",
-            "What changed:",
-            *(f"  - {line}" for line in ordered[:50]),
-        ]
-        if problems:
-            lines += [
-                "",
-                "The new document is INVALID, so no cluster can be evaluated:",
-                *(f"  - {p}" for p in problems),
-            ]
-        lines += [
-            "",
-            "If this change was not agreed with the compliance team, restore the previous version "
-            f"(SSM parameter history of {self._policy_parameter}) and find out why this principal may write it.",
-        ]
-        self.send(f"DAS Guard {kind} by {_short(who)} in {self._account}/{self._region}", "\n".join(lines))
-
-    def alert_once(self, key: str, subject: str, body: str) -> None:
-        if self._once.first(key):
-            self.send(subject, body)
+        self.send(*alerts.policy_changed(changes, problems, who=who, version=version, where=self._where))
 
     def send(self, subject: str, body: str) -> None:
-        """Publish an alert. A failed alert must not fail the decision it reports: log it loudly instead."""
-        try:
-            self._publish(safe_subject(subject), body)
-        except Exception:  # the alert is also in the log line above
-            self._logger.exception("could not publish alert", extra={"alert_subject": subject})
+        """Publish an alert; one that cannot be published is logged and counted (AlertFailed)."""
+        if not self._alerts.send(subject, body):
             self.count("AlertFailed", "Publish")
 
     def count(self, name: str, reason: str) -> None:
@@ -441,4 +310,4 @@ class Reporter:
             metric.add_dimension(name="Reason", value=reason or "None")
 
 
-__all__ = ["Outcome", "Reporter", "render_alert"]
+__all__ = ["Alerts", "Outcome", "Reporter", "ResultEvents", "result_detail"]

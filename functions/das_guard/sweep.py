@@ -155,7 +155,7 @@ class Sweeper:
                     detail=f"{err}; the next sweep tries again",
                 )
             summary.add(evaluation)
-            self._reporter.record(evaluation, trigger=TRIGGER, event_id=sweep_id, alert=False, metrics=False)
+            self._reporter.record(evaluation, trigger=TRIGGER, event_id=sweep_id, summarised=True)
         self._remember_running(running)
         if leftover:
             self._hand_off(

@@ -134,3 +134,20 @@ def test_api_calls_per_event_as_deployed(publishing: Enforcer) -> None:
         "dynamodb:PutItem": 1,
         "events:PutEvents": 1,
     }
+
+
+@pytest.mark.parametrize("name", ["cloudtrail-stop-activity-stream", "cloudtrail-restore-db-cluster-from-snapshot"])
+def test_the_log_line_says_what_the_result_event_says(
+    publishing: Enforcer, subscriber: Callable[[], list[dict[str, Any]]], name: str
+) -> None:
+    """One serialisation of a decision: a SIEM reading result events and an engineer reading logs see the same
+    fields with the same values (the log line leaves out only what every log line has, and empty parts)."""
+    publishing.deliver(sample(name))
+    details = [e["detail"] for e in subscriber()]
+    lines = publishing.decisions()
+    assert len(lines) == len(details) >= 1
+    for line, detail in zip(lines, details, strict=True):
+        shared = {k: v for k, v in detail.items() if k not in {"version", "account", "region", "decided_at"}}
+        assert {k: line[k] for k in shared if k in line} == {k: v for k, v in shared.items() if k in line}
+        assert {k for k, v in shared.items() if v not in (None, [], {}, "")} <= set(line)
+    assert any(line.get("stopped_by") for line in lines) == (name == "cloudtrail-stop-activity-stream")
