@@ -19,11 +19,14 @@ from typing import Any
 
 import pytest
 
+from das_guard.observability import metrics
 from localaws import das_extension
 from localaws.events import sample_names
 from localaws.world import World
 
 GOLDEN = Path(__file__).with_name("behaviour.golden.json")
+# log fields that depend on the run, the process or the code layout, not on what DAS Guard did
+VARIES = frozenset({"timestamp", "xray_trace_id", "location", "cold_start"})
 FLEET = 200
 RESTARTED_BY_SAMPLES = ("orders-pg", "billing-mysql", "orders-pg-dr", "ledger-pg", "payments-pg")
 
@@ -41,7 +44,7 @@ _VOLATILE = [
 def stable(value: Any) -> Any:
     """`value` with what differs between runs and days replaced by placeholders."""
     if isinstance(value, dict):
-        return {k: stable(v) for k, v in sorted(value.items()) if k not in {"timestamp", "xray_trace_id", "location"}}
+        return {k: stable(v) for k, v in sorted(value.items()) if k not in VARIES}
     if isinstance(value, list):
         return [stable(v) for v in value]
     if isinstance(value, str):
@@ -71,6 +74,7 @@ def samples_fingerprint() -> dict[str, Any]:
             for cluster in RESTARTED_BY_SAMPLES:
                 das_extension.set_activity_stream(cluster, "stopped")
             account.api.reset()
+            metrics.clear_metrics()  # what other tests in this process left unflushed is not this event's
             seen = (len(account.decisions()), len(account.alerts()), len(account.result_events()))
             metrics_seen = len(account.metrics())
             answer = account.deliver(world.sample(name))

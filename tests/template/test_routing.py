@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from das_guard.triggers.cloudtrail import CALL_READERS
+from das_guard.triggers.rds_events import RDS_EVENTS
 from localaws.events import expected_sqs_samples
 
 from .conftest import ROOT
@@ -138,3 +140,22 @@ def test_an_instance_change_that_is_not_its_class_is_not_routed(template: dict[s
     del modify["detail"]["requestParameters"]["dBInstanceClass"]
     modify["detail"]["requestParameters"]["backupRetentionPeriod"] = 14
     assert [n for n, pattern in rules(template).items() if matches(pattern, modify)] == []
+
+
+def _routed_names(pattern: Any, key: str) -> set[str]:
+    """Every value of `key` anywhere in an event pattern (eventName under detail or under an $or branch)."""
+    if isinstance(pattern, dict):
+        found = {str(v) for v in pattern.get(key, []) if isinstance(v, str)}
+        return found.union(*(_routed_names(v, key) for k, v in pattern.items() if k != key))
+    if isinstance(pattern, list):
+        return set().union(*(_routed_names(v, key) for v in pattern))
+    return set()
+
+
+def test_the_trigger_tables_and_the_rules_that_feed_the_queue_agree(template: dict[str, Any]) -> None:
+    """A routed call or RDS event nobody reads would be dismissed as UnrecognisedEvent; a row in a trigger table
+    that no rule routes is a trigger that never fires. A new trigger is one row and one pattern entry, both ways."""
+    queue_rules = ("RdsApiCallRule", "RdsTagChangeRule", "RdsChangeRule", "RdsEventRule")
+    patterns = [rules(template)[name] for name in queue_rules]
+    assert set().union(*(_routed_names(p, "eventName") for p in patterns)) == set(CALL_READERS)
+    assert set().union(*(_routed_names(p, "EventID") for p in patterns)) == set(RDS_EVENTS)

@@ -150,11 +150,10 @@ class TestLifecycleTriggers:
     def test_tag_change_on_a_cluster(self) -> None:
         target = parse(load("eventbridge", "cloudtrail-add-tags-to-cluster"))
         assert isinstance(target, Target)
-        assert (target.trigger, target.cluster_id, target.stop, target.is_creation) == (
+        assert (target.trigger, target.cluster_id, target.stop) == (
             "CloudTrail:AddTagsToResource",
             "ledger-pg",
             None,
-            False,
         )
 
     def test_tag_change_on_an_instance_resolves_its_cluster_later(self) -> None:
@@ -195,7 +194,7 @@ class TestLifecycleTriggers:
         assert isinstance(target, Target)
         retry = parse(replace(target, stop=None).retry_message())
         assert isinstance(retry, Target)
-        assert (retry.stop, retry.trigger, retry.is_creation) == (None, "CloudTrail:StopActivityStream", False)
+        assert (retry.stop, retry.trigger) == (None, "CloudTrail:StopActivityStream")
 
 
 class TestWhoChangedTheRule:
