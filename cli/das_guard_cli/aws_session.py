@@ -95,10 +95,10 @@ def endpoint(url: str | None, local: bool) -> Iterator[str | None]:
             with mock.patch.dict(os.environ, values):
                 yield state["endpoint"]
             return
-        try:
-            from localaws.world import World  # noqa: PLC0415 - dev extras, only for --local
+        try:  # the one place the CLI uses the local AWS package: an optional extra, loaded only for --local
+            from localaws.world import World  # noqa: PLC0415
         except ImportError as err:
-            raise SystemExit("--local needs the development extras (pip install -e '.[dev]')") from err
+            raise SystemExit("--local needs the embedded local AWS: pip install 'das-guard[local]'") from err
         with World(server=True) as world:  # the demo's account: the stack and one cluster per sample event
             demo = world.deploy()
             demo.seed_demo_clusters()

@@ -40,6 +40,7 @@ class Inputs:
     lookup_babelfish: Callable[[str], bool | None] | None = None  # by cluster parameter group
     waiting_since: datetime | None = None  # when the event that is still waiting for the cluster was first seen
     readiness_timeout: timedelta | None = None  # how long a cluster may take to get ready; None: no deadline
+    dry_run: bool = False  # the CLI: the start is described as one that would be made ("would start ...")
 
 
 # A start requested for the maintenance window is not requested again for this long (a window comes weekly).
@@ -218,7 +219,7 @@ def _start(
             base,
             outcome=Outcome.STARTED,
             reason="StreamStarted",
-            detail=f"starting {plan}",
+            detail=f"{'would start' if inputs.dry_run else 'starting'} {plan}",
             start=request,
             warnings=warnings,
         )
@@ -236,7 +237,8 @@ def _start(
         base,
         outcome=Outcome.SCHEDULED,
         reason="MaintenanceWindow",
-        detail=f"requesting {plan}: the cluster already carries workload, and starting a stream at once restarts it",
+        detail=f"{'would request' if inputs.dry_run else 'requesting'} {plan}: the cluster already carries workload, "
+        "and starting a stream at once restarts it",
         fix="Nothing to do. To start it at once (a restart), set apply_immediately: true on the rule that applies.",
         start=request,
         warnings=warnings,

@@ -87,6 +87,7 @@ class Enforcer:
             self._clusters.babelfish_enabled,
             waiting_since,
             self._readiness_timeout,
+            self._dry_run,
         )
 
     def evaluate(self, target: Target) -> list[Decision]:

@@ -95,10 +95,10 @@ class Match(BaseModel):
 
     def matches(self, tags: Mapping[str, str]) -> bool:
         """All conditions must hold (AND). Tag keys and values are case-sensitive, as in AWS."""
-        return all(_condition_holds(cond, tags.get(key)) for key, cond in self.tags.items())
+        return all(condition_holds(cond, tags.get(key)) for key, cond in self.tags.items())
 
 
-def _condition_holds(condition: TagCondition, value: str | None) -> bool:
+def condition_holds(condition: TagCondition, value: str | None) -> bool:
     if isinstance(condition, TagPresence):
         return (value is not None) == condition.present
     if isinstance(condition, list):
@@ -182,7 +182,7 @@ class ExemptionMatch(BaseModel):
             fnmatch.fnmatchcase(cluster_id, pattern.lower()) for pattern in self.cluster_ids
         ):
             return False
-        return self.tags is None or all(_condition_holds(c, tags.get(k)) for k, c in self.tags.items())
+        return self.tags is None or all(condition_holds(c, tags.get(k)) for k, c in self.tags.items())
 
 
 class Exemption(BaseModel):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from das_guard_cli import report
-from das_guard_cli.main import AuditRow
+from das_guard_cli.audit import AuditRow
 
 from .test_cli import REGION, cli, demo_account
 

@@ -340,7 +340,7 @@ class TestPush:
         path = tmp_path / "p.yaml"
         path.write_text("version: 1\ndefaults:\n  kms_key: alias/das-guard\n")
         assert cli("policy", "push", str(path), *REGION).exit_code == 2  # no terminal, no --yes
-        monkeypatch.setattr("das_guard_cli.main.interactive", lambda: True)
+        monkeypatch.setattr("das_guard_cli.policy_commands.interactive", lambda: True)
         declined = runner.invoke(app, ["policy", "push", str(path), *REGION], input="n\n")
         assert declined.exit_code == 1
         assert self.deployed(session) == scenario.DEMO_POLICY

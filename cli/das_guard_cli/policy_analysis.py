@@ -1,5 +1,6 @@
 """Questions compliance teams ask of a policy, answered without AWS: which rules can never match, which
-exemptions expired, and which tag changes would move a cluster to another rule. Used by the CLI."""
+exemptions expired, and which tag changes would move a cluster to another rule. Only the CLI asks them,
+so this lives in the CLI package, not in the function's."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from .policy import Exemption, Match, PolicyDocument, Rule, TagCondition, TagPresence, _condition_holds
+from das_guard.policy import Exemption, Match, PolicyDocument, Rule, TagCondition, TagPresence, condition_holds
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def why_not(rule: Rule, tags: Mapping[str, str]) -> list[str]:
     """The tag conditions of `rule` that the cluster's tags do not meet, each as the change that would meet it."""
     changes = []
     for key, cond in rule.match.tags.items():
-        if _condition_holds(cond, tags.get(key)):
+        if condition_holds(cond, tags.get(key)):
             continue
         if isinstance(cond, TagPresence):
             changes.append(f"add tag {key!r}" if cond.present else f"remove tag {key!r}")

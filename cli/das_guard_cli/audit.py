@@ -1,0 +1,306 @@
+"""`das-guard audit`: every cluster of the regions (or of the organisation) decided read-only by the deployed
+function's own `decide()`, one row each, as a table, JSON, CSV, Markdown, HTML, ASFF or OCSF."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Annotated
+
+import boto3
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from das_guard import app as composition
+from das_guard.clock import SystemClock
+from das_guard.decide import decide
+from das_guard.model import Decision, Outcome
+from das_guard.policy import PolicyDocument
+
+from . import aws_session, org_audit, report
+from .common import (
+    DEFAULT_PARAMETER,
+    FINDINGS,
+    Endpoint,
+    Local,
+    Parameter,
+    PolicyPath,
+    Profile,
+    Region,
+    StateTable,
+    Usage,
+    aws_errors,
+    default_region,
+    err,
+    load_policy,
+    not_deployed,
+    print_table,
+    read_only_enforcer,
+    reader_for,
+    regions_of,
+    run,
+    start_timing,
+)
+
+# One vocabulary: an audit's verdict is the outcome the deployed function would record for the cluster now (README,
+# outcome catalogue), in its dry-run form - a stream DAS Guard would start is `WouldStart` (reason `StreamMissing`),
+# since nothing was started. Failing: no audit yet, for whatever reason.
+FAILING_VERDICTS = {
+    Outcome.WOULD_START.value,
+    Outcome.SCHEDULED.value,
+    Outcome.VIOLATION.value,
+    Outcome.FAILED.value,
+    Outcome.TAMPERED.value,
+}
+
+
+def verdict_of(decision: Decision) -> tuple[str, str]:
+    """(verdict, reason) of a read-only decision, in the enforcer's outcome vocabulary."""
+    if decision.outcome is Outcome.STARTED:
+        return Outcome.WOULD_START.value, "StreamMissing"
+    return decision.outcome.value, decision.reason
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    region: str
+    cluster: str
+    engine: str
+    version: str
+    classes: str
+    stream: str
+    rule: str
+    verdict: str
+    reason: str
+    detail: str
+    start: str = "-"  # when the stream DAS Guard would start begins: now (a restart) or in the maintenance window
+    account: str = "-"  # the account the cluster is in
+    # evidence: what an auditor files
+    cluster_arn: str = "-"
+    fix: str = "-"
+    warnings: str = "-"
+    checked_at: str = "-"  # when DAS Guard read the cluster (UTC, ISO 8601)
+    policy: str = "-"  # which policy decided: the parameter and its version, or the file and its digest
+
+
+def audit_region(
+    reader: composition.App,
+    region: str,
+    policy: PolicyDocument,
+    progress: Progress | None,
+    account: str = "-",
+    policy_ref: str = "-",
+) -> list[tuple[AuditRow, Decision]]:
+    """Every cluster of the region, decided read-only: the row people read and the decision it came from."""
+    holds, _ = reader.state.sweep_state(reader.clock.now())
+    inputs = read_only_enforcer(reader, policy).inputs(check_holds=True, holds=holds)
+    task = (
+        progress.add_task(f"{account}/{region}: clusters" if account != "-" else f"{region}: clusters")
+        if progress
+        else None
+    )
+    rows = []
+    for cluster in reader.clusters.region_clusters():
+        decision = decide(cluster, policy, inputs)
+        rows.append(
+            (
+                AuditRow(
+                    region,
+                    cluster.identifier,
+                    cluster.engine,
+                    cluster.engine_version,
+                    ",".join(sorted({i.instance_class for i in cluster.instances})) or "-",
+                    cluster.stream_status if cluster.is_aurora else "n/a",
+                    decision.rule or "-",
+                    *verdict_of(decision),
+                    decision.detail,
+                    start_timing(decision),
+                    account if account != "-" else (cluster.arn.split(":")[4] or "-"),  # the ARN names the account
+                    cluster.arn,
+                    decision.fix or "-",
+                    "; ".join(f"{w.code}: {w.detail}" for w in decision.warnings) or "-",
+                    reader.clock.now().isoformat(timespec="seconds"),
+                    policy_ref,
+                ),
+                decision,
+            )
+        )
+        if progress is not None and task is not None:
+            progress.advance(task)
+    return rows
+
+
+def policy_reference(path: Path | None, reader: composition.App) -> str:
+    """Which policy decided, as evidence: the file and its digest, or the parameter and its version."""
+    if path is not None:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+        return f"{path} sha256:{digest}"
+    parameter = reader.policy_parameter
+    return f"{parameter.parameter} v{parameter.version}" if parameter.version else parameter.parameter
+
+
+def render(rows: list[AuditRow], fmt: str) -> str:
+    fields = list(AuditRow.__dataclass_fields__)
+    if fmt == "json":
+        return json.dumps([asdict(r) for r in rows], indent=2) + "\n"
+    if fmt == "csv":
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(asdict(r) for r in rows)
+        return buffer.getvalue()
+    if fmt == "html":
+        return report.html(rows)
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(fields) + " |", "|" + "---|" * len(fields)]
+        lines += ["| " + " | ".join(str(getattr(r, f)).replace("|", "\\|") for f in fields) + " |" for r in rows]
+        return "\n".join(lines) + "\n"
+    raise Usage(f"unknown format {fmt!r}")
+
+
+def audit(
+    region: Region = None,
+    all_regions: Annotated[bool, typer.Option("--all-regions", help="Every region enabled in the account.")] = False,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json, csv or markdown.")] = "table",
+    policy: PolicyPath = None,
+    parameter: Parameter = DEFAULT_PARAMETER,
+    state_table: StateTable = None,
+    profile: Profile = None,
+    endpoint_url: Endpoint = None,
+    local: Local = False,
+    org: Annotated[
+        bool, typer.Option("--org", help="Every account of the organisation, through the read-only audit role.")
+    ] = False,
+    ou: Annotated[list[str] | None, typer.Option("--ou", help="With --org: only these OUs (repeatable).")] = None,
+    role_name: Annotated[
+        str, typer.Option(help="With --org: the read-only role the StackSet deploys.")
+    ] = org_audit.DEFAULT_ROLE,
+    parallel: Annotated[int, typer.Option(min=1, max=64, help="With --org: accounts read at the same time.")] = 8,
+) -> None:
+    """Evaluate every cluster (read-only) and print its verdict. Exit 1 if any cluster lacks a stream it needs."""
+
+    def body() -> int:
+        if fmt not in ("table", "json", "csv", "markdown", "html", "asff", "ocsf"):
+            raise Usage(f"--format must be table, json, csv, markdown, html, asff or ocsf, not {fmt!r}")
+        if ou and not org:
+            raise Usage("--ou needs --org")
+        if org:
+            with aws_session.endpoint(endpoint_url, local):
+                return audit_organisation(
+                    region, fmt, policy, parameter, state_table, profile, ou or [], role_name, parallel
+                )
+        if fmt in ("asff", "ocsf"):
+            raise Usage(f"--format {fmt} needs --org (findings name their account)")
+        with aws_session.endpoint(endpoint_url, local):
+            target = aws_session.Target(regions_of(region, default_region()), profile)
+            if all_regions:
+                with aws_errors():
+                    ec2 = target.session(target.regions[0]).client("ec2")
+                    enabled = sorted(r["RegionName"] for r in ec2.describe_regions()["Regions"])
+                target = aws_session.Target(tuple(enabled), profile)
+            rows: list[AuditRow] = []
+            uncovered: list[str] = []
+            with (
+                Progress(
+                    TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
+                ) as progress,
+                aws_errors(),
+            ):
+                for each in target.regions:
+                    reader = reader_for(target, each, parameter, state_table)
+                    try:
+                        region_policy = load_policy(policy, reader.policy_parameter)
+                    except Usage as error:
+                        if not all_regions:
+                            raise
+                        uncovered.append(f"{each}: not audited: {not_deployed(error, parameter)}")
+                        continue
+                    ref = policy_reference(policy, reader)
+                    rows += [r for r, _ in audit_region(reader, each, region_policy, progress, "-", ref)]
+        if fmt == "table":
+            columns = ["region", "cluster", "engine", "version", "classes", "stream", "rule", "verdict", "reason"]
+            print_table(
+                f"DAS Guard audit: {len(rows)} clusters",
+                columns,
+                [[str(getattr(r, c)) for c in columns] for r in rows],
+                [r.verdict in FAILING_VERDICTS for r in rows],
+            )
+        else:
+            sys.stdout.write(render(rows, fmt))
+        for line in uncovered:
+            err.print(line)
+        failing = sum(1 for r in rows if r.verdict in FAILING_VERDICTS)
+        gaps = f"; {len(uncovered)} region(s) without DAS Guard" if uncovered else ""
+        err.print(f"{len(rows)} clusters, {failing} without the stream the policy requires{gaps}")
+        return FINDINGS if failing or uncovered else 0
+
+    run(body)
+
+
+def audit_organisation(
+    region: list[str] | None,
+    fmt: str,
+    policy: Path | None,
+    parameter: str,
+    state_table: str | None,
+    profile: str | None,
+    ous: list[str],
+    role_name: str,
+    parallel: int,
+) -> int:
+    """audit --org: every account (or OU), every region asked, in parallel; the same rows, with an account column."""
+    home = aws_session.Target(regions_of(region, default_region()), profile)
+    regions = home.regions
+    caller = boto3.Session(profile_name=profile, region_name=regions[0])  # unguarded: sts:AssumeRole only
+    with aws_errors():
+        chosen = org_audit.accounts(home.session(regions[0]), ous)
+    if not chosen:
+        raise Usage("no account found (are you in the management account or a delegated administrator?)")
+    now = SystemClock().now()
+
+    def one(account: org_audit.Account) -> list[tuple[AuditRow, Decision]]:
+        target = org_audit.guarded_target(regions, org_audit.assume(caller, account, role_name))
+        found: list[tuple[AuditRow, Decision]] = []
+        for each in regions:
+            reader = reader_for(target, each, parameter, state_table or f"{role_name.removesuffix('-audit')}-state")
+            region_policy = load_policy(policy, reader.policy_parameter)
+            ref = policy_reference(policy, reader)
+            found += audit_region(reader, each, region_policy, None, account.id, ref)
+        return found
+
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
+    ) as progress:
+        task = progress.add_task("accounts", total=len(chosen))
+        results, skipped = org_audit.audit_accounts(
+            chosen, one, parallel=parallel, advance=lambda: progress.advance(task)
+        )
+    results.sort(key=lambda pair: (pair[0].account, pair[0].region, pair[0].cluster))
+    rows = [row for row, _ in results]
+    if fmt in ("asff", "ocsf"):
+        build = org_audit.asff if fmt == "asff" else org_audit.ocsf
+        documents = [build(d, r.account, r.region, now) for r, d in results]
+        sys.stdout.write(json.dumps([d for d in documents if d is not None], indent=2) + "\n")
+    elif fmt == "table":
+        columns = ["account", "region", "cluster", "engine", "version", "stream", "rule", "verdict", "reason"]
+        print_table(
+            f"DAS Guard audit: {len(rows)} clusters in {len(chosen) - len(skipped)} accounts",
+            columns,
+            [[str(getattr(r, c)) for c in columns] for r in rows],
+            [r.verdict in FAILING_VERDICTS for r in rows],
+        )
+    else:
+        sys.stdout.write(render(rows, fmt))
+    for gap in skipped:
+        err.print(f"account {gap.account.id} ({gap.account.name}): not audited: {gap.why}")
+    failing = sum(1 for r in rows if r.verdict in FAILING_VERDICTS)
+    err.print(
+        f"{len(rows)} clusters in {len(chosen) - len(skipped)} of {len(chosen)} accounts, "
+        f"{failing} without the stream the policy requires"
+    )
+    return 1 if failing or skipped else 0
