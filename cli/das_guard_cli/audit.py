@@ -144,6 +144,15 @@ def policy_reference(path: Path | None, reader: composition.App) -> str:
     return f"{parameter.parameter} v{parameter.version}" if parameter.version else parameter.parameter
 
 
+def show(rows: list[AuditRow], fmt: str, title: str, columns: list[str]) -> None:
+    """The rows on stdout: a table of `columns` (failing rows marked), or every field in `fmt`."""
+    if fmt != "table":
+        sys.stdout.write(render(rows, fmt))
+        return
+    cells = [[str(getattr(r, c)) for c in columns] for r in rows]
+    print_table(title, columns, cells, [r.verdict in FAILING_VERDICTS for r in rows])
+
+
 def render(rows: list[AuditRow], fmt: str) -> str:
     fields = list(AuditRow.__dataclass_fields__)
     if fmt == "json":
@@ -222,16 +231,8 @@ def audit(
                         continue
                     ref = policy_reference(policy, reader)
                     rows += [r for r, _ in audit_region(reader, each, region_policy, progress, "-", ref)]
-        if fmt == "table":
-            columns = ["region", "cluster", "engine", "version", "classes", "stream", "rule", "verdict", "reason"]
-            print_table(
-                f"DAS Guard audit: {len(rows)} clusters",
-                columns,
-                [[str(getattr(r, c)) for c in columns] for r in rows],
-                [r.verdict in FAILING_VERDICTS for r in rows],
-            )
-        else:
-            sys.stdout.write(render(rows, fmt))
+        columns = ["region", "cluster", "engine", "version", "classes", "stream", "rule", "verdict", "reason"]
+        show(rows, fmt, f"DAS Guard audit: {len(rows)} clusters", columns)
         for line in uncovered:
             err.print(line)
         failing = sum(1 for r in rows if r.verdict in FAILING_VERDICTS)
@@ -286,16 +287,9 @@ def audit_organisation(
         build = org_audit.asff if fmt == "asff" else org_audit.ocsf
         documents = [build(d, r.account, r.region, now) for r, d in results]
         sys.stdout.write(json.dumps([d for d in documents if d is not None], indent=2) + "\n")
-    elif fmt == "table":
-        columns = ["account", "region", "cluster", "engine", "version", "stream", "rule", "verdict", "reason"]
-        print_table(
-            f"DAS Guard audit: {len(rows)} clusters in {len(chosen) - len(skipped)} accounts",
-            columns,
-            [[str(getattr(r, c)) for c in columns] for r in rows],
-            [r.verdict in FAILING_VERDICTS for r in rows],
-        )
     else:
-        sys.stdout.write(render(rows, fmt))
+        columns = ["account", "region", "cluster", "engine", "version", "stream", "rule", "verdict", "reason"]
+        show(rows, fmt, f"DAS Guard audit: {len(rows)} clusters in {len(chosen) - len(skipped)} accounts", columns)
     for gap in skipped:
         err.print(f"account {gap.account.id} ({gap.account.name}): not audited: {gap.why}")
     failing = sum(1 for r in rows if r.verdict in FAILING_VERDICTS)

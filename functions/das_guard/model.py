@@ -71,7 +71,6 @@ class InstanceInfo:
     identifier: str
     instance_class: str
     status: str
-    is_writer: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,6 @@ class ClusterInfo:
     def from_api(cls, cluster: Mapping[str, Any], instances: Sequence[Mapping[str, Any]]) -> ClusterInfo:
         """Build from a DescribeDBClusters item and the DescribeDBInstances items of its members."""
         member_ids = tuple(m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", []))
-        writers = {m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", []) if m.get("IsClusterWriter")}
         return cls(
             arn=cluster["DBClusterArn"],
             identifier=cluster["DBClusterIdentifier"],
@@ -135,7 +133,6 @@ class ClusterInfo:
                     identifier=i["DBInstanceIdentifier"],
                     instance_class=i.get("DBInstanceClass", ""),
                     status=i.get("DBInstanceStatus", "unknown"),
-                    is_writer=i["DBInstanceIdentifier"] in writers,
                 )
                 for i in instances
             ),

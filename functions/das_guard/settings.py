@@ -14,6 +14,10 @@ class ConfigurationError(RuntimeError):
 
 @dataclass(frozen=True)
 class Settings:
+    """Every setting with its default, written once: `from_env` reads overrides on top of these defaults. A plain
+    dataclass, not a pydantic settings model: the first event of a cold start does not need pydantic (the policy
+    schema loads it later, only where a document is parsed)."""
+
     region: str
     account: str
     policy_parameter: str
@@ -40,21 +44,26 @@ class Settings:
         missing = [name for name in required if not env.get(name)]
         if missing:
             raise ConfigurationError("missing environment variables: " + ", ".join(missing))
+        default = cls(region="", account="", policy_parameter="")
         return cls(
             region=env["AWS_REGION"],
             account=env["DAS_GUARD_ACCOUNT_ID"],
             policy_parameter=env["DAS_GUARD_POLICY_PARAMETER"],
             alert_topic_arn=env.get("DAS_GUARD_ALERT_TOPIC_ARN") or None,
             queue_url=env.get("DAS_GUARD_QUEUE_URL") or None,
-            readiness_timeout=timedelta(minutes=_int(env, "DAS_GUARD_READINESS_TIMEOUT_MINUTES", 180)),
-            policy_cache_seconds=_int(env, "DAS_GUARD_POLICY_CACHE_SECONDS", 60),
-            max_receive_count=_int(env, "DAS_GUARD_MAX_RECEIVE_COUNT", 5),
-            retry_base_seconds=_int(env, "DAS_GUARD_RETRY_BASE_SECONDS", 60),
-            retry_max_seconds=min(_int(env, "DAS_GUARD_RETRY_MAX_SECONDS", 180), 900),
+            readiness_timeout=timedelta(
+                minutes=_int(
+                    env, "DAS_GUARD_READINESS_TIMEOUT_MINUTES", int(default.readiness_timeout.total_seconds()) // 60
+                )
+            ),
+            policy_cache_seconds=_int(env, "DAS_GUARD_POLICY_CACHE_SECONDS", default.policy_cache_seconds),
+            max_receive_count=_int(env, "DAS_GUARD_MAX_RECEIVE_COUNT", default.max_receive_count),
+            retry_base_seconds=_int(env, "DAS_GUARD_RETRY_BASE_SECONDS", default.retry_base_seconds),
+            retry_max_seconds=min(_int(env, "DAS_GUARD_RETRY_MAX_SECONDS", default.retry_max_seconds), 900),
             state_table=env.get("DAS_GUARD_STATE_TABLE") or None,
             report_only=_enforcement_mode(env) == "report-only",
             event_bus=env.get("DAS_GUARD_EVENT_BUS") or None,
-            max_exemption_days=_int(env, "DAS_GUARD_MAX_EXEMPTION_DAYS", 365),
+            max_exemption_days=_int(env, "DAS_GUARD_MAX_EXEMPTION_DAYS", default.max_exemption_days),
             security_hub=env.get("DAS_GUARD_SECURITY_HUB") == "true",
         )
 
