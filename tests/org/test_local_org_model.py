@@ -1,4 +1,4 @@
-"""The local-AWS additions for organisations (localaws/das_extension.py), each against the rule AWS applies."""
+"""The local-AWS additions for organisations (localaws/das_extension/), each against the rule AWS applies."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ KEY_ARN = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-123456
 def cluster(engine: str = "aurora-postgresql", version: str = "15.4", *classes: str, **fields: Any) -> ClusterInfo:
     classes = classes or ("db.r6g.large",)
     instances = tuple(
-        InstanceInfo(f"i{n}", c, fields.pop("instance_status", "available"), n == 0) for n, c in enumerate(classes)
+        InstanceInfo(f"i{n}", c, fields.pop("instance_status", "available")) for n, c in enumerate(classes)
     )
     base = ClusterInfo(
         arn="arn:aws:rds:us-east-1:123456789012:cluster:c1",

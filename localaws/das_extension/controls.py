@@ -1,0 +1,142 @@
+"""Simulation controls: what time or RDS does outside any API call (streams settling, queues' delays running out,
+maintenance windows), and clusters moto cannot create (DocumentDB) or name (blue/green)."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime, timedelta
+from typing import Any
+
+from moto.rds.models import DBCluster, RDSBackend, rds_backends
+from moto.sqs.models import sqs_backends
+
+from .clock import now as _now
+from .streams import DEFAULT_ACCOUNT_ID, STREAM_PREFIX, _stream
+
+
+# --- simulation controls ---------------------------------------------------------------------------------
+def settle_activity_streams() -> int:
+    """Let time pass: every `starting` stream becomes `started`, every `stopping` one `stopped`, and a start pending
+    for the maintenance window begins (`starting`) once that window has passed by the clock (`use_clock`)."""
+    changed = 0
+    for cluster in _all_clusters():
+        stream = _stream(cluster)
+        pending = stream.get("pending_since")
+        if stream["status"] in ("starting", "stopping"):
+            stream["status"] = {"starting": "started", "stopping": "stopped"}[stream["status"]]
+            changed += 1
+        elif pending is not None and _now() >= (window := next_window(cluster.preferred_maintenance_window, pending)):
+            # started in the window; minutes later it is running, like any other start
+            stream.update(
+                status="started" if _now() >= window + timedelta(minutes=1) else "starting", pending_since=None
+            )
+            changed += 1
+    return changed
+
+
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def next_window(window: str, after: datetime) -> datetime:
+    """The start of the first maintenance window ("wed:02:40-wed:03:10", UTC) after `after` (naive UTC)."""
+    day, hour, minute = window.split("-", 1)[0].split(":")
+    start = after.replace(hour=int(hour), minute=int(minute), second=0, microsecond=0)
+    start += timedelta(days=(_DAYS.index(day.lower()) - after.weekday()) % 7)
+    return start if start > after else start + timedelta(days=7)
+
+
+def let_time_pass_in_queues(seconds: float) -> int:
+    """Let `seconds` pass for SQS: delayed messages (DelaySeconds) and invisible ones (visibility timeout) become
+    due that much sooner. moto keeps both as wall-clock instants; the local world's clock moves instead, so
+    its queues are told. Returns how many delayed messages became deliverable."""
+    shift_ms = seconds * 1000
+    now_ms = time.time() * 1000
+    due = 0
+    for account_backends in sqs_backends.values():
+        for backend in account_backends.values():
+            for queue in backend.queues.values():
+                for message in queue._messages:
+                    was_delayed = message.delayed_until > now_ms
+                    message.delayed_until -= shift_ms
+                    message.visible_at -= shift_ms
+                    due += was_delayed and message.delayed_until <= now_ms
+    return due
+
+
+def queued_messages(queue_url: str, *, region: str, account: str) -> list[dict[str, Any]]:
+    """Every message on a queue, delayed or in flight included, with the seconds until it is due (0: now)."""
+    queue = sqs_backends[account][region].queues[queue_url.rstrip("/").rsplit("/", 1)[-1]]
+    now_ms = time.time() * 1000
+    return [
+        {"body": json.loads(m.body), "delay": max(0, round((m.delayed_until - now_ms) / 1000))} for m in queue._messages
+    ]
+
+
+def set_activity_stream(
+    cluster_id: str,
+    status: str,
+    mode: str = "async",
+    kms_key_id: str | None = None,
+    *,
+    region: str = "us-east-1",
+    account: str = DEFAULT_ACCOUNT_ID,
+) -> None:
+    """Seed a cluster whose stream was started earlier (by someone else)."""
+    cluster = rds_backends[account][region].clusters[cluster_id]
+    _stream(cluster).update(
+        status=status, mode=mode, kms_key_id=kms_key_id, stream_name=STREAM_PREFIX + cluster.db_cluster_resource_id
+    )
+
+
+def hold_cluster_status(
+    cluster_id: str, status: str | None, *, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT_ID
+) -> None:
+    """Keep a cluster in `status` (e.g. `creating`) until released with `status=None`."""
+    cluster = rds_backends[account][region].clusters[cluster_id]
+    if status is None:
+        cluster.__dict__.pop("_das_held_status", None)
+        cluster.status = "available"
+    else:
+        cluster.__dict__["_das_held_status"] = status
+
+
+def pin_blue_green(deployment_id: str, pinned_id: str, green_name: str, *, region: str, account: str) -> None:
+    """Give a blue/green deployment (and its green cluster) the fixed names a sample event uses; moto draws both at
+    random. A simulation control for the demo and the tests, like `hold_cluster_status`."""
+    backend: RDSBackend = rds_backends[account][region]
+    deployment = backend.blue_green_deployments.pop(deployment_id)
+    deployment.blue_green_deployment_identifier = pinned_id
+    backend.blue_green_deployments[pinned_id] = deployment
+    green = next(c for c in backend.clusters.values() if c.db_cluster_arn == deployment.target)
+    backend.modify_db_cluster(
+        {"db_cluster_identifier": green.db_cluster_identifier, "new_db_cluster_identifier": green_name}
+    )
+    deployment.target = green.db_cluster_arn
+    deployment.set_status(deployment.SupportedStates.AVAILABLE)
+
+
+def add_foreign_cluster(
+    cluster_id: str,
+    engine: str,
+    engine_version: str,
+    *,
+    region: str = "us-east-1",
+    account: str = DEFAULT_ACCOUNT_ID,
+    tags: list[dict[str, str]] | None = None,
+) -> str:
+    """A cluster of an engine moto cannot create (e.g. `docdb`) as RDS's DescribeDBClusters lists it."""
+    backend = rds_backends[account][region]
+    cluster = DBCluster(backend, db_cluster_identifier=cluster_id, engine="neptune", tags=tags or [])
+    cluster.engine = engine
+    cluster.engine_version = engine_version
+    backend.clusters[cluster.db_cluster_identifier] = cluster
+    return str(cluster.arn)
+
+
+def _all_clusters() -> list[DBCluster]:
+    clusters: list[DBCluster] = []
+    for account_backends in rds_backends.values():
+        for backend in account_backends.values():
+            clusters.extend(backend.clusters.values())
+    return clusters
