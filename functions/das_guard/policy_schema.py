@@ -1,0 +1,281 @@
+"""The central policy document's schema (pydantic) and its tag matching; parsing and error wording are in policy.py.
+
+The document is owned by the compliance team and stored as JSON in one SSM parameter. Cluster tags only
+*select* a rule; everything a rule does (enforce, report, exempt, key, mode) is written here. So a person
+who can tag a cluster can only move it between rules the compliance team wrote, never switch enforcement
+off on their own.
+
+Example::
+
+    {
+      "version": 1,
+      "defaults": {"action": "enforce", "mode": "async", "kms_key": "alias/das-guard"},
+      "rules": [
+        {"name": "pci", "match": {"tags": {"data-class": ["pci", "pii"]}}, "mode": "sync"},
+        {"name": "sandboxes", "match": {"tags": {"env": "sandbox"}}, "action": "exempt",
+         "reason": "No production data; approved by CISO 2026-03"}
+      ]
+    }
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Mapping
+from datetime import date, timedelta
+from typing import Annotated, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from .policy_terms import (
+    MAX_EXEMPTION_DAYS,
+    NEW_CLUSTERS,
+    Action,
+    ApplyImmediately,
+    EffectiveRule,
+    OnStop,
+    StreamMode,
+)
+
+_KEY_ID = r"(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|mrk-[0-9a-f]{32})"
+_ALIAS_NAME = r"alias/[a-zA-Z0-9/_-]{1,250}"
+KMS_KEY_REFERENCE = re.compile(
+    rf"^(?:{_KEY_ID}|{_ALIAS_NAME}"
+    rf"|arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{{12}}:(?:key/{_KEY_ID}|{_ALIAS_NAME}))$"
+)
+AWS_MANAGED_ALIAS = re.compile(r"(^|:)alias/aws/")
+
+
+TagKey = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+TagValue = Annotated[str, StringConstraints(max_length=256)]
+
+
+class TagPresence(BaseModel):
+    """`{"present": true}` matches any value of the key; `{"present": false}` matches its absence."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    present: bool
+
+
+TagCondition = TagValue | Annotated[list[TagValue], Field(min_length=1)] | TagPresence
+
+
+class Match(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    tags: Annotated[dict[TagKey, TagCondition], Field(min_length=1)]
+
+    def matches(self, tags: Mapping[str, str]) -> bool:
+        """All conditions must hold (AND). Tag keys and values are case-sensitive, as in AWS."""
+        return all(condition_holds(cond, tags.get(key)) for key, cond in self.tags.items())
+
+
+def condition_holds(condition: TagCondition, value: str | None) -> bool:
+    if isinstance(condition, TagPresence):
+        return (value is not None) == condition.present
+    if isinstance(condition, list):
+        return value in condition
+    return value == condition
+
+
+class _Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    action: Action | None = None
+    mode: StreamMode | None = None
+    kms_key: str | None = None
+    apply_immediately: ApplyImmediately | None = None
+    on_stop: OnStop | None = None
+
+    @field_validator("kms_key")
+    @classmethod
+    def _key_is_usable(cls, kms_key: str | None) -> str | None:
+        if kms_key is None:
+            return kms_key
+        if AWS_MANAGED_ALIAS.search(kms_key):
+            raise ValueError(
+                f"{kms_key!r} is an AWS managed key; database activity streams need a customer managed key"
+            )
+        if not KMS_KEY_REFERENCE.match(kms_key):
+            raise ValueError(f"{kms_key!r} is not a key ID, key ARN, alias name (alias/...) or alias ARN")
+        return kms_key
+
+
+class Defaults(_Settings):
+    """The rule for clusters that no rule matches. Every field a rule omits is taken from here."""
+
+    action: Action = Action.ENFORCE
+    mode: StreamMode = StreamMode.ASYNC
+    # Starting a stream immediately restarts the cluster: harmless while it is being brought up, an outage once it
+    # carries workload. By default only clusters still new get it at once; the rest in their maintenance window.
+    apply_immediately: ApplyImmediately = NEW_CLUSTERS
+    on_stop: OnStop = OnStop.RESTART
+
+    @field_validator("action")
+    @classmethod
+    def _never_exempt_by_default(cls, action: Action) -> Action:
+        if action is Action.EXEMPT:
+            raise ValueError(
+                "'exempt' as the default would leave every cluster no rule names unaudited, with no reason or "
+                "expiry; use 'report-only', and exempt clusters by rules with a reason or by time-boxed exemptions"
+            )
+        return action
+
+
+class Rule(_Settings):
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    description: str = ""
+    match: Match
+    reason: str = ""
+
+    @model_validator(mode="after")
+    def _exemptions_are_justified(self) -> Rule:
+        if self.action is Action.EXEMPT and not self.reason.strip():
+            raise ValueError(f"rule {self.name!r} exempts clusters, so it needs a 'reason'")
+        return self
+
+
+class ExemptionMatch(BaseModel):
+    """Clusters by identifier pattern (`legacy-*`, shell-style) and/or by tags; all given conditions must hold."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    cluster_ids: (
+        Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=63)]], Field(min_length=1)] | None
+    ) = None
+    tags: Annotated[dict[TagKey, TagCondition], Field(min_length=1)] | None = None
+
+    @model_validator(mode="after")
+    def _says_something(self) -> ExemptionMatch:
+        if self.cluster_ids is None and self.tags is None:
+            raise ValueError("an exemption must match 'cluster_ids' or 'tags' (or both)")
+        return self
+
+    def matches(self, cluster_id: str, tags: Mapping[str, str]) -> bool:
+        if self.cluster_ids is not None and not any(
+            fnmatch.fnmatchcase(cluster_id, pattern.lower()) for pattern in self.cluster_ids
+        ):
+            return False
+        return self.tags is None or all(condition_holds(c, tags.get(k)) for k, c in self.tags.items())
+
+
+class Exemption(BaseModel):
+    """A time-boxed exception: it needs a reason and ends on `expires` (the last day it applies)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    match: ExemptionMatch
+    reason: Annotated[str, StringConstraints(min_length=3)]
+    expires: date
+    approved_by: str = ""
+
+    @field_validator("expires")
+    @classmethod
+    def _time_boxed(cls, expires: date, info: ValidationInfo) -> date:
+        """An exemption ending in 9999 is a permanent hole: the deployment sets how far ahead one may end. The
+        bound is checked against the day the document is validated (`context`), so it never expires by itself."""
+        context = info.context if isinstance(info.context, dict) else {}
+        today, days = context.get("today"), int(context.get("max_exemption_days", MAX_EXEMPTION_DAYS))
+        if isinstance(today, date) and expires > today + timedelta(days=days):
+            raise ValueError(
+                f"expires {expires.isoformat()} is more than {days} days after today ({today.isoformat()}); "
+                "exemptions are time-boxed: renew one when it ends (the limit is the stack's MaxExemptionDays)"
+            )
+        return expires
+
+    def active_on(self, today: date) -> bool:
+        return today <= self.expires
+
+
+# A principal pattern names one account and one role or user: `*` may narrow a session or a path, never widen the
+# grant to every account, every role or every principal (that would let anyone switch auditing off).
+PRINCIPAL_PATTERN = re.compile(r"^arn:aws[a-z-]*:(iam|sts)::\d{12}:(role|assumed-role|user)/[A-Za-z0-9+=,.@_-]+(/.*)?$")
+
+
+def _one_account_one_role(principal: str) -> str:
+    if not PRINCIPAL_PATTERN.match(principal):
+        raise ValueError(
+            f"{principal!r} must be the ARN of one role or user in one account, e.g. "
+            "arn:aws:iam::111122223333:role/BreakGlass or arn:aws:sts::111122223333:assumed-role/BreakGlass/*"
+            " (no wildcard account, role or principal)"
+        )
+    return principal
+
+
+class StopPolicy(BaseModel):
+    """Who may stop a stream without it being restarted, and for how long it then stays stopped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    allowed_principals: list[Annotated[str, AfterValidator(_one_account_one_role)]] = Field(default_factory=list)
+    hold_hours: Annotated[int, Field(ge=1, le=720)] = 24
+
+    def allows(self, principals: tuple[str, ...]) -> bool:
+        """Patterns are shell-style, e.g. arn:aws:sts::111122223333:assumed-role/BreakGlass/*."""
+        return any(fnmatch.fnmatchcase(p, pattern) for p in principals for pattern in self.allowed_principals)
+
+
+class PolicyDocument(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    version: Literal[1]
+    description: str = ""
+    defaults: Defaults
+    rules: list[Rule] = Field(default_factory=list)
+    exemptions: list[Exemption] = Field(default_factory=list)
+    stop_allowed: StopPolicy = Field(default_factory=StopPolicy)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PolicyDocument:
+        seen: set[str] = set()
+        for name in [r.name for r in self.rules] + [e.name for e in self.exemptions]:
+            if name in seen:
+                raise ValueError(f"name {name!r} is used twice; rule and exemption names must be unique")
+            seen.add(name)
+        for effective in [self.resolve(None), *(self.resolve(r) for r in self.rules)]:
+            if effective.action is not Action.EXEMPT and not effective.kms_key:
+                raise ValueError(
+                    f"rule {effective.name!r} would start streams but no kms_key is set "
+                    "(set it on the rule or in 'defaults')"
+                )
+        return self
+
+    def resolve(self, rule: Rule | None) -> EffectiveRule:
+        """A rule with every omitted field filled in from `defaults`."""
+        d = self.defaults
+        if rule is None:
+            return EffectiveRule("default", d.action, d.mode, d.kms_key, d.apply_immediately, "", d.on_stop)
+        return EffectiveRule(
+            name=rule.name,
+            action=rule.action or d.action,
+            mode=rule.mode or d.mode,
+            kms_key=rule.kms_key or d.kms_key,
+            apply_immediately=d.apply_immediately if rule.apply_immediately is None else rule.apply_immediately,
+            reason=rule.reason,
+            on_stop=rule.on_stop or d.on_stop,
+        )
+
+    def exemption_for(
+        self, cluster_id: str, tags: Mapping[str, str], today: date
+    ) -> tuple[Exemption | None, list[Exemption]]:
+        """(the first active exemption matching the cluster, the expired ones that match it)."""
+        matching = [e for e in self.exemptions if e.match.matches(cluster_id, tags)]
+        active = next((e for e in matching if e.active_on(today)), None)
+        return active, [e for e in matching if not e.active_on(today)]
+
+    def expiring(self, today: date, within_days: int = 7) -> list[Exemption]:
+        """Exemptions still active that end within `within_days` days (for the sweep summary)."""
+        horizon = today + timedelta(days=within_days)
+        return [e for e in self.exemptions if today <= e.expires <= horizon]
+
+    def rule_for(self, tags: Mapping[str, str]) -> EffectiveRule:
+        """First matching rule wins; the defaults apply when none matches."""
+        for rule in self.rules:
+            if rule.match.matches(tags):
+                return self.resolve(rule)
+        return self.resolve(None)
