@@ -73,7 +73,7 @@ def c7n_accounts(members: list[str]) -> dict[str, Any]:
 
 
 def run(accounts: int = 50) -> dict[str, Any]:
-    from bench.run import C7N_POLICY, counting_operations, counting_requests, timed_process  # noqa: PLC0415
+    from bench.processes import C7N_POLICY, counting_operations, counting_requests, timed_process  # noqa: PLC0415
 
     result: dict[str, Any] = {"accounts": accounts, "regions": len(REGIONS)}
     with World(server=True) as world, tempfile.TemporaryDirectory() as work:

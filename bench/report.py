@@ -1,7 +1,8 @@
 """docs/benchmarks.md and its plots, from the measurements bench/run.py saved in docs/benchmarks.json.
 
 Every goal of issue 14 is stated beside its figure and judged from the figures themselves ("met" / "missed"), so a
-re-run that regresses says so on the page.
+re-run that regresses says so on the page. Longer than most modules because the page's prose lives here, one
+function per section of the page, each next to the figures it explains.
 """
 
 from __future__ import annotations

@@ -14,38 +14,26 @@ The page and its plots are written by bench/report.py.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
-import logging
 import os
 import platform
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 import zipfile
-from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from localaws import das_extension
 from localaws.events import sample_names
-from localaws.world import Deployment, World
+from localaws.world import World
 
 from . import coldstart, latency, org_audit
-
-ROOT = Path(__file__).resolve().parent.parent
-C7N_PYTHON = ROOT / ".venv-bench-c7n" / "bin" / "python"
-C7N_POLICY = """policies:
-  - name: aurora-without-activity-stream
-    resource: rds-cluster
-    filters:
-      - ActivityStreamStatus: stopped
-"""
+from .burst import burst
+from .processes import C7N_PYTHON, ROOT
+from .sweep import sweep_scaling
 
 
 def machine() -> str:
@@ -107,40 +95,6 @@ def package_sizes() -> dict[str, int]:
     return sizes
 
 
-# ------------------------------------------------------------------------------------------------- helpers
-class RequestCounter(logging.Handler):
-    """Counts HTTP requests reaching moto's server (werkzeug logs one line each)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if "HTTP/1.1" in record.getMessage():
-            self.count += 1
-
-
-@contextmanager
-def counting_requests() -> Iterator[RequestCounter]:
-    log = logging.getLogger("werkzeug")
-    counter = RequestCounter()
-    level, propagate, others = log.level, log.propagate, list(log.handlers)
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    log.handlers = [counter]  # werkzeug's own console handler would print every request
-    try:
-        yield counter
-    finally:
-        log.handlers = others
-        log.setLevel(level)
-        log.propagate = propagate
-
-
-def counting_operations() -> contextlib.AbstractContextManager[Counter[str]]:
-    """AWS operations reaching the local server, whichever process sent them (localaws' observer)."""
-    return das_extension.counting_operations()
-
-
 # ------------------------------------------------------------------------------------------------- per event
 def per_event(repeats: int = 20) -> list[dict[str, Any]]:
     rows = []
@@ -169,200 +123,6 @@ def per_event(repeats: int = 20) -> list[dict[str, Any]]:
                 rows.append(
                     {"event": name, "outcome": outcome, "ms_median": statistics.median(times), "calls": first_calls}
                 )
-    return rows
-
-
-# ------------------------------------------------------------------------------------------------- burst
-ENFORCER_CONCURRENCY = 5  # template.yaml's EnforcerConcurrency default
-# Events are queued in waves of this many: moto's SQS recomputes every queue attribute (a pass over all messages)
-# on each send, so 10,000 queued at once would measure moto's quadratic cost, not DAS Guard.
-WAVE = 1000
-EVENT_SOURCE_CALLS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility")
-FLOOR_PER_EVENT = ("rds:DescribeDBClusters", "rds:DescribeDBInstances", "rds:StartActivityStream")
-
-
-def burst(clusters: int, events_per_cluster: int = 1, workers: int = ENFORCER_CONCURRENCY) -> dict[str, Any]:
-    """clusters x events_per_cluster creation events (more than one per cluster: EventBridge delivers at least once,
-    and a creation brings CloudTrail and RDS events), queued in waves of WAVE, drained by `workers` processes of
-    the queue function (Lambda runs up to EnforcerConcurrency at a time, batches of 10 from the event source)."""
-    n = clusters * events_per_cluster
-    with World(server=True) as world, tempfile.TemporaryDirectory() as work:
-        account = world.deploy(max_receive_count=5)
-        for i in range(clusters):
-            account.add_cluster(f"b{i:05d}")
-        sqs = account.aws.client("sqs")
-        template = world.sample("cloudtrail-create-db-cluster")
-        bodies = []
-        for i in range(n):
-            event = json.loads(json.dumps(template))
-            event["id"] = f"burst-{i}"
-            arn = f"arn:aws:rds:us-east-1:123456789012:cluster:b{i % clusters:05d}"
-            event["detail"]["responseElements"]["dBClusterArn"] = arn
-            bodies.append(json.dumps(event))
-        queue = account.stack.queue_url
-
-        def enqueue(first: int, last: int) -> None:
-            for at in range(first, last, 10):
-                entries = [{"Id": str(k), "MessageBody": b} for k, b in enumerate(bodies[at : min(at + 10, last)])]
-                sqs.send_message_batch(QueueUrl=queue, Entries=entries)
-
-        enqueue(0, min(n, WAVE))
-        go = Path(work, "go")
-        env = function_environment(account)
-        processes = [
-            subprocess.Popen(
-                [sys.executable, "-m", "bench.function_process", "worker", str(go)],
-                cwd=ROOT,
-                env=env,
-                stdout=open(Path(work, f"worker-{w}.out"), "w"),  # noqa: SIM115 - closed by the process's end
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for w in range(workers)
-        ]
-        while sum("ready" in Path(work, f"worker-{w}.out").read_text() for w in range(workers)) < workers:
-            time.sleep(0.05)
-        with counting_operations() as operations, das_extension.counting_starts() as starts:
-            started = time.time()
-            go.touch()
-            for first in range(WAVE, n, WAVE):  # the rest while the workers drain, a wave whenever one has gone
-                while (
-                    int(
-                        sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["ApproximateNumberOfMessages"])[
-                            "Attributes"
-                        ]["ApproximateNumberOfMessages"]
-                    )
-                    > WAVE // 2
-                ):
-                    time.sleep(0.2)
-                enqueue(first, min(n, first + WAVE))
-            for process in processes:
-                process.wait()
-        answers = [
-            json.loads(Path(work, f"worker-{w}.out").read_text().strip().splitlines()[-1]) for w in range(workers)
-        ]
-        seconds = max(float(a["last_work_at"]) for a in answers) - started
-        streams = Counter(account.streams().values())
-        left = int(
-            sqs.get_queue_attributes(QueueUrl=account.stack.queue_url, AttributeNames=["All"])["Attributes"][
-                "ApproximateNumberOfMessages"
-            ]
-        )
-        dead = len(account.dead_letters())
-    function_calls = {k: v for k, v in operations.items() if k not in EVENT_SOURCE_CALLS}
-    return {
-        "events": n,
-        "clusters": clusters,
-        "workers": workers,
-        "seconds": seconds,
-        "per_second": n / seconds,
-        "worker_cpu_ms_per_event": sum(float(a["cpu_seconds"]) for a in answers) * 1000 / n,
-        "invocations": sum(int(a["invocations"]) for a in answers),
-        "redelivered": sum(int(a["failed"]) for a in answers),
-        "function_calls": sum(function_calls.values()),
-        "calls_per_event": sum(function_calls.values()) / n,
-        "floor_per_event": len(FLOOR_PER_EVENT),
-        "calls": dict(sorted(function_calls.items())),
-        "starting": streams.get("starting", 0),
-        "double_starts": sum(1 for count in starts.values() if count > 1),
-        "left_on_queue": left,
-        "dead_letters": dead,
-    }
-
-
-# ------------------------------------------------------------------------------------------------- sweep
-RESULT_CALLS = ("events:PutEvents", "sns:Publish")  # DAS Guard's report: result events, the summary alert
-
-
-def function_environment(account: Deployment, **overrides: str) -> dict[str, str]:
-    """A process of the deployed function: its environment as the template sets it (result events on the default
-    bus unless overridden), AWS at the local endpoint."""
-    return {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))},
-        **account.stack.environment(**{"DAS_GUARD_EVENT_BUS": "default", **overrides}),
-        "PYTHONPATH": f"{ROOT / 'functions'}{os.pathsep}{ROOT}",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-    }
-
-
-def timed_process(command: list[str], env: dict[str, str], cwd: str | Path, *, check: bool = True) -> tuple[float, str]:
-    """Wall time of a whole process (interpreter start, imports, work), as `time` would show it, and its stdout."""
-    with tempfile.TemporaryFile("w+") as out:
-        started = time.perf_counter()
-        done = subprocess.run(command, cwd=cwd, env=env, check=False, stdout=out, stderr=subprocess.PIPE, text=True)
-        if check and done.returncode != 0:
-            raise RuntimeError(f"{command[0]} failed ({done.returncode}): {done.stderr[-2000:]}")
-        seconds = time.perf_counter() - started
-        out.seek(0)
-        return seconds, out.read()
-
-
-def das_guard_sweep(account: Deployment, name: str, **overrides: str) -> dict[str, Any]:
-    """One sweep by the deployed sweep function in its own process: wall time, requests and calls by kind."""
-    env = function_environment(account, **overrides)
-    with counting_requests() as requests, counting_operations() as operations:
-        seconds, stdout = timed_process([sys.executable, "-m", "bench.function_process", "sweep", name], env, ROOT)
-    summary = json.loads(stdout.strip().splitlines()[-1])["summary"]
-    return {
-        "seconds": seconds,
-        "requests": requests.count,
-        "result_requests": sum(operations[c] for c in RESULT_CALLS),
-        "starts": operations["rds:StartActivityStream"],
-        "state_writes": operations["dynamodb:PutItem"] + operations["dynamodb:BatchWriteItem"],
-        "operations": dict(operations),
-        "summary": summary,
-    }
-
-
-def custodian_listing(endpoint: str) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as work, counting_requests() as requests:
-        Path(work, "policy.yml").write_text(C7N_POLICY)
-        command = [str(C7N_PYTHON.parent / "custodian"), "run", "-s", "out", "--region", "us-east-1"]
-        seconds, _ = timed_process(
-            [*command, "--cache-period", "0", "policy.yml"], {**os.environ, "AWS_ENDPOINT_URL": endpoint}, work
-        )
-        found = json.loads(Path(work, "out/aurora-without-activity-stream/resources.json").read_text())
-    return {"seconds": seconds, "requests": requests.count, "found": len(found)}
-
-
-SWEEP_TIMED_RUNS = 3
-REPEAT_UNDER_SECONDS = 60.0
-
-
-def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run of median time (the lower middle of an even count), with every run's seconds beside it."""
-    middle = sorted(runs, key=lambda r: float(r["seconds"]))[(len(runs) - 1) // 2]
-    return {**middle, "runs": [round(float(r["seconds"]), 3) for r in runs]}
-
-
-def sweep_scaling(sizes: tuple[int, ...]) -> list[dict[str, Any]]:
-    """Per N: Custodian lists the clusters without a stream; DAS Guard's sweep in report-only audits the same
-    clusters (first sweep, then the daily repeat); then the enforcing sweep starts what is missing."""
-    rows = []
-    for n in sizes:
-        with World(server=True) as world:
-            account = world.deploy()
-            assert world.endpoint is not None
-            kinds = account.seed_fleet(n)
-            row: dict[str, Any] = {"clusters": n, "missing": kinds["supported"] + kinds["burstable"]}
-            endpoint = world.endpoint
-            theirs = [custodian_listing(endpoint)] if C7N_PYTHON.exists() else []
-            # The same audit as Custodian's: no result events (Custodian's report goes to local files); the
-            # enforcing sweep below runs as deployed, with them.
-            audit = {"DAS_GUARD_ENFORCEMENT_MODE": "report-only", "DAS_GUARD_EVENT_BUS": ""}
-            row["audit_first"] = das_guard_sweep(account, f"audit-{n}-1", **audit)
-            ours = [das_guard_sweep(account, f"audit-{n}-2", **audit)]
-            # The two timings compared are taken in turns, up to SWEEP_TIMED_RUNS times while a run is short,
-            # and the medians kept: one run of a few seconds on a shared machine is too noisy for a ratio.
-            while len(ours) < SWEEP_TIMED_RUNS and max(x["seconds"] for x in [*theirs, *ours]) < REPEAT_UNDER_SECONDS:
-                theirs += [custodian_listing(endpoint)] if theirs else []
-                ours.append(das_guard_sweep(account, f"audit-{n}-{len(ours) + 2}", **audit))
-            if theirs:
-                row["custodian"] = median_run(theirs)
-            row["audit_repeat"] = median_run(ours)
-            row["enforce"] = das_guard_sweep(account, f"enforce-{n}")
-            row["request_bound"] = 2 * -(-n // 100)
-        rows.append(row)
     return rows
 
 
