@@ -151,10 +151,15 @@ class ResultEvents:
             }
         )
 
-    def take(self) -> tuple[list[dict[str, Any]], Callable[[list[dict[str, Any]]], list[str]]]:
-        """The queued entries (the queue is emptied) and the sender that publishes them."""
+    @property
+    def queued(self) -> int:
+        return len(self._pending)
+
+    def send(self) -> list[str]:
+        """Publish the queued entries, emptying the queue whatever happens; the error codes EventBridge refused.
+        Raises what PutEvents raises."""
         pending, self._pending = self._pending, []
-        return pending, self._put_events
+        return self._put_events(pending) if pending else []
 
 
 class Reporter:
@@ -243,14 +248,14 @@ class Reporter:
             self.findings.flush()
         if self._results is None:
             return
-        pending, put_events = self._results.take()
-        if not pending:
+        queued = self._results.queued
+        if not queued:
             return
         try:
-            refused = put_events(pending)
+            refused = self._results.send()
         except Exception:  # the decisions are in the log lines; a lost result event must not redo them
-            self._logger.exception("could not publish result events", extra={"result_events": len(pending)})
-            self._metrics.add_metric(name="ResultEventsFailed", unit=MetricUnit.Count, value=len(pending))
+            self._logger.exception("could not publish result events", extra={"result_events": queued})
+            self._metrics.add_metric(name="ResultEventsFailed", unit=MetricUnit.Count, value=queued)
             return
         if refused:
             self._logger.error("EventBridge refused result events", extra={"error_codes": refused})

@@ -66,11 +66,7 @@ class RdsClusters:
         rds = self._rds
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="das-guard-instances") as side:
             instances_read = side.submit(aurora_instances_by_cluster, rds)
-            try:
-                cluster_pages = list(self.cluster_pages())
-            except BaseException:
-                instances_read.cancel()
-                raise
+            cluster_pages = list(self.cluster_pages())  # if this fails, leaving the block waits for the other read
             instances = instances_read.result()
         for page in cluster_pages:
             for raw in page:
