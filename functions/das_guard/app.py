@@ -109,6 +109,7 @@ def build(
         dry_run=dry_run,
         new_cluster_window=settings.readiness_timeout + NEW_CLUSTER_MARGIN,
         readiness_timeout=settings.readiness_timeout,
+        upgrade_grace=settings.upgrade_grace,
     )
     return App(
         settings=settings,

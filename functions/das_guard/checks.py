@@ -18,13 +18,13 @@ from .policy_terms import StreamMode
 # --- engine versions -------------------------------------------------------------------------------------
 # Aurora MySQL: every 3.x, and 2.x from 2.11. Later majors (8.4 = Aurora MySQL 4) are treated as supported.
 AURORA_MYSQL_MINIMUM = (2, 11)
-# Aurora PostgreSQL: lowest supported minor per major. The guide also names minimum *patch* levels
-# (e.g. 16.1.7), but DescribeDBClusters reports only major.minor, so the patch level cannot be checked
-# here; an unsupported patch is left to StartActivityStream to reject (reported as Failed, with AWS's
-# message). Majors above the table are newer than the guide and treated as supported; below it, not.
+# Aurora PostgreSQL: lowest supported minor per major. The guide's minimums are *patch* levels (e.g. 16.1.7,
+# "apply the latest patch"), but DescribeDBClusters reports only major.minor, so the patch level cannot be checked
+# here; an unsupported patch is left to StartActivityStream to reject (StartRefused, with AWS's words and a
+# patch-upgrade fix). Majors above the table are newer than the guide and treated as supported; below it, not.
 AURORA_POSTGRESQL_MINIMUM_MINOR = {11: 9, 12: 9, 13: 9, 14: 6, 15: 3, 16: 1}
 
-_MYSQL_VERSION = re.compile(r"^\d+\.\d+\.mysql_aurora\.(\d+)\.(\d+)(?:\.\d+)?$")
+_MYSQL_VERSION = re.compile(r"^\d+\.\d+\.mysql_aurora\.(\d+)\.(\d+)(?:\.(\d+))?$")
 _POSTGRES_VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?$")
 
 # Regions where Aurora has no database activity streams (Aurora User Guide, "Supported Regions"):
@@ -98,7 +98,7 @@ def check_babelfish(cluster: ClusterInfo, babelfish: Callable[[str], bool | None
 
 def check_cluster_type(cluster: ClusterInfo) -> Finding | None:
     """Features without DAS, whatever the version: a reason that is true and a fix that is not "upgrade"."""
-    if cluster.scalability_type == "limitless":
+    if cluster.is_limitless:
         return Finding(
             "LimitlessNotSupported",
             "Aurora PostgreSQL Limitless Database does not support database activity streams (a feature, not a "
@@ -120,7 +120,7 @@ def check_engine_mode(cluster: ClusterInfo) -> Finding | None:
 
 def check_engine_version(cluster: ClusterInfo) -> Finding | None:
     version = cluster.engine_version
-    if cluster.scalability_type == "limitless":
+    if cluster.is_limitless:
         return None  # "16.4-limitless": the feature is the reason (check_cluster_type), not the version
     if cluster.engine == "aurora-mysql":
         m = _MYSQL_VERSION.match(version)
@@ -144,8 +144,10 @@ def check_engine_version(cluster: ClusterInfo) -> Finding | None:
             needed = "a recognised version"
         return Finding(
             "UnsupportedEngineVersion",
-            f"Aurora PostgreSQL {version} does not support database activity streams (needs {needed})",
-            "Upgrade the cluster to a supported minor version.",
+            f"Aurora PostgreSQL {version} does not support database activity streams (needs {needed}, at the "
+            "patch level the Aurora User Guide names)",
+            "Upgrade the engine to a supported minor version and apply its latest patch (Aurora PostgreSQL's "
+            "minimums are patch levels).",
         )
     return None
 
@@ -181,6 +183,13 @@ class Support:
     problems: tuple[Finding, ...]
     warnings: tuple[Finding, ...] = ()
     modes: frozenset[str] | None = None  # the modes AWS offers for every class of the cluster (None: not asked)
+    answered: bool = False  # AWS said yes for at least one class: the region supports activity streams
+
+
+def _region_first(cluster: ClusterInfo, findings: list[Finding]) -> list[Finding]:
+    """Where AWS could not be asked, the static region list (the only thing that can say the region is the reason)."""
+    region = check_region(cluster)
+    return [region, *findings] if region else findings
 
 
 def check_support(cluster: ClusterInfo, ask: ModesLookup | None) -> Support:
@@ -189,13 +198,15 @@ def check_support(cluster: ClusterInfo, ask: ModesLookup | None) -> Support:
     static table only helps to say *what* is unsupported (the version or the class) and how to fix it."""
     static = [f for f in (check_engine_version(cluster), check_instance_classes(cluster, cluster.instances)) if f]
     classes = sorted({i.instance_class for i in cluster.instances})
-    if ask is None or not classes or cluster.scalability_type == "limitless":
-        return Support(tuple(static))
+    if ask is None or not classes or cluster.is_limitless:
+        return Support(tuple(_region_first(cluster, static)))
     answers = {c: ask(cluster.engine, cluster.engine_version, c) for c in classes}
     unknown = [c for c, modes in answers.items() if modes is None]
     refused = [c for c, modes in answers.items() if modes == ()]
     warnings: tuple[Finding, ...] = ()
     problems: list[Finding] = []
+    if unknown and not refused and not any(answers.values()):
+        problems += _region_first(cluster, [])
     if unknown:
         warnings = (
             Finding(
@@ -210,9 +221,12 @@ def check_support(cluster: ClusterInfo, ask: ModesLookup | None) -> Support:
         bad = check_instance_classes(cluster, [i for i in cluster.instances if i.instance_class in unknown])
         problems += [bad] if bad else []
     if refused:
-        explained = [f for f in static if f.code == "UnsupportedEngineVersion"] or [
-            f for f in static if f.code == "UnsupportedInstanceClass"
-        ]
+        region = check_region(cluster) if not any(answers.values()) else None
+        explained = (
+            ([region] if region else [])
+            or [f for f in static if f.code == "UnsupportedEngineVersion"]
+            or [f for f in static if f.code == "UnsupportedInstanceClass"]
+        )
         members = ", ".join(
             f"{i.identifier} ({i.instance_class})" for i in cluster.instances if i.instance_class in refused
         )
@@ -233,7 +247,7 @@ def check_support(cluster: ClusterInfo, ask: ModesLookup | None) -> Support:
             )
     known = [frozenset(m) for m in answers.values() if m]
     modes = frozenset.intersection(*known) if known else None
-    return Support(tuple(dict.fromkeys(problems)), warnings, modes)
+    return Support(tuple(dict.fromkeys(problems)), warnings, modes, answered=bool(known))
 
 
 def effective_mode(
@@ -311,3 +325,44 @@ def readiness(cluster: ClusterInfo) -> Finding | None:
         states = ", ".join(f"{i.identifier}={i.status}" for i in cluster.instances) or "none described"
         return Finding("NoAvailableInstance", f"no instance is available yet ({states})")
     return None
+
+
+# --- Aurora MySQL's network prerequisite (Aurora UG, "Network prerequisites for Aurora MySQL database activity
+# streams"): only these versions need their instances to reach the KMS endpoint, or "the activity stream stops".
+def needs_kms_network(cluster: ClusterInfo) -> bool:
+    """Aurora MySQL 2 up to 2.11.3, 2.12.0, and Aurora MySQL 3 up to 3.04.2. Never Aurora PostgreSQL."""
+    if cluster.engine != "aurora-mysql":
+        return False
+    m = _MYSQL_VERSION.match(cluster.engine_version)
+    if not m:
+        return False
+    version = (int(m.group(1)), int(m.group(2)), int(m.group(3) or 0))
+    return version <= (2, 11, 3) or version == (2, 12, 0) or (3, 0, 0) <= version <= (3, 4, 2)
+
+
+# vpc id -> whether a com.amazonaws.<region>.kms interface endpoint is available there (None: could not be asked)
+KmsEndpointLookup = Callable[[str], bool | None]
+
+
+def check_kms_network(cluster: ClusterInfo, has_kms_endpoint: KmsEndpointLookup | None) -> Finding | None:
+    """For the affected Aurora MySQL versions: a publicly accessible instance or a KMS interface endpoint in the
+    cluster's VPC confirms the route; a NAT route cannot be seen from here, so what is not confirmed is a warning
+    (the start goes ahead), never a refusal."""
+    if not needs_kms_network(cluster):
+        return None
+    if any(i.publicly_accessible for i in cluster.instances):
+        return None
+    vpcs = sorted({i.vpc_id for i in cluster.instances if i.vpc_id})
+    answers = [has_kms_endpoint(vpc) for vpc in vpcs] if has_kms_endpoint is not None else []
+    if answers and all(answers):
+        return None
+    where = f"VPC {', '.join(vpcs)}" if vpcs else "the cluster's VPC"
+    asked = "could not be asked about VPC endpoints" if None in answers or not answers else "found none"
+    return Finding(
+        "KmsNetworkUnconfirmed",
+        f"Aurora MySQL {cluster.engine_version} needs its instances to reach the KMS endpoint, or the activity stream "
+        f"stops; no instance is publicly accessible and DAS Guard {asked} (com.amazonaws.{cluster.region}.kms in "
+        f"{where}); a NAT route may still exist",
+        f"Add an interface endpoint com.amazonaws.{cluster.region}.kms to {where} (or make sure a NAT route exists), "
+        "or upgrade past Aurora MySQL 3.04.2, which no longer needs the route.",
+    )

@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from . import checks
+from . import checks, windows
 from .model import ACTIVE_STREAM_STATES, ClusterInfo, Decision, Finding, KeyLookup, Outcome, StartRequest, StreamRecord
 from .policy_terms import NEW_CLUSTERS, Action, EffectiveRule
 from .protection import protection
@@ -41,10 +41,14 @@ class Inputs:
     waiting_since: datetime | None = None  # when the event that is still waiting for the cluster was first seen
     readiness_timeout: timedelta | None = None  # how long a cluster may take to get ready; None: no deadline
     dry_run: bool = False  # the CLI: the start is described as one that would be made ("would start ...")
+    lookup_kms_endpoint: checks.KmsEndpointLookup | None = None  # by VPC: an interface endpoint for KMS there?
+    upgrade_grace: timedelta = timedelta(minutes=15)  # how long a stopped PostgreSQL stream waits for its upgrade
 
 
-# A start requested for the maintenance window is not requested again for this long (a window comes weekly).
-SCHEDULED_FOR = timedelta(days=8)
+# A start requested for the maintenance window must show `started` this long after the window's end (RDS may
+# take some minutes past the window); a window that cannot be read gets a week and a day.
+WINDOW_GRACE = timedelta(hours=1)
+UNKNOWN_WINDOW_DEADLINE = timedelta(days=8)
 
 
 def decide(
@@ -68,19 +72,11 @@ def decide(
     rule = policy.rule_for(cluster.tags)
     base = replace(base, rule=rule.name, protection=protection(cluster, policy, inputs.today))
 
-    # 2. A stream that is already there (or on its way) is left alone, whatever the rule says - unless its key is
-    #    going away: a disabled key, or one scheduled for deletion, makes every audit record it sealed unreadable.
+    # 2. A running stream is audited only when it is started with the rule's key and mode, on a key that is enabled,
+    #    not pending deletion, and that DAS Guard can describe. DAS Guard never stops a stream: whatever is wrong
+    #    with a running one is a failing reason with a fix a person carries out.
     if cluster.stream_status in ACTIVE_STREAM_STATES:
-        doomed = _stream_key_problem(cluster, inputs.lookup_key)
-        if doomed is not None:
-            return replace(base, outcome=Outcome.VIOLATION, reason=doomed.code, detail=doomed.detail, fix=doomed.fix)
-        return replace(
-            base,
-            outcome=Outcome.ALREADY_ACTIVE,
-            reason="StreamActive",
-            detail=f"activity stream is {cluster.stream_status} (mode {cluster.stream_mode})",
-            warnings=_drift(cluster, rule, inputs.lookup_key),
-        )
+        return _running(base, cluster, policy, rule, inputs)
     if cluster.stream_status == "stopping":
         return overdue(
             replace(
@@ -94,31 +90,10 @@ def decide(
 
     # 3. The central policy may exempt the cluster: a time-boxed exemption, or an exempt rule. Only the policy
     #    can; tags merely select. An expired exemption no longer applies and says so (once, in an alert).
-    exemption, expired = policy.exemption_for(cluster.identifier, cluster.tags, inputs.today)
-    if exemption is not None:
-        return replace(
-            base,
-            outcome=Outcome.EXEMPT,
-            reason="ExemptionActive",
-            rule=exemption.name,
-            detail=f"exempt until {exemption.expires.isoformat()} by exemption {exemption.name!r}: {exemption.reason}",
-        )
-    base = replace(
-        base,
-        warnings=tuple(
-            Finding(
-                "ExemptionExpired",
-                f"exemption {e.name!r} expired on {e.expires.isoformat()}; the cluster is "
-                f"enforced by rule {rule.name!r} again",
-                "Renew the exemption in the policy if it is still needed.",
-            )
-            for e in expired
-        ),
-    )
-    if rule.action is Action.EXEMPT:
-        return replace(
-            base, outcome=Outcome.EXEMPT, reason="ExemptByPolicy", detail=f"exempt by rule {rule.name!r}: {rule.reason}"
-        )
+    exempt, expired = _exemption(base, cluster, policy, rule, inputs.today)
+    if exempt is not None:
+        return exempt
+    base = replace(base, warnings=expired)
 
     # 4. Validate everything that does not depend on timing. Problems here will not fix themselves.
     assert rule.kms_key is not None  # guaranteed by PolicyDocument validation for non-exempt rules
@@ -126,7 +101,6 @@ def decide(
     first = [
         finding
         for finding in (
-            checks.check_region(cluster),
             checks.check_cluster_type(cluster),
             checks.check_babelfish(cluster, inputs.lookup_babelfish),
             checks.check_engine(cluster),
@@ -138,7 +112,8 @@ def decide(
     support = checks.check_support(cluster, None if first else inputs.lookup_modes)
     key_problem = checks.check_kms_key(key, cluster.region)
     problems = [*first, *support.problems, *([key_problem] if key_problem else [])]
-    base = replace(base, warnings=(*base.warnings, *support.warnings))
+    network = checks.check_kms_network(cluster, inputs.lookup_kms_endpoint) if not problems else None
+    base = replace(base, warnings=(*base.warnings, *support.warnings, *([network] if network else [])))
     if problems:
         return replace(
             base,
@@ -148,17 +123,24 @@ def decide(
             fix=" ".join(dict.fromkeys(p.fix for p in problems if p.fix)),
         )
 
-    # 5. Readiness: a new cluster has no instance yet; come back later rather than fail.
+    # 5. Aurora PostgreSQL's documented major-upgrade procedure stops the stream first: the restart waits for the
+    #    upgrade (a short grace for it to begin, then until it completes), never in the middle of it.
+    record = inputs.lookup_record(cluster.resource_id) if inputs.lookup_record else None
+    waiting = _upgrade(base, cluster, record, inputs)
+    if waiting is not None:
+        return overdue(waiting, inputs)
+
+    # 6. Readiness: a new cluster has no instance yet; come back later rather than fail.
     not_ready = checks.readiness(cluster)
     if not_ready is not None:
         return overdue(replace(base, outcome=Outcome.DEFERRED, reason=not_ready.code, detail=not_ready.detail), inputs)
 
-    # 6. A stream stopped by an allowed (break-glass) principal stays stopped until its hold ends.
+    # 7. A stream stopped by an allowed (break-glass) principal stays stopped until its hold ends.
     holding = held(base, cluster, policy, inputs.lookup_hold, inputs.now)
     if holding.outcome is Outcome.EXEMPT:
         return holding
 
-    # 7. Start (or, in report-only, say that we would have).
+    # 8. Start (or, in report-only, say that we would have).
     assert key.key is not None
     return _start(holding, cluster, rule, key_arn=key.key.arn, support=support, inputs=inputs)
 
@@ -172,6 +154,16 @@ def overdue(deferred: Decision, inputs: Inputs) -> Decision:
     waited = now - since
     if waited <= deadline:
         return deferred
+    if deferred.reason in UPGRADE_REASONS:
+        return replace(
+            deferred,
+            outcome=Outcome.FAILED,
+            reason="MajorUpgradeOverdue",
+            detail=f"the stream was stopped for a major version upgrade, and after {int(waited.total_seconds() // 60)} "
+            f"minutes the cluster is still not back ({deferred.detail})",
+            fix="Finish (or roll back) the upgrade; DAS Guard starts the stream as soon as the cluster is available. "
+            "If nobody is upgrading it, find who stopped the stream (CloudTrail StopActivityStream).",
+        )
     return replace(
         deferred,
         outcome=Outcome.FAILED,
@@ -224,15 +216,8 @@ def _start(
             warnings=warnings,
         )
     record = inputs.lookup_record(cluster.resource_id) if inputs.lookup_record else None
-    if record and record.state == "scheduled" and record.at and inputs.now and inputs.now - record.at < SCHEDULED_FOR:
-        return replace(
-            base,
-            outcome=Outcome.SCHEDULED,
-            reason="AlreadyScheduled",
-            detail=f"a start was requested on {record.at.isoformat()} for the maintenance window "
-            f"({cluster.maintenance_window or '?'}); not requested again before {(record.at + SCHEDULED_FOR).date()}",
-            warnings=warnings,
-        )
+    if record and record.state == "scheduled" and record.at and inputs.now:
+        return _scheduled(base, cluster, record.at, inputs.now, warnings)
     return replace(
         base,
         outcome=Outcome.SCHEDULED,
@@ -245,15 +230,61 @@ def _start(
     )
 
 
+# A stream DAS Guard last knew as running (or stopped by someone) is restarted at once: a stop is not a first start,
+# and leaving it to the maintenance window - which whoever stopped it may move - would leave it unaudited for a week.
+WAS_RUNNING = frozenset({"on", "reported", "allowed", "awaiting-upgrade", "upgrade"})
+
+
 def _immediately(cluster: ClusterInfo, rule: EffectiveRule, inputs: Inputs) -> bool:
-    """Whether to start with ApplyImmediately (a restart). `new-clusters`: only a cluster created within the new-cluster
-    window (read from the live cluster, so no forged event can make an old one restart)."""
+    """Whether to start with ApplyImmediately (a restart). A stream that ran before: always. `new-clusters`: only a
+    cluster created within the new-cluster window (read from the live cluster, so no forged event can make an old one
+    restart)."""
+    record = inputs.lookup_record(cluster.resource_id) if inputs.lookup_record else None
+    if record is not None and record.state in WAS_RUNNING and rule.apply_immediately is not False:
+        return True
     if rule.apply_immediately is True or rule.apply_immediately is False:
         return rule.apply_immediately
     assert rule.apply_immediately == NEW_CLUSTERS
     if cluster.created_at is None or inputs.now is None:
         return False
     return inputs.now - cluster.created_at <= inputs.new_cluster_window
+
+
+STOPPED_CLUSTER_STATES = frozenset({"stopped", "stopping"})
+UPGRADE_REASONS = frozenset({"StoppedForUpgrade", "MajorUpgradeInProgress"})
+
+
+def _upgrade(base: Decision, cluster: ClusterInfo, record: StreamRecord | None, inputs: Inputs) -> Decision | None:
+    """A stream stopped on Aurora PostgreSQL (recorded `awaiting-upgrade` by the stop's report, `upgrade` once the
+    upgrade was seen): Deferred while the upgrade may begin or is under way; None once it is over, or the grace passed
+    with no upgrade (then the start goes ahead, and the enforcer reports the stop as tampering)."""
+    if record is None or record.state not in ("awaiting-upgrade", "upgrade") or cluster.engine != "aurora-postgresql":
+        return None
+    stopped = f"the stream was stopped{f' at {record.at.isoformat()}' if record.at else ''}"
+    if cluster.major_upgrade_under_way:
+        first = record.state == "awaiting-upgrade"
+        return replace(
+            base,
+            outcome=Outcome.DEFERRED,
+            reason="StoppedForUpgrade" if first else "MajorUpgradeInProgress",
+            detail=f"{stopped} for a major version upgrade (Aurora's documented procedure): {cluster.engine_version} "
+            f"-> {cluster.pending_engine_version or 'the new major version'}, cluster {cluster.status}; DAS Guard "
+            "starts it again when the upgrade completes",
+        )
+    if (
+        record.state == "awaiting-upgrade"
+        and record.at
+        and inputs.now
+        and inputs.now - record.at < inputs.upgrade_grace
+    ):
+        return replace(
+            base,
+            outcome=Outcome.DEFERRED,
+            reason="AwaitingUpgrade",
+            detail=f"{stopped} on Aurora PostgreSQL; a major version upgrade may follow (AWS's procedure), so the "
+            f"restart waits until {(record.at + inputs.upgrade_grace).isoformat()}",
+        )
+    return None
 
 
 def _out_of_scope(cluster: ClusterInfo) -> Finding | None:
@@ -268,6 +299,12 @@ def _out_of_scope(cluster: ClusterInfo) -> Finding | None:
         )
     if cluster.status == "deleting":
         return Finding("ClusterDeleting", "the cluster is being deleted")
+    if cluster.status in STOPPED_CLUSTER_STATES:
+        return Finding(
+            "ClusterStopped",
+            f"the cluster is {cluster.status} (Aurora stops a cluster for up to 7 days): nothing runs to audit; DAS "
+            "Guard evaluates it again when it starts (RDS-EVENT-0151 or 0153)",
+        )
     if cluster.global_cluster_identifier and not cluster.member_ids and cluster.status == "available":
         return Finding(
             "HeadlessGlobalCluster",
@@ -277,46 +314,173 @@ def _out_of_scope(cluster: ClusterInfo) -> Finding | None:
     return None
 
 
-STREAM_KEY_PROBLEMS = {
+def _exemption(
+    base: Decision, cluster: ClusterInfo, policy: PolicyDocument, rule: EffectiveRule, today: date
+) -> tuple[Decision | None, tuple[Finding, ...]]:
+    """(the Exempt decision, or None; warnings for exemptions that expired)."""
+    exemption, expired = policy.exemption_for(cluster.identifier, cluster.tags, today)
+    if exemption is not None:
+        return replace(
+            base,
+            outcome=Outcome.EXEMPT,
+            reason="ExemptionActive",
+            rule=exemption.name,
+            detail=f"exempt until {exemption.expires.isoformat()} by exemption {exemption.name!r}: {exemption.reason}",
+        ), ()
+    warnings = tuple(
+        Finding(
+            "ExemptionExpired",
+            f"exemption {e.name!r} expired on {e.expires.isoformat()}; the cluster is "
+            f"enforced by rule {rule.name!r} again",
+            "Renew the exemption in the policy if it is still needed.",
+        )
+        for e in expired
+    )
+    if rule.action is Action.EXEMPT:
+        return replace(
+            base,
+            outcome=Outcome.EXEMPT,
+            reason="ExemptByPolicy",
+            detail=f"exempt by rule {rule.name!r}: {rule.reason}",
+            warnings=warnings,
+        ), warnings
+    return None, warnings
+
+
+def _running(
+    base: Decision, cluster: ClusterInfo, policy: PolicyDocument, rule: EffectiveRule, inputs: Inputs
+) -> Decision:
+    """A stream that is starting or started. A key going away fails it whatever the policy says (every record it
+    sealed becomes unreadable); an exempt cluster is Exempt (its other stream problems as warnings); otherwise the
+    stream must be the rule's: its key, vouched for by DAS Guard, and its mode."""
+    doomed, problems = _stream_problems(cluster, rule, inputs.lookup_key)
+    if doomed is not None:
+        return replace(base, outcome=Outcome.VIOLATION, reason=doomed.code, detail=doomed.detail, fix=doomed.fix)
+    exempt, expired = _exemption(base, cluster, policy, rule, inputs.today)
+    if exempt is not None:
+        return replace(exempt, warnings=(*exempt.warnings, *problems))
+    base = replace(base, warnings=expired)
+    if problems:
+        return replace(
+            base,
+            outcome=Outcome.VIOLATION,
+            reason=problems[0].code,
+            detail="; ".join(p.detail for p in problems),
+            fix=" ".join(dict.fromkeys(p.fix for p in problems if p.fix)),
+        )
+    running = (
+        f"activity stream is {cluster.stream_status} (mode {cluster.stream_mode}, key {cluster.stream_kms_key_id})"
+    )
+    if cluster.stream_status != "started":
+        record = inputs.lookup_record(cluster.resource_id) if inputs.lookup_record else None
+        if record and record.state == "scheduled" and record.at and inputs.now:
+            return _scheduled(base, cluster, record.at, inputs.now, base.warnings, starting=True)
+        return replace(base, outcome=Outcome.ALREADY_ACTIVE, reason="StreamStarting", detail=running)
+    return replace(base, outcome=Outcome.ALREADY_ACTIVE, reason="StreamActive", detail=running)
+
+
+KEY_GOING_AWAY = {
     "Disabled": "StreamKeyDisabled",
+    "Unavailable": "StreamKeyDisabled",  # its custom key store is disconnected
+    "PendingImport": "StreamKeyDisabled",
     "PendingDeletion": "StreamKeyPendingDeletion",
     "PendingReplicaDeletion": "StreamKeyPendingDeletion",
 }
 
 
-def _stream_key_problem(cluster: ClusterInfo, lookup_key: KeyLookupFn) -> Finding | None:
-    """The key of a running stream is disabled or scheduled for deletion (someone with kms:* can do either)."""
-    if not cluster.stream_kms_key_id:
-        return None
-    key = lookup_key(cluster.stream_kms_key_id).key
-    if key is None or key.state not in STREAM_KEY_PROBLEMS:
-        return None
-    return Finding(
-        STREAM_KEY_PROBLEMS[key.state],
-        f"the activity stream is {cluster.stream_status}, but its KMS key {key.arn} is {key.state}: the audit "
-        "records it encrypts cannot be read while it is disabled, and never again once it is deleted",
-        f"Re-enable the key (kms:EnableKey), or cancel its deletion (kms:CancelKeyDeletion) now, and find out who "
-        f"changed it (CloudTrail, kms.amazonaws.com). Key: {key.arn}.",
-    )
-
-
-def _drift(cluster: ClusterInfo, rule: EffectiveRule, lookup_key: KeyLookupFn) -> tuple[Finding, ...]:
-    """An active stream whose mode or key differs from what the policy designates is worth a warning."""
+def _stream_problems(
+    cluster: ClusterInfo, rule: EffectiveRule, lookup_key: KeyLookupFn
+) -> tuple[Finding | None, list[Finding]]:
+    """(the running stream's key going away, or None; every other way the stream is not the rule's)."""
+    problems: list[Finding] = []
+    reference = cluster.stream_kms_key_id
+    stream_key = lookup_key(reference) if reference else None
+    if stream_key is None or stream_key.key is None:
+        why = (
+            f"{stream_key.error_code or 'error'} {stream_key.error_message}".strip()
+            if stream_key is not None
+            else "RDS reports no key for it"
+        )
+        problems.append(
+            Finding(
+                "StreamKeyUnverifiable",
+                f"the activity stream is {cluster.stream_status}, but DAS Guard cannot describe its KMS key "
+                f"{reference or '(none reported)'}: {why}; nobody can vouch that its records stay readable",
+                f"Let the DAS Guard role describe the key (kms:DescribeKey for the role in the key policy of "
+                f"{reference or 'the stream key'}), or have a person restart the stream on the rule's key.",
+            )
+        )
+    elif stream_key.key.state != "Enabled":
+        key = stream_key.key
+        return Finding(
+            KEY_GOING_AWAY.get(key.state, "StreamKeyDisabled"),
+            f"the activity stream is {cluster.stream_status}, but its KMS key {key.arn} is {key.state}: the audit "
+            "records it encrypts cannot be read while it is disabled, and never again once it is deleted",
+            f"Re-enable the key (kms:EnableKey), or cancel its deletion (kms:CancelKeyDeletion) now, and find out who "
+            f"changed it (CloudTrail, kms.amazonaws.com). Key: {key.arn}.",
+        ), problems
     if rule.action is Action.EXEMPT or rule.kms_key is None:
-        return ()
-    differences = []
-    wanted_mode, _ = checks.effective_mode(cluster, rule.mode)
-    if cluster.stream_mode and cluster.stream_mode != wanted_mode.value:
-        differences.append(f"mode is {cluster.stream_mode}, policy says {wanted_mode.value}")
-    key = lookup_key(rule.kms_key).key
-    if key and cluster.stream_kms_key_id and cluster.stream_kms_key_id not in {key.arn, key.key_id, rule.kms_key}:
-        differences.append(f"key is {cluster.stream_kms_key_id}, policy says {key.arn}")
-    if not differences:
-        return ()
-    return (
-        Finding(
-            "StreamSettingsDiffer",
-            "; ".join(differences),
-            "Stop and restart the stream with the designated settings if the policy requires them.",
-        ),
+        return None, problems
+    wanted = lookup_key(rule.kms_key)
+    if wanted.key is None:
+        broken = checks.check_kms_key(wanted, cluster.region)
+        problems += [broken] if broken else []
+    elif stream_key is not None and stream_key.key is not None and stream_key.key.arn != wanted.key.arn:
+        problems.append(
+            Finding(
+                "StreamKeyNotDesignated",
+                f"the activity stream runs on KMS key {stream_key.key.arn}; rule {rule.name!r} designates "
+                f"{wanted.key.arn}",
+                f"A person stops the stream (aws rds stop-activity-stream --resource-arn {cluster.arn}) and starts "
+                f"it again with the rule's key ({wanted.key.arn}); DAS Guard never stops a stream, and starts it on "
+                "the right key once it is stopped.",
+            )
+        )
+    mode, _ = checks.effective_mode(cluster, rule.mode)
+    if cluster.stream_mode != mode.value:
+        problems.append(
+            Finding(
+                "StreamModeDiffers",
+                f"the activity stream runs in mode {cluster.stream_mode or '(not reported)'}; rule {rule.name!r} "
+                f"says {mode.value}",
+                f"A person stops the stream and starts it again in mode {mode.value}; DAS Guard never stops a stream.",
+            )
+        )
+    return None, problems
+
+
+def _scheduled(
+    base: Decision,
+    cluster: ClusterInfo,
+    requested: datetime,
+    now: datetime,
+    warnings: tuple[Finding, ...],
+    *,
+    starting: bool = False,
+) -> Decision:
+    """A start requested for the maintenance window counts only when RDS says `started`. Until the window has
+    passed it is Scheduled; after it (and a grace), a person is told: the stream did not start."""
+    window = windows.next_window(cluster.maintenance_window, requested)
+    deadline = window[1] + WINDOW_GRACE if window else requested + UNKNOWN_WINDOW_DEADLINE
+    status = "starting" if starting else cluster.stream_status
+    if now <= deadline:
+        return replace(
+            base,
+            outcome=Outcome.SCHEDULED,
+            reason="AlreadyScheduled",
+            detail=f"a start was requested on {requested.isoformat()} for the maintenance window "
+            f"({cluster.maintenance_window or '?'}); the stream is {status}; it must be started by "
+            f"{deadline.isoformat()}",
+            warnings=warnings,
+        )
+    return replace(
+        base,
+        outcome=Outcome.FAILED,
+        reason="ScheduledStartMissed",
+        detail=f"a start was requested on {requested.isoformat()} for the maintenance window "
+        f"({cluster.maintenance_window or '?'}), which ended by {deadline.isoformat()}, and the stream is still "
+        f"{status}: the cluster is not audited",
+        fix="Find out why the window passed without a start (was the window moved, or the cluster modified?); "
+        "start the stream by hand, or set apply_immediately: true on the rule to start it at once (a restart).",
+        warnings=warnings,
     )

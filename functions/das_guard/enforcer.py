@@ -39,6 +39,7 @@ class Enforcer:
         dry_run: bool = False,
         new_cluster_window: timedelta = timedelta(hours=4),
         readiness_timeout: timedelta | None = None,
+        upgrade_grace: timedelta = timedelta(minutes=15),
     ) -> None:
         """`dry_run` (the CLI's simulate): decide exactly as in production, but never start a stream or write a
         hold; a Started decision then describes the call that would be made. `new_cluster_window`: how recently a
@@ -47,6 +48,7 @@ class Enforcer:
         no queue to wait in)."""
         self._new_cluster_window = new_cluster_window
         self._readiness_timeout = readiness_timeout
+        self._upgrade_grace = upgrade_grace
         self._stops = StopResponder(state, clock, dry_run=dry_run)
         self._clusters = clusters
         self._keys = keys
@@ -88,6 +90,8 @@ class Enforcer:
             waiting_since,
             self._readiness_timeout,
             self._dry_run,
+            self._clusters.has_kms_endpoint,
+            self._upgrade_grace,
         )
 
     def evaluate(self, target: Target) -> list[Decision]:
@@ -155,10 +159,43 @@ class Enforcer:
                 return [overdue(report, inputs) for report in reports]
         if target.serves_no_one:  # whatever its age, a restart of a green cluster before switchover harms nobody
             inputs = replace(inputs, new_cluster_window=timedelta.max)
-        decision = self.act(decide(cluster, policy, inputs, cluster_id=cluster_id), policy, inputs)
+        decided = decide(cluster, policy, inputs, cluster_id=cluster_id)
+        reports += self._upgrade_outcome(cluster, decided)
+        decision = self.act(decided, policy, inputs)
         if target.changed_by is not None and cluster is not None and cluster.stream_status in ACTIVE_STREAM_STATES:
             decision = self._watch_protection(cluster, decision, target.changed_by)
         return [*reports, decision]
+
+    def _upgrade_outcome(self, cluster: ClusterInfo | None, decided: Decision) -> list[Decision]:
+        """Where a stopped PostgreSQL stream waited for a major upgrade: record that the upgrade began (the notice is
+        the StoppedForUpgrade decision itself), or - the grace passed with no upgrade, so the stream starts again now -
+        report the stop as tampering."""
+        if cluster is None or self._dry_run:
+            return []
+        if decided.reason == "StoppedForUpgrade":
+            self._state.mark_stream(cluster.resource_id, cluster.arn, "upgrade", self._clock.now(), decided.protection)
+            return []
+        if decided.start is None or decided.outcome not in (Outcome.STARTED, Outcome.SCHEDULED, Outcome.WOULD_START):
+            return []
+        record = self._state.stream_record(cluster.resource_id)
+        if record is None or record.state != "awaiting-upgrade":
+            return []
+        self._state.mark_stream(cluster.resource_id, cluster.arn, "reported", self._clock.now(), decided.protection)
+        since = f" at {record.at.isoformat()}" if record.at else ""
+        return [
+            Decision.about(
+                cluster,
+                Outcome.TAMPERED,
+                "StoppedWithoutUpgrade",
+                f"the activity stream was stopped{since} and no major version upgrade followed; DAS Guard is "
+                "starting it again now (who stopped it: the AwaitingUpgrade decision of that time, or CloudTrail "
+                "StopActivityStream)",
+                rule=decided.rule,
+                protection=decided.protection,
+                fix="Find who stopped the stream (CloudTrail StopActivityStream) and remove rds:StopActivityStream "
+                "from them, or add a break-glass role to the policy's stop_allowed.",
+            )
+        ]
 
     def _watch_protection(self, cluster: ClusterInfo, decision: Decision, changed_by: str) -> Decision:
         """After a tag change or rename of a cluster with a running stream: compare the rule with the one DAS Guard
@@ -232,14 +269,49 @@ class Enforcer:
                 decision,
                 outcome=Outcome.VIOLATION,
                 reason="KmsKeyNotAccessible",
+                start=None,
                 detail=f"RDS cannot use the KMS key: {err.message}",
-                fix="Let RDS use the key: allow kms:CreateGrant (GrantIsForAWSResource) and "
-                "kms:DescribeKey for the DAS Guard role in the key policy.",
+                fix="Let the DAS Guard role use the key: kms:DescribeKey, and kms:CreateGrant with "
+                "kms:GrantIsForAWSResource, in the key policy (docs: the key policy to copy).",
             )
+        return _undocumented_refusal(decision, err)
+
+
+# Refusals AWS does not document for StartActivityStream, seen in practice, by what their message says.
+ALREADY = ("already starting", "already started", "already running", "expected to be stopped")
+IN_THIS_CONFIGURATION = "in this configuration"
+
+
+def _undocumented_refusal(decision: Decision, err: AwsError) -> Decision:
+    """A classified outcome for a refusal AWS does not document, with a fix that names what AWS said."""
+    said = f"{err.code}: {err.message}"
+    lowered = err.message.lower()
+    if any(phrase in lowered for phrase in ALREADY):
         return replace(
             decision,
-            outcome=Outcome.FAILED,
-            reason=err.code,
-            detail=f"StartActivityStream was refused: {err.code}: {err.message}",
-            fix="Check the cluster configuration against the DAS requirements; the refusal above is AWS's own reason.",
+            outcome=Outcome.DEFERRED,
+            reason="AlreadyStarting",
+            start=None,
+            detail=f"StartActivityStream refused ({said}): a start is already under way; DAS Guard checks again",
         )
+    if IN_THIS_CONFIGURATION in lowered:
+        return replace(
+            decision,
+            outcome=Outcome.VIOLATION,
+            reason="UnsupportedConfiguration",
+            start=None,
+            detail=f"AWS refuses activity streams for this cluster's configuration ({said})",
+            fix="AWS's words above name no field; compare the engine version (for Aurora PostgreSQL, its patch "
+            "level: apply the latest patch) and every instance class with aws rds "
+            "describe-orderable-db-instance-options, change what AWS does not list, and DAS Guard starts the stream.",
+        )
+    patch = " Aurora PostgreSQL's minimums are patch levels: apply the latest patch." if "version" in lowered else ""
+    return replace(
+        decision,
+        outcome=Outcome.FAILED,
+        reason="StartRefused",
+        start=None,
+        detail=f"StartActivityStream was refused: {said}",
+        fix=f"AWS said: {err.message!r} ({err.code}). Change what it names, then the next sweep (or "
+        f"'das-guard simulate') tries again.{patch}",
+    )

@@ -71,6 +71,28 @@ class InstanceInfo:
     identifier: str
     instance_class: str
     status: str
+    publicly_accessible: bool | None = None  # PubliclyAccessible (None: not reported)
+    vpc_id: str = ""  # DBSubnetGroup.VpcId: where a KMS interface endpoint would have to be
+
+    @classmethod
+    def from_api(cls, instance: Mapping[str, Any]) -> InstanceInfo | None:
+        """None for an item without an identifier (one odd record must not cost the others)."""
+        identifier = instance.get("DBInstanceIdentifier")
+        if not isinstance(identifier, str) or not identifier:
+            return None
+        public = instance.get("PubliclyAccessible")
+        subnets = instance.get("DBSubnetGroup")
+        return cls(
+            identifier=identifier,
+            instance_class=str(instance.get("DBInstanceClass") or ""),
+            status=str(instance.get("DBInstanceStatus") or "unknown"),
+            publicly_accessible=public if isinstance(public, bool) else None,
+            vpc_id=str(subnets.get("VpcId") or "") if isinstance(subnets, Mapping) else "",
+        )
+
+
+class MalformedRecord(ValueError):
+    """An AWS response item without a field DAS Guard cannot decide without (a cluster's identifier or ARN)."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +117,8 @@ class ClusterInfo:
     created_at: datetime | None = None  # ClusterCreateTime
     maintenance_window: str = ""  # PreferredMaintenanceWindow, e.g. "wed:02:40-wed:03:10" (UTC)
     parameter_group: str = ""  # DBClusterParameterGroup (Babelfish is switched on there)
+    stream_kinesis_name: str | None = None  # ActivityStreamKinesisStreamName
+    pending_engine_version: str = ""  # PendingModifiedValues.EngineVersion: an upgrade waiting to be applied
 
     @property
     def is_aurora(self) -> bool:
@@ -115,39 +139,70 @@ class ClusterInfo:
         arn = Arn.parse(self.arn)
         return arn.partition if arn else ""
 
+    @property
+    def major_upgrade_under_way(self) -> bool:
+        """Upgrading, or a new major version waiting to be applied (PendingModifiedValues.EngineVersion)."""
+        if self.status == "upgrading":
+            return True
+        pending = self.pending_engine_version.split(".", 1)[0]
+        return bool(pending) and pending != self.engine_version.split(".", 1)[0]
+
+    @property
+    def is_limitless(self) -> bool:
+        """Limitless Database: ClusterScalabilityType says so, or (where an older response lacks it) the version."""
+        return self.scalability_type == "limitless" or self.engine_version.endswith("-limitless")
+
     @classmethod
     def from_api(cls, cluster: Mapping[str, Any], instances: Sequence[Mapping[str, Any]]) -> ClusterInfo:
-        """Build from a DescribeDBClusters item and the DescribeDBInstances items of its members."""
-        member_ids = tuple(m["DBInstanceIdentifier"] for m in cluster.get("DBClusterMembers", []))
+        """Build from a DescribeDBClusters item and the DescribeDBInstances items of its members.
+
+        Every field is optional unless AWS documents it as always there: only an identifier and an ARN are needed to
+        decide (MalformedRecord otherwise); everything else has a safe default, and a malformed tag or member is
+        skipped, never a crash."""
+        identifier = cluster.get("DBClusterIdentifier")
+        arn = cluster.get("DBClusterArn")
+        if not isinstance(identifier, str) or not identifier:
+            raise MalformedRecord("a cluster without DBClusterIdentifier")
+        if not isinstance(arn, str) or Arn.parse(arn) is None:
+            raise MalformedRecord(f"cluster {identifier} without a DBClusterArn")
+        members = [m for m in _items(cluster.get("DBClusterMembers")) if isinstance(m.get("DBInstanceIdentifier"), str)]
+        pending = cluster.get("PendingModifiedValues")
+        created = cluster.get("ClusterCreateTime")
         return cls(
-            arn=cluster["DBClusterArn"],
-            identifier=cluster["DBClusterIdentifier"],
-            resource_id=cluster.get("DbClusterResourceId", ""),
-            engine=cluster.get("Engine", ""),
-            engine_version=cluster.get("EngineVersion", ""),
-            engine_mode=cluster.get("EngineMode", "provisioned"),
-            status=cluster.get("Status", "unknown"),
-            tags={t["Key"]: t.get("Value", "") for t in cluster.get("TagList", [])},
-            instances=tuple(
-                InstanceInfo(
-                    identifier=i["DBInstanceIdentifier"],
-                    instance_class=i.get("DBInstanceClass", ""),
-                    status=i.get("DBInstanceStatus", "unknown"),
-                )
-                for i in instances
-            ),
-            member_ids=member_ids,
-            stream_status=cluster.get("ActivityStreamStatus") or "stopped",
-            stream_mode=cluster.get("ActivityStreamMode"),
-            stream_kms_key_id=cluster.get("ActivityStreamKmsKeyId"),
-            global_cluster_identifier=cluster.get("GlobalClusterIdentifier"),
-            scalability_type=cluster.get("ClusterScalabilityType") or "standard",
-            created_at=cluster.get("ClusterCreateTime")
-            if isinstance(cluster.get("ClusterCreateTime"), datetime)
-            else None,
+            arn=arn,
+            identifier=identifier,
+            resource_id=str(cluster.get("DbClusterResourceId") or ""),
+            engine=str(cluster.get("Engine") or ""),
+            engine_version=str(cluster.get("EngineVersion") or ""),
+            engine_mode=str(cluster.get("EngineMode") or "provisioned"),
+            status=str(cluster.get("Status") or "unknown"),
+            tags={
+                str(t["Key"]): str(t.get("Value") or "")
+                for t in _items(cluster.get("TagList"))
+                if isinstance(t.get("Key"), str)
+            },
+            instances=tuple(i for i in (InstanceInfo.from_api(raw) for raw in _items(instances)) if i is not None),
+            member_ids=tuple(str(m["DBInstanceIdentifier"]) for m in members),
+            stream_status=str(cluster.get("ActivityStreamStatus") or "stopped"),
+            stream_mode=_text_or_none(cluster.get("ActivityStreamMode")),
+            stream_kms_key_id=_text_or_none(cluster.get("ActivityStreamKmsKeyId")),
+            global_cluster_identifier=_text_or_none(cluster.get("GlobalClusterIdentifier")),
+            scalability_type=str(cluster.get("ClusterScalabilityType") or "standard"),
+            created_at=created if isinstance(created, datetime) else None,
             maintenance_window=str(cluster.get("PreferredMaintenanceWindow") or ""),
             parameter_group=str(cluster.get("DBClusterParameterGroup") or ""),
+            stream_kinesis_name=_text_or_none(cluster.get("ActivityStreamKinesisStreamName")),
+            pending_engine_version=str(pending.get("EngineVersion") or "") if isinstance(pending, Mapping) else "",
         )
+
+
+def _items(value: Any) -> list[Mapping[str, Any]]:
+    """The dictionaries of a list field (an absent field, a non-list or a non-dict item: nothing)."""
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list | tuple) else []
+
+
+def _text_or_none(value: Any) -> str | None:
+    return str(value) if value else None
 
 
 @dataclass(frozen=True)
@@ -169,8 +224,8 @@ class KeyInfo:
     @classmethod
     def from_api(cls, metadata: Mapping[str, Any]) -> KeyInfo:
         return cls(
-            arn=metadata["Arn"],
-            key_id=metadata["KeyId"],
+            arn=str(metadata.get("Arn") or ""),
+            key_id=str(metadata.get("KeyId") or ""),
             state=metadata.get("KeyState", "Unknown"),
             spec=metadata.get("KeySpec") or metadata.get("CustomerMasterKeySpec") or "Unknown",
             usage=metadata.get("KeyUsage", "Unknown"),

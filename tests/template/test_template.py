@@ -147,6 +147,7 @@ class TestLeastPrivilege:
         "xray:PutTraceSegments",
         "xray:PutTelemetryRecords",
         "rds:DescribeOrderableDBInstanceOptions",
+        "ec2:DescribeVpcEndpoints",
     }
 
     def test_every_allow_is_scoped_to_resources_of_this_stack_or_account_region(self, template: dict[str, Any]) -> None:
@@ -159,15 +160,19 @@ class TestLeastPrivilege:
                     assert statement["Condition"] == {"StringEquals": {"aws:RequestedRegion": {"Ref": "AWS::Region"}}}
                 continue
             resources = json.dumps(statement["Resource"]).replace(":cluster:*", "").replace(":db:*", "")
+            resources = resources.replace("${AWS::AccountId}:key/*", "")  # keys of this account and region only
             assert "*" not in resources.replace(":deployment:*", "").replace(":cluster-pg:*", ""), statement["Sid"]
 
-    def test_kms_only_on_designated_keys_and_grants_only_for_aws_resources(self, template: dict[str, Any]) -> None:
+    def test_grants_only_on_designated_keys_and_describe_any_key_of_the_account(self, template: dict[str, Any]) -> None:
         statements = {s["Sid"]: s for s in role_statements(template) if any(a.startswith("kms:") for a in actions(s))}
-        assert set(statements) == {"DescribeDesignatedKeys", "LetRdsUseDesignatedKeys", "UseTheOperationsKey"}
+        assert set(statements) == {"DescribeKeysOfTheAccount", "LetRdsUseDesignatedKeys", "UseTheOperationsKey"}
         designated = {"Fn::If": ["CreateKey", [{"Fn::GetAtt": ["ActivityStreamKey", "Arn"]}], {"Ref": "KmsKeyArns"}]}
-        assert actions(statements["DescribeDesignatedKeys"]) == ["kms:DescribeKey"]
+        assert actions(statements["DescribeKeysOfTheAccount"]) == ["kms:DescribeKey"]
         assert actions(statements["LetRdsUseDesignatedKeys"]) == ["kms:CreateGrant"]
-        assert statements["DescribeDesignatedKeys"]["Resource"] == designated
+        # a running stream's key is vouched for whoever started it: any key of this account and region, no other
+        assert statements["DescribeKeysOfTheAccount"]["Resource"] == {
+            "Fn::Sub": "arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"
+        }
         assert statements["LetRdsUseDesignatedKeys"]["Resource"] == designated
         assert statements["LetRdsUseDesignatedKeys"]["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": "true"}}
         # the stream keys are never used to encrypt or decrypt anything by DAS Guard itself

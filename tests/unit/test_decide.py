@@ -47,6 +47,8 @@ class Keys:
         self.asked.append(reference)
         if reference == "alias/missing":
             return KeyLookup(reference, None, "NotFoundException", "Alias alias/missing is not found.")
+        if reference.startswith("arn:aws:kms:") and reference != KEY_ARN:  # another key of the account
+            return lookup(reference, arn=reference, key_id=reference.rsplit("/", 1)[1])
         return lookup(reference)
 
 
@@ -101,28 +103,66 @@ def test_deleting_cluster_is_not_applicable() -> None:
     assert (evaluation.outcome, evaluation.reason) == (Outcome.NOT_APPLICABLE, "ClusterDeleting")
 
 
-@pytest.mark.parametrize("status", ["starting", "started"])
-def test_active_stream_is_left_alone(status: str) -> None:
+@pytest.mark.parametrize(("status", "reason"), [("starting", "StreamStarting"), ("started", "StreamActive")])
+def test_active_stream_is_left_alone(status: str, reason: str) -> None:
     evaluation, _ = run(cluster(stream_status=status, stream_mode="async", stream_kms_key_id=KEY_ARN))
-    assert (evaluation.outcome, evaluation.reason, evaluation.start) == (Outcome.ALREADY_ACTIVE, "StreamActive", None)
+    assert (evaluation.outcome, evaluation.reason, evaluation.start) == (Outcome.ALREADY_ACTIVE, reason, None)
     assert evaluation.warnings == ()
 
 
-def test_active_stream_with_other_settings_is_active_but_flagged() -> None:
+def test_a_stream_on_another_key_or_mode_fails_and_is_never_stopped() -> None:
     other_key = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
     evaluation, _ = run(
         cluster(stream_status="started", stream_mode="async", stream_kms_key_id=other_key, tags={"data-class": "pci"})
     )
-    assert evaluation.outcome is Outcome.ALREADY_ACTIVE
-    assert [w.code for w in evaluation.warnings] == ["StreamSettingsDiffer"]
-    assert "mode is async, policy says sync" in evaluation.warnings[0].detail
-    assert other_key in evaluation.warnings[0].detail
+    assert (evaluation.outcome, evaluation.reason, evaluation.start) == (
+        Outcome.VIOLATION,
+        "StreamKeyNotDesignated",
+        None,
+    )
+    assert other_key in evaluation.detail
+    assert "runs in mode async; rule 'regulated' says sync" in evaluation.detail
+    assert "stop-activity-stream" in evaluation.fix
+    assert "never stops a stream" in evaluation.fix
+
+
+def test_a_stream_key_das_guard_cannot_describe_is_not_vouched_for() -> None:
+    def refused(reference: str) -> KeyLookup:
+        if reference == "alias/das-guard":
+            return lookup(reference)
+        return KeyLookup(reference, None, "AccessDeniedException", "not authorized to perform kms:DescribeKey")
+
+    evaluation = decide(
+        cluster(stream_status="started", stream_mode="async", stream_kms_key_id="key/their-own"),
+        POLICY,
+        Inputs(refused, TODAY),
+    )
+    assert (evaluation.outcome, evaluation.reason) == (Outcome.VIOLATION, "StreamKeyUnverifiable")
+    assert "AccessDeniedException" in evaluation.detail
+    assert "kms:DescribeKey" in evaluation.fix
+
+
+def test_an_exempt_cluster_with_an_odd_stream_stays_exempt_with_warnings() -> None:
+    other_key = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000"
+    evaluation, _ = run(
+        cluster(stream_status="started", stream_mode="async", stream_kms_key_id=other_key, tags={"env": "sandbox"})
+    )
+    assert (evaluation.outcome, evaluation.reason) == (Outcome.EXEMPT, "ExemptByPolicy")
 
 
 def test_active_stream_wins_over_validation_problems() -> None:
     # a burstable cluster whose stream somebody got running anyway is not reported as a violation
-    evaluation, _ = run(cluster("aurora-postgresql", "15.4", "db.t4g.medium", stream_status="started"))
-    assert evaluation.outcome is Outcome.ALREADY_ACTIVE
+    evaluation, _ = run(
+        cluster(
+            "aurora-postgresql",
+            "15.4",
+            "db.t4g.medium",
+            stream_status="started",
+            stream_mode="async",
+            stream_kms_key_id=KEY_ARN,
+        )
+    )
+    assert (evaluation.outcome, evaluation.reason) == (Outcome.ALREADY_ACTIVE, "StreamActive")
 
 
 def test_stopping_stream_is_deferred() -> None:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from das_guard.decide import Inputs, decide
+from das_guard import windows
+from das_guard.decide import WINDOW_GRACE, Inputs, decide
 from das_guard.model import Outcome, StreamRecord
 from das_guard.policy import parse_policy
 
-from .factories import cluster, lookup
+from .factories import KEY_ARN, cluster, lookup
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -42,12 +44,29 @@ def test_a_cluster_with_workload_gets_its_stream_in_the_maintenance_window() -> 
     assert unknown_age.outcome is Outcome.SCHEDULED, "no creation time: assume workload"
 
 
-def test_a_requested_start_is_not_requested_again_within_a_week() -> None:
-    busy = cluster(created_at=NOW - timedelta(days=90))
-    recent = decide(busy, policy(), inputs(StreamRecord("scheduled", at=NOW - timedelta(days=2))))
-    assert (recent.outcome, recent.reason, recent.start) == (Outcome.SCHEDULED, "AlreadyScheduled", None)
-    stale = decide(busy, policy(), inputs(StreamRecord("scheduled", at=NOW - timedelta(days=9))))
-    assert (stale.outcome, stale.reason) == (Outcome.SCHEDULED, "MaintenanceWindow"), "the window passed: ask again"
+def test_a_requested_start_is_not_requested_again_and_a_missed_window_is_told() -> None:
+    busy = cluster(created_at=NOW - timedelta(days=90), maintenance_window="sun:03:00-sun:03:30")
+    requested = NOW - timedelta(hours=2)
+    waiting = decide(busy, policy(), inputs(StreamRecord("scheduled", at=requested)))
+    assert (waiting.outcome, waiting.reason, waiting.start) == (Outcome.SCHEDULED, "AlreadyScheduled", None)
+    window_end = windows.next_window("sun:03:00-sun:03:30", requested)
+    assert window_end is not None
+    assert (window_end[1] + WINDOW_GRACE).isoformat() in waiting.detail
+    after = window_end[1] + WINDOW_GRACE + timedelta(minutes=1)
+    missed = decide(busy, policy(), replace(inputs(StreamRecord("scheduled", at=requested)), now=after))
+    assert (missed.outcome, missed.reason, missed.start) == (Outcome.FAILED, "ScheduledStartMissed", None)
+    assert missed.outcome.needs_a_person, "a window that passed without a start is an alert"
+    starting = replace(busy, stream_status="starting", stream_mode="async", stream_kms_key_id=KEY_ARN)
+    still = decide(starting, policy(), replace(inputs(StreamRecord("scheduled", at=requested)), now=after))
+    assert still.reason == "ScheduledStartMissed", "'starting' after a window request is not audited"
+
+
+def test_a_window_that_cannot_be_read_gets_eight_days() -> None:
+    busy = cluster(created_at=NOW - timedelta(days=90), maintenance_window="")
+    requested = NOW - timedelta(days=7)
+    assert decide(busy, policy(), inputs(StreamRecord("scheduled", at=requested))).reason == "AlreadyScheduled"
+    late = decide(busy, policy(), inputs(StreamRecord("scheduled", at=NOW - timedelta(days=8, minutes=1))))
+    assert late.reason == "ScheduledStartMissed"
 
 
 def test_the_policy_may_say_always_or_never() -> None:

@@ -30,6 +30,33 @@ class RdsClusters:
     def _rds(self) -> Any:
         return self._session.client("rds", config=CLIENT_CONFIG)
 
+    @cached_property
+    def _ec2(self) -> Any:
+        return self._session.client("ec2", config=CLIENT_CONFIG)
+
+    def has_kms_endpoint(self, vpc_id: str) -> bool | None:
+        """Whether the VPC has an available interface endpoint for KMS (the network prerequisite of older Aurora MySQL
+        streams); None where EC2 cannot be asked. Cached per container like the other support answers."""
+        try:
+            return self._support.get_or_load(f"kms-endpoint|{vpc_id}", lambda: self._kms_endpoint(vpc_id))
+        except AwsError:
+            return None
+
+    def _kms_endpoint(self, vpc_id: str) -> bool:
+        service = f"com.amazonaws.{self._session.region_name}.kms"
+        listing = pages(
+            self._ec2,
+            "ec2:DescribeVpcEndpoints",
+            "VpcEndpoints",
+            Filters=[{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "service-name", "Values": [service]}],
+        )
+        return any(
+            str(endpoint.get("State", "")).lower() == "available"
+            and str(endpoint.get("VpcEndpointType", "Interface")) == "Interface"
+            for page in listing
+            for endpoint in page
+        )
+
     def describe_cluster(self, cluster_id: str) -> ClusterInfo | None:
         """The live cluster with its instances' classes and states; None if it does not exist (any more)."""
         try:

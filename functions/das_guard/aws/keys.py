@@ -38,4 +38,4 @@ class KmsKeys:
             if err.transient:
                 raise
             return KeyLookup(reference, None, err.code, err.message)
-        return KeyLookup(reference, KeyInfo.from_api(response["KeyMetadata"]))
+        return KeyLookup(reference, KeyInfo.from_api(response.get("KeyMetadata") or {}))

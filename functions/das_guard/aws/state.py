@@ -23,7 +23,7 @@ from ..gateway import AwsError
 from ..model import Hold, Protection, StreamMark, StreamRecord
 from .calls import CLIENT_CONFIG, call, pages
 
-STREAM_RECORD_STATES = frozenset({"on", "reported", "allowed", "scheduled"})
+STREAM_RECORD_STATES = frozenset({"on", "reported", "allowed", "scheduled", "awaiting-upgrade", "upgrade"})
 BATCH_WRITE_ATTEMPTS = 4
 BATCH_WRITE_SIZE = 25  # BatchWriteItem's limit
 

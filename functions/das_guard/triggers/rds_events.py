@@ -19,6 +19,11 @@ RDS_EVENTS: dict[str, About] = {
     "RDS-EVENT-0005": "instance",  # DB instance created
     "RDS-EVENT-0014": "instance",  # the instance's class changed
     "RDS-EVENT-0180": "stream-stopped",  # Database Activity Streams is stopped on your database cluster
+    "RDS-EVENT-0150": "cluster",  # DB cluster stopped: its own non-failing state (ClusterStopped)
+    "RDS-EVENT-0151": "cluster",  # DB cluster started: evaluated again
+    "RDS-EVENT-0153": "cluster",  # started because it exceeded the maximum stop time (7 days)
+    "RDS-EVENT-0176": "cluster",  # major version upgraded: a stream stopped for the upgrade starts again
+    "RDS-EVENT-0173": "cluster",  # version upgraded
     "RDS-EVENT-0244": "blue-green",  # blue/green deployment created: the green cluster now exists
     "RDS-EVENT-0248": "blue-green",  # switchover completed: green holds the production name
     "RDS-EVENT-0260": "blue-green",  # the cluster-level switchover completed
