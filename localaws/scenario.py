@@ -267,7 +267,7 @@ def seed_demo_clusters(session: Any, stack: Stack) -> None:
         ("pay-pg", "bgd-pay0upgrade00003", "pay-pg-green-zxcvbn", True),
     ):
         arn = create_cluster(rds, blue, pg, "15.4", [(f"{blue}-1", "db.r6g.large")], tags={"data-class": "pii"})
-        das_extension.set_activity_stream(blue, "started", "async", stack.key_arn, **where)
+        das_extension.set_activity_stream(blue, "started", "sync", stack.key_arn, **where)  # audited as its rule says
         created = rds.create_blue_green_deployment(BlueGreenDeploymentName=f"{blue}-upgrade", Source=arn)
         das_extension.pin_blue_green(
             created["BlueGreenDeployment"]["BlueGreenDeploymentIdentifier"], deployment, green, **where

@@ -8,7 +8,8 @@ import hashlib
 import io
 import json
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -19,8 +20,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from das_guard import app as composition
 from das_guard.clock import SystemClock
 from das_guard.decide import decide
-from das_guard.model import Decision, Outcome
+from das_guard.findings import finding
+from das_guard.model import ClusterInfo, Decision, MalformedCluster, Outcome
+from das_guard.ocsf import ocsf_finding
 from das_guard.policy import PolicyDocument
+from das_guard.reasons import Compliance, verdict
 
 from . import aws_session, org_audit, report
 from .common import (
@@ -49,21 +53,26 @@ from .common import (
 
 # One vocabulary: an audit's verdict is the outcome the deployed function would record for the cluster now (README,
 # outcome catalogue), in its dry-run form - a stream DAS Guard would start is `WouldStart` (reason `StreamMissing`),
-# since nothing was started. Failing: no audit yet, for whatever reason.
-FAILING_VERDICTS = {
-    Outcome.WOULD_START.value,
-    Outcome.SCHEDULED.value,
-    Outcome.VIOLATION.value,
-    Outcome.FAILED.value,
-    Outcome.TAMPERED.value,
-}
+# since nothing was started. Whether it fails is the catalogue's compliance state, as in every other output.
+FORMATS = ("table", "json", "csv", "markdown", "html", "asff", "ocsf")
+
+
+def audited(decision: Decision) -> Decision:
+    """A read-only decision in the audit's vocabulary: nothing was started, so a start is a stream that is missing."""
+    if decision.outcome is Outcome.STARTED:
+        return replace(decision, outcome=Outcome.WOULD_START, reason="StreamMissing")
+    return decision
 
 
 def verdict_of(decision: Decision) -> tuple[str, str]:
     """(verdict, reason) of a read-only decision, in the enforcer's outcome vocabulary."""
-    if decision.outcome is Outcome.STARTED:
-        return Outcome.WOULD_START.value, "StreamMissing"
-    return decision.outcome.value, decision.reason
+    shown = audited(decision)
+    return shown.outcome.value, shown.reason
+
+
+def failing(decision: Decision) -> bool:
+    """The catalogue says the cluster is not audited as the policy requires."""
+    return verdict(audited(decision)).failing
 
 
 @dataclass(frozen=True)
@@ -78,6 +87,8 @@ class AuditRow:
     verdict: str
     reason: str
     detail: str
+    compliance: str = "-"  # the catalogue's state: pass, fail, pending, exempt, not-applicable
+    severity: str = "-"
     start: str = "-"  # when the stream DAS Guard would start begins: now (a restart) or in the maintenance window
     account: str = "-"  # the account the cluster is in
     # evidence: what an auditor files
@@ -106,33 +117,48 @@ def audit_region(
     )
     rows = []
     for cluster in reader.clusters.region_clusters():
-        decision = decide(cluster, policy, inputs)
+        if isinstance(cluster, MalformedCluster):
+            decision = cluster.decision()
+            rows.append((_row(region, None, decision, account, reader.clock.now().isoformat(), policy_ref), decision))
+            continue
+        decision = audited(decide(cluster, policy, inputs))
         rows.append(
             (
-                AuditRow(
-                    region,
-                    cluster.identifier,
-                    cluster.engine,
-                    cluster.engine_version,
-                    ",".join(sorted({i.instance_class for i in cluster.instances})) or "-",
-                    cluster.stream_status if cluster.is_aurora else "n/a",
-                    decision.rule or "-",
-                    *verdict_of(decision),
-                    decision.detail,
-                    start_timing(decision),
-                    account if account != "-" else (cluster.arn.split(":")[4] or "-"),  # the ARN names the account
-                    cluster.arn,
-                    decision.fix or "-",
-                    "; ".join(f"{w.code}: {w.detail}" for w in decision.warnings) or "-",
-                    reader.clock.now().isoformat(timespec="seconds"),
-                    policy_ref,
-                ),
+                _row(region, cluster, decision, account, reader.clock.now().isoformat(timespec="seconds"), policy_ref),
                 decision,
             )
         )
         if progress is not None and task is not None:
             progress.advance(task)
     return rows
+
+
+def _row(
+    region: str, cluster: ClusterInfo | None, decision: Decision, account: str, checked_at: str, policy_ref: str
+) -> AuditRow:
+    judged = verdict(decision)
+    arn = cluster.arn if cluster else (decision.cluster_arn or "-")
+    return AuditRow(
+        region,
+        cluster.identifier if cluster else (decision.cluster_id or "-"),
+        cluster.engine if cluster else "-",
+        cluster.engine_version if cluster else "-",
+        ",".join(sorted({i.instance_class for i in cluster.instances})) or "-" if cluster else "-",
+        (cluster.stream_status if cluster.is_aurora else "n/a") if cluster else "-",
+        decision.rule or "-",
+        decision.outcome.value,
+        decision.reason,
+        decision.detail,
+        judged.compliance.value if judged.compliance else "-",
+        judged.severity.value,
+        start_timing(decision),
+        account if account != "-" else (arn.split(":")[4] if arn.count(":") >= 5 else "-"),  # the ARN names it
+        arn,
+        judged.fix or "-",
+        "; ".join(f"{w.code}: {w.detail}" for w in decision.warnings) or "-",
+        checked_at,
+        policy_ref,
+    )
 
 
 def policy_reference(path: Path | None, reader: composition.App) -> str:
@@ -150,7 +176,7 @@ def show(rows: list[AuditRow], fmt: str, title: str, columns: list[str]) -> None
         sys.stdout.write(render(rows, fmt))
         return
     cells = [[str(getattr(r, c)) for c in columns] for r in rows]
-    print_table(title, columns, cells, [r.verdict in FAILING_VERDICTS for r in rows])
+    print_table(title, columns, cells, [r.compliance == Compliance.FAIL.value for r in rows])
 
 
 def render(rows: list[AuditRow], fmt: str) -> str:
@@ -175,7 +201,7 @@ def render(rows: list[AuditRow], fmt: str) -> str:
 def audit(
     region: Region = None,
     all_regions: Annotated[bool, typer.Option("--all-regions", help="Every region enabled in the account.")] = False,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json, csv or markdown.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", "-f", help=", ".join(FORMATS) + ".")] = "table",
     policy: PolicyPath = None,
     parameter: Parameter = DEFAULT_PARAMETER,
     state_table: StateTable = None,
@@ -194,8 +220,8 @@ def audit(
     """Evaluate every cluster (read-only) and print its verdict. Exit 1 if any cluster lacks a stream it needs."""
 
     def body() -> int:
-        if fmt not in ("table", "json", "csv", "markdown", "html", "asff", "ocsf"):
-            raise Usage(f"--format must be table, json, csv, markdown, html, asff or ocsf, not {fmt!r}")
+        if fmt not in FORMATS:
+            raise Usage(f"--format must be {', '.join(FORMATS[:-1])} or {FORMATS[-1]}, not {fmt!r}")
         if ou and not org:
             raise Usage("--ou needs --org")
         if org:
@@ -203,8 +229,6 @@ def audit(
                 return audit_organisation(
                     region, fmt, policy, parameter, state_table, profile, ou or [], role_name, parallel
                 )
-        if fmt in ("asff", "ocsf"):
-            raise Usage(f"--format {fmt} needs --org (findings name their account)")
         with aws_session.endpoint(endpoint_url, local):
             target = aws_session.Target(regions_of(region, default_region()), profile)
             if all_regions:
@@ -212,7 +236,7 @@ def audit(
                     ec2 = target.session(target.regions[0]).client("ec2")
                     enabled = sorted(r["RegionName"] for r in ec2.describe_regions()["Regions"])
                 target = aws_session.Target(tuple(enabled), profile)
-            rows: list[AuditRow] = []
+            results: list[tuple[AuditRow, Decision]] = []
             uncovered: list[str] = []
             with (
                 Progress(
@@ -230,15 +254,19 @@ def audit(
                         uncovered.append(f"{each}: not audited: {not_deployed(error, parameter)}")
                         continue
                     ref = policy_reference(policy, reader)
-                    rows += [r for r, _ in audit_region(reader, each, region_policy, progress, "-", ref)]
+                    results += audit_region(reader, each, region_policy, progress, "-", ref)
+        rows = [row for row, _ in results]
         columns = ["region", "cluster", "engine", "version", "classes", "stream", "rule", "verdict", "reason"]
-        show(rows, fmt, f"DAS Guard audit: {len(rows)} clusters", columns)
+        if fmt in ("asff", "ocsf"):
+            sys.stdout.write(evidence(results, fmt, SystemClock().now()))
+        else:
+            show(rows, fmt, f"DAS Guard audit: {len(rows)} clusters", columns)
         for line in uncovered:
             err.print(line)
-        failing = sum(1 for r in rows if r.verdict in FAILING_VERDICTS)
+        failures = sum(1 for r in rows if r.compliance == Compliance.FAIL.value)
         gaps = f"; {len(uncovered)} region(s) without DAS Guard" if uncovered else ""
-        err.print(f"{len(rows)} clusters, {failing} without the stream the policy requires{gaps}")
-        return FINDINGS if failing or uncovered else 0
+        err.print(f"{len(rows)} clusters, {failures} without the stream the policy requires{gaps}")
+        return FINDINGS if failures or uncovered else 0
 
     run(body)
 
@@ -284,17 +312,25 @@ def audit_organisation(
     results.sort(key=lambda pair: (pair[0].account, pair[0].region, pair[0].cluster))
     rows = [row for row, _ in results]
     if fmt in ("asff", "ocsf"):
-        build = org_audit.asff if fmt == "asff" else org_audit.ocsf
-        documents = [build(d, r.account, r.region, now) for r, d in results]
-        sys.stdout.write(json.dumps([d for d in documents if d is not None], indent=2) + "\n")
+        sys.stdout.write(evidence(results, fmt, now))
     else:
         columns = ["account", "region", "cluster", "engine", "version", "stream", "rule", "verdict", "reason"]
         show(rows, fmt, f"DAS Guard audit: {len(rows)} clusters in {len(chosen) - len(skipped)} accounts", columns)
     for gap in skipped:
         err.print(f"account {gap.account.id} ({gap.account.name}): not audited: {gap.why}")
-    failing = sum(1 for r in rows if r.verdict in FAILING_VERDICTS)
+    failures = sum(1 for r in rows if r.compliance == Compliance.FAIL.value)
     err.print(
         f"{len(rows)} clusters in {len(chosen) - len(skipped)} of {len(chosen)} accounts, "
-        f"{failing} without the stream the policy requires"
+        f"{failures} without the stream the policy requires"
     )
-    return 1 if failing or skipped else 0
+    return 1 if failures or skipped else 0
+
+
+def evidence(results: list[tuple[AuditRow, Decision]], fmt: str, now: datetime) -> str:
+    """ASFF findings (BatchImportFindings' shape) or OCSF Compliance Findings: one per cluster whose decision is a
+    verdict on its audit, built by the same functions the deployed one uses."""
+    documents = [
+        (finding if fmt == "asff" else ocsf_finding)(decision, account=row.account, region=row.region, now=now)
+        for row, decision in results
+    ]
+    return json.dumps([d for d in documents if d is not None], indent=2) + "\n"

@@ -12,20 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import boto3
 
-from das_guard.findings import finding
-from das_guard.model import Decision
-
 from . import aws_session
 
 DEFAULT_ROLE = "das-guard-audit"
-OCSF_VERSION = "1.1.0"
-_OCSF_SEVERITY = {"INFORMATIONAL": 1, "LOW": 2, "MEDIUM": 3, "HIGH": 4, "CRITICAL": 5}
-_OCSF_STATUS = {"PASSED": "Pass", "WARNING": "Warning", "FAILED": "Fail"}
 
 
 @dataclass(frozen=True)
@@ -95,45 +88,3 @@ def audit_accounts(
 
 def guarded_target(regions: tuple[str, ...], credentials: dict[str, str]) -> aws_session.Target:
     return aws_session.Target(regions, credentials=credentials)
-
-
-def asff(decision: Decision, account: str, region: str, now: datetime) -> dict[str, Any] | None:
-    """The Security Hub finding the member's function imports for this cluster (the same builder)."""
-    return finding(decision, account=account, region=region, now=now)
-
-
-def ocsf(decision: Decision, account: str, region: str, now: datetime) -> dict[str, Any] | None:
-    """An OCSF 1.1 Compliance Finding (class 2003) for tools that ingest OCSF (Security Lake, SIEMs)."""
-    base = asff(decision, account, region, now)
-    if base is None:
-        return None
-    status = base["Compliance"]["Status"]
-    return {
-        "category_uid": 2,
-        "class_uid": 2003,
-        "activity_id": 1,
-        "type_uid": 200301,
-        "time": int(now.timestamp() * 1000),
-        "severity_id": _OCSF_SEVERITY[base["Severity"]["Label"]],
-        "status": "New",
-        "compliance": {"status": _OCSF_STATUS[status], "control": "database-activity-stream"},
-        "finding_info": {"uid": base["Id"], "title": base["Title"], "desc": base["Description"]},
-        "remediation": {"desc": base["Remediation"]["Recommendation"]["Text"]},
-        "resources": [
-            {
-                "uid": decision.cluster_arn,
-                "name": decision.cluster_id,
-                "type": "AwsRdsDbCluster",
-                "region": region,
-                "cloud_partition": base["Resources"][0]["Partition"],
-                "owner": {"account": {"uid": account, "type": "AWS Account"}},
-            }
-        ],
-        "cloud": {"provider": "AWS", "region": region, "account": {"uid": account}},
-        "metadata": {
-            "version": OCSF_VERSION,
-            "product": {"name": "DAS Guard", "vendor_name": "DAS Guard"},
-            "uid": base["Id"],
-        },
-        "unmapped": {"outcome": decision.outcome.value, "reason": decision.reason, "rule": decision.rule or "-"},
-    }

@@ -18,7 +18,7 @@ from das_guard.model import ClusterInfo, Decision
 from das_guard.policy import Action, PolicyDocument
 
 from . import aws_session
-from .audit import FAILING_VERDICTS, verdict_of
+from .audit import failing
 from .common import (
     DEFAULT_PARAMETER,
     FINDINGS,
@@ -87,7 +87,7 @@ def policy_explain(
             now = reader.clock.now()
             decision = decide(info, document, read_only_enforcer(reader, document).inputs(check_holds=True))
         explain(info, document, decision, now)
-        return FINDINGS if verdict_of(decision)[0] in FAILING_VERDICTS or decision.outcome.needs_a_person else 0
+        return FINDINGS if failing(decision) or decision.outcome.needs_a_person else 0
 
     run(body)
 

@@ -11,8 +11,19 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-FAILING = {"WouldStart", "Scheduled", "Violation", "Failed", "Tampered"}  # main.FAILING_VERDICTS
-COLUMNS = ("account", "region", "cluster", "engine", "version", "stream", "rule", "verdict", "reason", "fix")
+COLUMNS = (
+    "account",
+    "region",
+    "cluster",
+    "engine",
+    "version",
+    "stream",
+    "rule",
+    "verdict",
+    "reason",
+    "compliance",
+    "fix",
+)
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
 h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em}
@@ -35,12 +46,12 @@ def _counts(title: str, counter: Counter[str], failing: Counter[str]) -> str:
 def html(rows: Sequence[Any], *, generated: datetime | None = None) -> str:
     """The report for audit rows (das_guard_cli.main.AuditRow)."""
     records = [asdict(r) for r in rows]
-    failing = [r for r in records if r["verdict"] in FAILING]
+    failing = [r for r in records if r["compliance"] == "fail"]
     when = (generated or datetime.now(UTC)).isoformat(timespec="seconds")
     by_verdict, by_rule, by_account = Counter[str](), Counter[str](), Counter[str]()
     bad_verdict, bad_rule, bad_account = Counter[str](), Counter[str](), Counter[str]()
     for record in records:
-        bad = record["verdict"] in FAILING
+        bad = record["compliance"] == "fail"
         for counter, bad_counter, key in (
             (by_verdict, bad_verdict, record["verdict"]),
             (by_rule, bad_rule, record["rule"]),
@@ -67,7 +78,7 @@ def html(rows: Sequence[Any], *, generated: datetime | None = None) -> str:
 
 
 def _row(record: dict[str, Any]) -> str:
-    css = " class=failing" if record["verdict"] in FAILING else ""
+    css = " class=failing" if record["compliance"] == "fail" else ""
     cells: Iterable[str] = (escape(str(record[c])) for c in COLUMNS)
     title = escape(record["cluster_arn"], quote=True)
     cells_html = "".join(
@@ -79,4 +90,4 @@ def _row(record: dict[str, Any]) -> str:
     return f"<tr{css}>{cells_html}<td class=id>{escape(record['checked_at'])}</td></tr>"
 
 
-_IDS = {COLUMNS.index(c) for c in ("account", "region", "engine", "version", "stream", "verdict")}
+_IDS = {COLUMNS.index(c) for c in ("account", "region", "engine", "version", "stream", "verdict", "compliance")}

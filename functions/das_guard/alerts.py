@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .model import Decision, Finding, Outcome
+from .reasons import NOTICES, verdict
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,16 @@ def render_alert(evaluation: Decision, *, trigger: str, event_id: str, where: Wh
     """Subject and body of the alert for one evaluation (pure, so its wording is tested)."""
     cluster = evaluation.cluster_id or "unknown cluster"
     account, region, policy_parameter = where.account, where.region, where.policy_parameter
+    judged = verdict(evaluation)
     subject = f"DAS Guard {evaluation.outcome.value}: {cluster} ({evaluation.reason}) in {account}/{region}"
     headline = f"Database activity stream NOT started for Aurora cluster {cluster}."
+    if evaluation.reason in NOTICES:
+        subject = f"DAS Guard notice: {evaluation.reason} on {cluster} in {account}/{region}"
+        headline = f"Notice about the database activity stream of Aurora cluster {cluster}."
+    elif evaluation.outcome is Outcome.VIOLATION and evaluation.reason.startswith("Stream"):
+        headline = f"The database activity stream of Aurora cluster {cluster} is NOT as the policy requires."
+    elif evaluation.outcome is Outcome.FAILED and evaluation.reason == "ScheduledStartMissed":
+        headline = f"The maintenance window passed and the activity stream of Aurora cluster {cluster} did NOT start."
     stop = evaluation.actor
     if evaluation.outcome is Outcome.TAMPERED and stop is None:  # found by the sweep: no stop event reached us
         subject = f"DAS Guard HIGH: activity stream STOPPED on {cluster} (unseen) in {account}/{region}"
@@ -45,7 +54,8 @@ def render_alert(evaluation: Decision, *, trigger: str, event_id: str, where: Wh
         headline,
         "",
         f"Outcome:  {evaluation.outcome.value}",
-        f"Reason:   {evaluation.reason}",
+        f"Reason:   {evaluation.reason} ({judged.meaning})",
+        f"Verdict:  {judged.compliance.value if judged.compliance else '-'}, severity {judged.severity.value}",
         f"Detail:   {evaluation.detail}",
         f"Cluster:  {evaluation.cluster_arn or cluster}",
         f"Account:  {account}",
@@ -58,7 +68,7 @@ def render_alert(evaluation: Decision, *, trigger: str, event_id: str, where: Wh
             else []
         ),
         "",
-        f"How to fix: {evaluation.fix or 'see the detail above and the DAS Guard README (outcome catalogue).'}",
+        f"How to fix: {judged.fix or 'see the detail above and the DAS Guard README (outcome catalogue).'}",
     ]
     if evaluation.cluster_id and region:
         lines += [
@@ -80,6 +90,24 @@ def safe_subject(text: str) -> str:
     cost the HIGH alert that reports them, so the subject is one line of printable ASCII, at most 99 characters."""
     printable = "".join(c if " " <= c <= "~" else "?" for c in text)
     return " ".join(printable.split())[:99] or "DAS Guard alert"
+
+
+# SNS refuses a message over 256 KB (262,144 bytes, UTF-8). An alert is cut well below that, and says so.
+SNS_MESSAGE_LIMIT = 262_144
+BODY_LIMIT = 200_000
+
+
+def safe_body(text: str) -> str:
+    """An SNS message body that cannot be refused for its size: at most BODY_LIMIT bytes of UTF-8, and where it was
+    cut, a last line saying how much (the full decision is in the function's log line)."""
+    data = text.encode("utf-8")
+    if len(data) <= BODY_LIMIT:
+        return text
+    kept = data[:BODY_LIMIT].decode("utf-8", errors="ignore")
+    return (
+        f"{kept}\n\n[DAS Guard cut this alert: {len(data) - BODY_LIMIT} of {len(data)} bytes are not shown, to stay "
+        "within SNS's 256 KB; the whole decision is in the DAS Guard log line]"
+    )
 
 
 def _short(principal: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 import boto3
 
-from .alerts import safe_subject
+from .alerts import safe_body, safe_subject
 
 _sns: Any = None
 
@@ -40,6 +40,7 @@ def render(event: dict[str, Any]) -> tuple[str, str]:
             f"Region:   {region}",
             f"Cluster:  {detail.get('cluster_arn') or cluster}",
             f"Outcome:  {outcome} ({reason})",
+            f"Verdict:  {detail.get('compliance') or '-'}, severity {detail.get('severity') or '-'}",
             f"Rule:     {detail.get('rule') or '-'}",
             f"Detail:   {detail.get('detail')}",
             *(
@@ -69,13 +70,13 @@ def render(event: dict[str, Any]) -> tuple[str, str]:
             f"someone may be switching database auditing off. CloudTrail event {detail.get('eventID')}."
         )
         return safe_subject(f"DAS Guard HIGH {where}: {call} by {who.rsplit('/', 1)[-1]}"), body
-    return safe_subject(f"DAS Guard event {where}: {kind}"), json.dumps(event, indent=2, default=str)[:200_000]
+    return safe_subject(f"DAS Guard event {where}: {kind}"), json.dumps(event, indent=2, default=str)
 
 
 def publish(event: dict[str, Any], sns: Any, topic_arn: str) -> dict[str, str]:
     """Render one event and publish it to the central topic."""
     subject, body = render(event)
-    response = sns.publish(TopicArn=topic_arn, Subject=subject, Message=body)
+    response = sns.publish(TopicArn=topic_arn, Subject=subject, Message=safe_body(body))
     return {"message_id": str(response["MessageId"]), "subject": subject}
 
 

@@ -236,18 +236,17 @@ WAS_RUNNING = frozenset({"on", "reported", "allowed", "awaiting-upgrade", "upgra
 
 
 def _immediately(cluster: ClusterInfo, rule: EffectiveRule, inputs: Inputs) -> bool:
-    """Whether to start with ApplyImmediately (a restart). A stream that ran before: always. `new-clusters`: only a
-    cluster created within the new-cluster window (read from the live cluster, so no forged event can make an old one
-    restart)."""
-    record = inputs.lookup_record(cluster.resource_id) if inputs.lookup_record else None
-    if record is not None and record.state in WAS_RUNNING and rule.apply_immediately is not False:
+    """Whether to start with ApplyImmediately (a restart). A stream that ran before (stopped by someone, lost, held,
+    stopped for an upgrade): always - `apply_immediately` is about first starts, and a stop is not one. Otherwise as
+    the rule says; `new-clusters`: only a cluster created within the new-cluster window (read from the live cluster,
+    so no forged event can make an old one restart)."""
+    if rule.apply_immediately is True:
         return True
-    if rule.apply_immediately is True or rule.apply_immediately is False:
-        return rule.apply_immediately
-    assert rule.apply_immediately == NEW_CLUSTERS
-    if cluster.created_at is None or inputs.now is None:
-        return False
-    return inputs.now - cluster.created_at <= inputs.new_cluster_window
+    new = rule.apply_immediately == NEW_CLUSTERS and cluster.created_at is not None and inputs.now is not None
+    if new and inputs.now - cluster.created_at <= inputs.new_cluster_window:  # type: ignore[operator]
+        return True
+    record = inputs.lookup_record(cluster.resource_id) if inputs.lookup_record else None
+    return record is not None and record.state in WAS_RUNNING
 
 
 STOPPED_CLUSTER_STATES = frozenset({"stopped", "stopping"})
@@ -257,7 +256,7 @@ UPGRADE_REASONS = frozenset({"StoppedForUpgrade", "MajorUpgradeInProgress"})
 def _upgrade(base: Decision, cluster: ClusterInfo, record: StreamRecord | None, inputs: Inputs) -> Decision | None:
     """A stream stopped on Aurora PostgreSQL (recorded `awaiting-upgrade` by the stop's report, `upgrade` once the
     upgrade was seen): Deferred while the upgrade may begin or is under way; None once it is over, or the grace passed
-    with no upgrade (then the start goes ahead, and the enforcer reports the stop as tampering)."""
+    with no upgrade (then the stream starts again, at once: it ran before)."""
     if record is None or record.state not in ("awaiting-upgrade", "upgrade") or cluster.engine != "aurora-postgresql":
         return None
     stopped = f"the stream was stopped{f' at {record.at.isoformat()}' if record.at else ''}"
@@ -271,12 +270,8 @@ def _upgrade(base: Decision, cluster: ClusterInfo, record: StreamRecord | None, 
             f"-> {cluster.pending_engine_version or 'the new major version'}, cluster {cluster.status}; DAS Guard "
             "starts it again when the upgrade completes",
         )
-    if (
-        record.state == "awaiting-upgrade"
-        and record.at
-        and inputs.now
-        and inputs.now - record.at < inputs.upgrade_grace
-    ):
+    in_grace = record.at is not None and inputs.now is not None and inputs.now - record.at < inputs.upgrade_grace
+    if record.state == "awaiting-upgrade" and in_grace and record.at:
         return replace(
             base,
             outcome=Outcome.DEFERRED,

@@ -12,13 +12,44 @@ from typing import TYPE_CHECKING
 from .clock import Clock
 from .decide import Inputs, decide, overdue
 from .gateway import AwsError, Clusters, Keys, StreamState
-from .model import ACTIVE_STREAM_STATES, ClusterInfo, Decision, Finding, Hold, Outcome, StreamRecord
+from .model import (
+    ACTIVE_STREAM_STATES,
+    ClusterInfo,
+    Decision,
+    Finding,
+    Hold,
+    MalformedCluster,
+    MalformedRecord,
+    Outcome,
+    StreamRecord,
+)
 from .protection import protection_lowered
 from .stops import HoldLookupFn, StopResponder
 from .triggers import Target
 
 if TYPE_CHECKING:
     from .policy import PolicyDocument  # the schema loads with the first policy read (policy_terms)
+
+
+class _ClusterState:
+    """A cluster's hold and stream record, read together once per evaluation (one BatchGetItem), however many steps
+    of the decision consult them."""
+
+    def __init__(self, state: StreamState, now: datetime) -> None:
+        self._state = state
+        self._now = now
+        self._read: dict[str, tuple[Hold | None, StreamRecord | None]] = {}
+
+    def _both(self, resource_id: str) -> tuple[Hold | None, StreamRecord | None]:
+        if resource_id not in self._read:
+            self._read[resource_id] = self._state.cluster_state(resource_id, self._now)
+        return self._read[resource_id]
+
+    def hold(self, resource_id: str) -> Hold | None:
+        return self._both(resource_id)[0]
+
+    def record(self, resource_id: str) -> StreamRecord | None:
+        return self._both(resource_id)[1]
 
 
 # Refusals that re-reading the cluster resolves: another evaluation started the stream first, or a member is still
@@ -72,11 +103,12 @@ class Enforcer:
     ) -> Inputs:
         """Lookups for decide(). `holds` and `records` (from one scan) replace per-cluster reads in the sweep."""
         now = self._clock.now()
+        together = _ClusterState(self._state, now)
         lookup_hold: HoldLookupFn | None = None
         if holds is not None:
             lookup_hold = holds.get
         elif check_holds:
-            lookup_hold = lambda resource_id: self._state.hold_for(resource_id, now)  # noqa: E731
+            lookup_hold = together.hold
         return Inputs(
             self._keys.describe_key,
             now.date(),
@@ -84,7 +116,7 @@ class Enforcer:
             lookup_hold,
             now,
             self._clusters.activity_stream_modes,
-            records.get if records is not None else self._state.stream_record,
+            records.get if records is not None else together.record,
             self._new_cluster_window,
             self._clusters.babelfish_enabled,
             waiting_since,
@@ -148,7 +180,10 @@ class Enforcer:
                     )
                 ]
         policy = self._load_policy()
-        cluster = self._clusters.describe_cluster(cluster_id)
+        try:
+            cluster = self._clusters.describe_cluster(cluster_id)
+        except MalformedRecord as err:  # reported once, not retried: the same record would come back
+            return [MalformedCluster(cluster_id, str(err)).decision()]
         # Holds are always consulted: a creation event (or a retry claiming to be one) can be forged by anyone who
         # may send to the queue, and must not lift a genuine break-glass hold.
         inputs = self.inputs(check_holds=True, waiting_since=target.first_seen)
@@ -167,35 +202,11 @@ class Enforcer:
         return [*reports, decision]
 
     def _upgrade_outcome(self, cluster: ClusterInfo | None, decided: Decision) -> list[Decision]:
-        """Where a stopped PostgreSQL stream waited for a major upgrade: record that the upgrade began (the notice is
-        the StoppedForUpgrade decision itself), or - the grace passed with no upgrade, so the stream starts again now -
-        report the stop as tampering."""
-        if cluster is None or self._dry_run:
-            return []
-        if decided.reason == "StoppedForUpgrade":
+        """Where a stopped PostgreSQL stream waited for a major upgrade and the upgrade began: remember it (the
+        StoppedForUpgrade decision itself is the notice; the stream starts when the upgrade completes)."""
+        if cluster is not None and not self._dry_run and decided.reason == "StoppedForUpgrade":
             self._state.mark_stream(cluster.resource_id, cluster.arn, "upgrade", self._clock.now(), decided.protection)
-            return []
-        if decided.start is None or decided.outcome not in (Outcome.STARTED, Outcome.SCHEDULED, Outcome.WOULD_START):
-            return []
-        record = self._state.stream_record(cluster.resource_id)
-        if record is None or record.state != "awaiting-upgrade":
-            return []
-        self._state.mark_stream(cluster.resource_id, cluster.arn, "reported", self._clock.now(), decided.protection)
-        since = f" at {record.at.isoformat()}" if record.at else ""
-        return [
-            Decision.about(
-                cluster,
-                Outcome.TAMPERED,
-                "StoppedWithoutUpgrade",
-                f"the activity stream was stopped{since} and no major version upgrade followed; DAS Guard is "
-                "starting it again now (who stopped it: the AwaitingUpgrade decision of that time, or CloudTrail "
-                "StopActivityStream)",
-                rule=decided.rule,
-                protection=decided.protection,
-                fix="Find who stopped the stream (CloudTrail StopActivityStream) and remove rds:StopActivityStream "
-                "from them, or add a break-glass role to the policy's stop_allowed.",
-            )
-        ]
+        return []
 
     def _watch_protection(self, cluster: ClusterInfo, decision: Decision, changed_by: str) -> Decision:
         """After a tag change or rename of a cluster with a running stream: compare the rule with the one DAS Guard

@@ -23,25 +23,12 @@ from datetime import datetime
 from typing import Any
 
 from .model import Decision, Outcome
+from .reasons import ASFF_STATUS, Compliance, verdict
 
 SCHEMA_VERSION = "2018-10-08"
 GENERATOR = "das-guard/database-activity-streams"
 FINDING_TYPE = "Software and Configuration Checks/AWS Security Best Practices/Database Activity Streams"
 BATCH = 100  # BatchImportFindings takes at most 100 findings per call
-
-# outcome -> (compliance status, severity label). NotApplicable, Ignored and Announced are not about an Aurora
-# cluster's audit and get no finding.
-COMPLIANCE: Mapping[Outcome, tuple[str, str]] = {
-    Outcome.STARTED: ("PASSED", "INFORMATIONAL"),
-    Outcome.ALREADY_ACTIVE: ("PASSED", "INFORMATIONAL"),
-    Outcome.SCHEDULED: ("WARNING", "LOW"),  # requested for the maintenance window: not audited yet
-    Outcome.DEFERRED: ("WARNING", "LOW"),  # not ready yet (creating, no instance)
-    Outcome.EXEMPT: ("WARNING", "INFORMATIONAL"),  # accepted by the policy, with a reason and an end date
-    Outcome.WOULD_START: ("FAILED", "MEDIUM"),  # report-only: no stream
-    Outcome.FAILED: ("FAILED", "MEDIUM"),
-    Outcome.VIOLATION: ("FAILED", "HIGH"),
-    Outcome.TAMPERED: ("FAILED", "CRITICAL"),
-}
 
 
 def finding_id(region: str, resource_id: str) -> str:
@@ -54,14 +41,13 @@ def product_arn(partition: str, region: str, account: str) -> str:
 
 
 def finding(decision: Decision, *, account: str, region: str, now: datetime) -> dict[str, Any] | None:
-    """The ASFF finding for a decision about a cluster, or None when the decision is not about one's audit."""
-    status = COMPLIANCE.get(decision.outcome)
-    if status is None or not decision.resource_id or not decision.cluster_arn:
+    """The ASFF finding for a decision about a cluster, or None when the decision is no verdict on one cluster's audit
+    (catalogue: compliance None or not-applicable). Compliance and severity come from the catalogue (reasons.py);
+    severity goes in FindingProviderFields, the field providers own (Severity at the top is the customer's)."""
+    judged = verdict(decision)
+    if judged.compliance in (None, Compliance.NOT_APPLICABLE) or not decision.resource_id or not decision.cluster_arn:
         return None
     partition = decision.cluster_arn.split(":")[1]  # aws, aws-cn, aws-us-gov: the cluster's own
-    compliance, severity = status
-    if decision.outcome is Outcome.TAMPERED and decision.reason == "StoppedByAllowedPrincipal":
-        compliance, severity = "WARNING", "MEDIUM"  # break-glass: allowed, and held for a bounded time
     stream = decision.stream or {}
     title = f"Aurora cluster {decision.cluster_id}: {decision.outcome.value} ({decision.reason})"
     at = _asff_time(now)
@@ -74,15 +60,19 @@ def finding(decision: Decision, *, account: str, region: str, now: datetime) -> 
         "Types": [FINDING_TYPE],
         "CreatedAt": at,
         "UpdatedAt": at,
-        "Severity": {"Label": severity},
+        "FindingProviderFields": {"Severity": {"Label": judged.severity.value}, "Types": [FINDING_TYPE]},
         "Title": title[:256],
-        "Description": (decision.detail or title)[:1024],
-        "Remediation": {"Recommendation": {"Text": (decision.fix or "No action needed.")[:512]}},
-        "Compliance": {"Status": compliance},
+        "Description": (decision.detail or judged.meaning or title)[:1024],
+        "Remediation": {"Recommendation": {"Text": (judged.fix or "No action needed.")[:512]}},
+        "Compliance": {
+            "Status": ASFF_STATUS[judged.compliance],
+            "StatusReasons": [{"ReasonCode": decision.reason[:64], "Description": judged.meaning[:2048]}],
+        },
         "RecordState": "ACTIVE",
         "ProductFields": {
             "das-guard/outcome": decision.outcome.value,
             "das-guard/reason": decision.reason,
+            "das-guard/compliance": judged.compliance.value,
             "das-guard/rule": decision.rule or "-",
         },
         "Resources": [
@@ -105,7 +95,7 @@ def finding(decision: Decision, *, account: str, region: str, now: datetime) -> 
 
 def fingerprint(asff: Mapping[str, Any]) -> str:
     """What makes a finding worth importing again (not its timestamps)."""
-    essence = {k: asff[k] for k in ("Compliance", "Severity", "ProductFields", "RecordState")}
+    essence = {k: asff[k] for k in ("Compliance", "FindingProviderFields", "ProductFields", "RecordState")}
     essence["stream"] = asff["Resources"][0]["Details"]["AwsRdsDbCluster"].get("ActivityStreamStatus")
     return hashlib.sha256(json.dumps(essence, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -170,8 +160,8 @@ class SecurityHubChannel:
         except Exception as err:  # noqa: BLE001 - reported through on_error; unknown: import (an extra upsert is harmless; a missed one is not)
             self._on_error("could not read the last finding import", err, {"cluster_arn": decision.cluster_arn})
             previous = None
-        if decision.outcome is Outcome.DEFERRED and previous is not None:
-            return  # "not ready, look again later" is no verdict: it must not cover a Tampered or a Violation
+        if decision.outcome is Outcome.DEFERRED and previous is not None and previous.compliance == "FAILED":
+            return  # "not ready, look again later" must not cover a Tampered or a Violation (it may cover a pass)
         changed = previous is None or previous.fingerprint != record.fingerprint
         if changed or (refresh_failing and record.compliance == "FAILED"):
             self._pending[asff["Id"]] = (asff, record)

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from .findings import FindingRecord
-from .model import ClusterInfo, Hold, KeyLookup, Protection, StartRequest, StreamMark, StreamRecord
+from .model import ClusterInfo, Hold, KeyLookup, MalformedCluster, Protection, StartRequest, StreamMark, StreamRecord
 
 
 class AwsError(Exception):
@@ -43,7 +43,7 @@ class Clusters(Protocol):
 class RegionClusters(Clusters, Protocol):
     """What the sweep reads besides: the whole region in bulk reads."""
 
-    def region_clusters(self) -> Iterator[ClusterInfo]: ...
+    def region_clusters(self) -> Iterator[ClusterInfo | MalformedCluster]: ...
 
 
 class Keys(Protocol):
@@ -53,12 +53,12 @@ class Keys(Protocol):
 class StreamState(Protocol):
     """DAS Guard's memory of one cluster: a break-glass hold, and what it last knew of the stream."""
 
-    def hold_for(self, resource_id: str, now: datetime) -> Hold | None: ...
     def place_hold(self, hold: Hold) -> None: ...
     def mark_stream(
         self, resource_id: str, cluster_arn: str, state: str, now: datetime, protection: Protection | None = None
     ) -> None: ...
     def stream_record(self, resource_id: str) -> StreamRecord | None: ...
+    def cluster_state(self, resource_id: str, now: datetime) -> tuple[Hold | None, StreamRecord | None]: ...
 
 
 class SweepState(StreamState, Protocol):

@@ -43,10 +43,10 @@ def entry_points(container: Callable[[], App]) -> EntryPoints:
     def handle_queue(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
         """SQS batch from the EventBridge rules (and our own delayed retries); reports partial failures."""
         app = container()
-        if not _is_sqs_batch(event):
+        if not _is_sqs_batch(event) or not event["Records"]:
             # Only the SQS event source should invoke this function; anything else (someone with
             # lambda:InvokeFunction) is logged and answered, never a crash loop.
-            logger.error("not an SQS batch: ignored", extra={"event_type": type(event).__name__})
+            logger.error("not an SQS batch (or an empty one): ignored", extra={"event_type": type(event).__name__})
             app.reporter.count("Ignored", "NotAnSqsBatch")
             return {"batchItemFailures": []}
         batch: dict[str, Decision] = {}
@@ -71,7 +71,13 @@ def entry_points(container: Callable[[], App]) -> EntryPoints:
     def handle_sweep(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         """The scheduled reconciliation sweep (EventBridge schedule): every cluster of the region."""
         app = container()
-        sweep_id = str(event.get("id") or context.aws_request_id)
+        if not isinstance(event, dict):
+            # The schedule sends an object (so does `aws lambda invoke` by hand, with {}); anything else is somebody
+            # else's invocation: logged, counted and answered, never a crash.
+            logger.error("not a scheduled event: ignored", extra={"event_type": type(event).__name__})
+            app.reporter.count("Ignored", "NotAScheduledEvent")
+            return {"ignored": "NotAScheduledEvent"}
+        sweep_id = str(event.get("id") or context.aws_request_id)[:128]
         logger.set_correlation_id(sweep_id)
         try:
             return app.sweeper.run(sweep_id, context.get_remaining_time_in_millis).as_dict()

@@ -96,6 +96,24 @@ class MalformedRecord(ValueError):
 
 
 @dataclass(frozen=True)
+class MalformedCluster:
+    """A cluster of a bulk listing that could not be read: reported and skipped, the others are decided."""
+
+    identifier: str
+    problem: str
+
+    def decision(self) -> Decision:
+        return Decision(
+            Outcome.FAILED,
+            "MalformedClusterRecord",
+            f"AWS described a cluster DAS Guard cannot decide: {self.problem}; it was skipped, the others were decided",
+            cluster_id=self.identifier or None,
+            fix="Look at the cluster with aws rds describe-db-clusters; report it to DAS Guard if the record stays "
+            "malformed.",
+        )
+
+
+@dataclass(frozen=True)
 class ClusterInfo:
     """What DescribeDBClusters (+ DescribeDBInstances for the classes) tells us about one cluster."""
 

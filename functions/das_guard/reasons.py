@@ -96,9 +96,9 @@ _ROWS: tuple[Reason, ...] = (
            "Nothing to do: DAS Guard checks again.", _I, _PEND),
     Reason("AwaitingAttribution", _O.DEFERRED, "a stream stopped; DAS Guard waits for CloudTrail to say who stopped "
            "it before starting it again", "Nothing to do; the stop is reported on its own.", _L, _PEND),
-    Reason("AwaitingUpgrade", _O.DEFERRED, "an Aurora PostgreSQL stream was stopped; a major version upgrade may "
-           "follow (AWS's documented procedure), so the restart waits a short grace", "Nothing to do; if no upgrade "
-           "starts within the grace, the stop is reported as tampering and the stream started again.", _L, _PEND),
+    Reason("AwaitingUpgrade", _O.DEFERRED, "an Aurora PostgreSQL stream was stopped (reported as tampering); a "
+           "major version upgrade may follow (AWS's documented procedure), so the restart waits a short grace",
+           "Nothing to do; without an upgrade the stream is started again when the grace ends.", _L, _PEND),
     Reason("StoppedForUpgrade", _O.DEFERRED, "the stream was stopped for an Aurora PostgreSQL major version upgrade "
            "(AWS's documented procedure): reported as an upgrade stop, not tampering; DAS Guard starts it again when "
            "the upgrade completes", "Nothing, if the upgrade is planned; otherwise find who stopped the stream.", _M,
@@ -215,9 +215,6 @@ _ROWS: tuple[Reason, ...] = (
            _FAIL),
     Reason("StreamStoppedUnattributed", _O.TAMPERED, "RDS reports the stream stopped and no CloudTrail record says "
            "who", "Find who stopped it in CloudTrail.", _H, _FAIL),
-    Reason("StoppedWithoutUpgrade", _O.TAMPERED, "an Aurora PostgreSQL stream was stopped and no major version "
-           "upgrade followed within the grace: tampering; DAS Guard starts it again", "Find who stopped it "
-           "(CloudTrail) and remove rds:StopActivityStream from them.", _H, _FAIL),
     Reason("StreamLost", _O.TAMPERED, "the stream was running when DAS Guard last saw it, and no stop event reached "
            "DAS Guard", "Find the StopActivityStream call in CloudTrail; check DAS Guard's rules and queue.", _H,
            _FAIL),

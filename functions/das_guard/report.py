@@ -26,6 +26,7 @@ from .clock import Clock
 from .findings import SecurityHubChannel
 from .model import Decision, Finding, Outcome
 from .policy_terms import PolicyError
+from .reasons import NOTICES, verdict
 
 ALERT_REPEAT_SECONDS = 3600.0
 RESULT_SOURCE = "das-guard"
@@ -37,7 +38,18 @@ RESULT_FORMAT = 1
 STEADY_OUTCOMES = frozenset({Outcome.ALREADY_ACTIVE, Outcome.NOT_APPLICABLE, Outcome.EXEMPT, Outcome.DEFERRED})
 # A log line has these always; the rest of a result detail only where it says something. Account, region and
 # time are on every log line already (Powertools' function fields and timestamp).
-LOGGED_ALWAYS = ("outcome", "reason", "detail", "cluster_id", "cluster_arn", "rule", "trigger", "event_id")
+LOGGED_ALWAYS = (
+    "outcome",
+    "reason",
+    "compliance",
+    "severity",
+    "detail",
+    "cluster_id",
+    "cluster_arn",
+    "rule",
+    "trigger",
+    "event_id",
+)
 NOT_LOGGED = frozenset({"version", "account", "region", "decided_at"})
 SWEEP_METRICS = (
     ("SweepClustersSeen", "clusters_seen"),
@@ -57,12 +69,15 @@ def result_detail(
     evaluation: Decision, *, trigger: str, event_id: str, where: Where, decided_at: datetime
 ) -> dict[str, Any]:
     """The `detail` of the result event for one evaluation (schema in README, "Result events")."""
+    judged = verdict(evaluation)
     return {
         "version": RESULT_FORMAT,
         "outcome": evaluation.outcome.value,
         "reason": evaluation.reason,
+        "compliance": judged.compliance.value if judged.compliance else None,
+        "severity": judged.severity.value,
         "detail": evaluation.detail,
-        "fix": evaluation.fix or None,
+        "fix": judged.fix or None,
         "cluster_id": evaluation.cluster_id,
         "cluster_arn": evaluation.cluster_arn,
         "cluster_resource_id": evaluation.resource_id,
@@ -112,7 +127,7 @@ class Alerts:
 
     def send(self, subject: str, body: str) -> bool:
         try:
-            self._publish(alerts.safe_subject(subject), body)
+            self._publish(alerts.safe_subject(subject), alerts.safe_body(body))
         except Exception:  # the alert is also in the log line above
             self._logger.exception("could not publish alert", extra={"alert_subject": subject})
             return False
@@ -199,13 +214,15 @@ class Reporter:
         )
         if not summarised:
             self.count(evaluation.outcome.value, evaluation.reason)
+            if detail["compliance"] is not None:
+                self.count("Compliance", detail["compliance"], dimension="Compliance")
         for warning in evaluation.warnings:
             self._warned(evaluation, warning, trigger=trigger, event_id=event_id, summarised=summarised)
         if self._results is not None and (not summarised or evaluation.outcome not in STEADY_OUTCOMES):
             self._results.add(RESULT_DETAIL_TYPE, evaluation.cluster_arn, detail)
         if self.findings is not None:
             self.findings.add(evaluation, refresh_failing=summarised)
-        if not summarised and evaluation.outcome.needs_a_person:
+        if not summarised and (evaluation.outcome.needs_a_person or evaluation.reason in NOTICES):
             self.alert(evaluation, trigger=trigger, event_id=event_id)
 
     def _warned(self, evaluation: Decision, warning: Finding, *, trigger: str, event_id: str, summarised: bool) -> None:
@@ -302,8 +319,9 @@ class Reporter:
         if not self._alerts.send(subject, body):
             self.count("AlertFailed", "Publish")
 
-    def count(self, name: str, reason: str) -> None:
-        """One metric per outcome (for alarms) plus a per-reason breakdown (for dashboards)."""
+    def count(self, name: str, reason: str, *, dimension: str = "Reason") -> None:
+        """One metric per outcome (for alarms) plus a per-reason breakdown (for dashboards); `Compliance` is counted
+        by state (pass, fail, pending, exempt, not-applicable) the same way."""
         self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
         with single_metric(
             name=name,
@@ -312,7 +330,7 @@ class Reporter:
             namespace=self._metrics.namespace,
             default_dimensions={"service": self._service},
         ) as metric:
-            metric.add_dimension(name="Reason", value=reason or "None")
+            metric.add_dimension(name=dimension, value=reason or "None")
 
 
 __all__ = ["Alerts", "Outcome", "Reporter", "ResultEvents", "result_detail"]

@@ -166,7 +166,7 @@ class StopResponder:
         if tampered is None:
             return [], True  # no stream to speak of (gone, or not Aurora): decide as for any event
         if restart and cluster is not None and cluster.engine == "aurora-postgresql":
-            return [self._upgrade_stop(tampered, cluster, stop, policy, now)], False
+            return self._upgrade_stop(tampered, cluster, stop, policy, now), False
         if not self._dry_run and cluster is not None and tampered.reason != "StopNotConfirmed":
             allowed = tampered.reason == "StoppedByAllowedPrincipal"
             if allowed:
@@ -194,33 +194,41 @@ class StopResponder:
 
     def _upgrade_stop(
         self, tampered: Decision, cluster: ClusterInfo, stop: StopInfo, policy: PolicyDocument, now: datetime
-    ) -> Decision:
-        """Aurora PostgreSQL: AWS's major-upgrade procedure stops the stream first. The stop is reported as an upgrade
-        stop when the upgrade is under way; otherwise the verdict waits a short grace for it (decide.py), and only
-        then is the stop tampering (the enforcer reports StoppedWithoutUpgrade and starts the stream again)."""
+    ) -> list[Decision]:
+        """Aurora PostgreSQL: AWS's major-upgrade procedure stops the stream first. Where the upgrade is already under
+        way, the stop is an upgrade stop (a notice, not tampering). Otherwise it is reported as tampering at once, as
+        every stop is - but the restart waits a short grace, so that an upgrade that begins meanwhile is not broken by
+        a restart in the middle of it (then a StoppedForUpgrade notice follows, decide.py)."""
         upgrading = cluster.major_upgrade_under_way
         if not self._dry_run:
             state = "upgrade" if upgrading else "awaiting-upgrade"
             self._state.mark_stream(
                 cluster.resource_id, cluster.arn, state, now, protection(cluster, policy, now.date())
             )
-        who = f"by {stop.principal}" if stop.known else "(RDS reports it; CloudTrail names who)"
         if upgrading:
-            return replace(
-                tampered,
-                outcome=Outcome.DEFERRED,
-                reason="StoppedForUpgrade",
-                detail=f"activity stream stopped {who} for a major version upgrade ({cluster.engine_version} -> "
-                f"{cluster.pending_engine_version or 'the new major version'}, cluster {cluster.status}); DAS Guard "
-                "starts it again when the upgrade completes",
-                fix="Nothing, if this upgrade is planned. If it is not, find who stopped the stream and why.",
-            )
-        return replace(
+            who = f"by {stop.principal}" if stop.known else "(RDS reports it; CloudTrail names who)"
+            return [
+                replace(
+                    tampered,
+                    outcome=Outcome.DEFERRED,
+                    reason="StoppedForUpgrade",
+                    detail=f"activity stream stopped {who} for a major version upgrade ({cluster.engine_version} -> "
+                    f"{cluster.pending_engine_version or 'the new major version'}, cluster {cluster.status}); DAS "
+                    "Guard starts it again when the upgrade completes",
+                    fix="Nothing, if this upgrade is planned. If it is not, find who stopped the stream and why.",
+                )
+            ]
+        waits = (
+            "DAS Guard starts it again after a short grace unless a major version upgrade begins (Aurora PostgreSQL's "
+            "upgrade procedure stops the stream first)"
+        )
+        reported = replace(tampered, detail=tampered.detail.replace("DAS Guard is starting it again", waits))
+        waiting = replace(
             tampered,
             outcome=Outcome.DEFERRED,
             reason="AwaitingUpgrade",
-            detail=f"activity stream stopped {who}; on Aurora PostgreSQL a major version upgrade may follow (AWS's "
-            "procedure), so DAS Guard waits a short grace before it reports the stop as tampering and starts the "
-            "stream again",
+            detail="the stream stays stopped for a short grace in case a major version upgrade follows",
             fix="",
+            actor=None,
         )
+        return [reported, waiting]

@@ -24,8 +24,18 @@ from .decide import decide
 from .enforcer import Enforcer
 from .findings import FindingRecord
 from .gateway import AwsError, RegionClusters, SweepState
-from .model import ACTIVE_STREAM_STATES, ClusterInfo, Decision, Outcome, Protection, StreamMark, StreamRecord
+from .model import (
+    ACTIVE_STREAM_STATES,
+    ClusterInfo,
+    Decision,
+    MalformedCluster,
+    Outcome,
+    Protection,
+    StreamMark,
+    StreamRecord,
+)
 from .protection import protection_lowered
+from .reasons import Compliance, verdict
 from .report import Reporter
 from .stops import assess_lost_stream
 from .triggers import Target
@@ -43,6 +53,7 @@ class SweepSummary:
     sweep_id: str
     outcomes: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)
+    compliance: Counter[str] = field(default_factory=Counter)  # by catalogue state: pass, fail, pending, ...
     handed_off: int = 0
     violations: list[str] = field(default_factory=list)
     expiring_exemptions: list[str] = field(default_factory=list)
@@ -50,6 +61,9 @@ class SweepSummary:
     softened: list[str] = field(default_factory=list)  # running streams now guarded by a softer rule
 
     def add(self, evaluation: Decision) -> None:
+        judged = verdict(evaluation)
+        if judged.compliance is not None:
+            self.compliance[judged.compliance.value] += 1
         self.outcomes[evaluation.outcome.value] += 1
         self.reasons[f"{evaluation.outcome.value}:{evaluation.reason}"] += 1
         if evaluation.outcome in (Outcome.VIOLATION, Outcome.FAILED):
@@ -61,8 +75,8 @@ class SweepSummary:
 
     @property
     def compliant(self) -> int:
-        """Clusters whose stream is on (or starting): the audit is in place."""
-        return self.outcomes[Outcome.ALREADY_ACTIVE.value] + self.outcomes[Outcome.STARTED.value]
+        """Clusters that pass (catalogue: the stream is started with the rule's key and mode, the key vouched for)."""
+        return self.compliance[Compliance.PASS.value]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -82,6 +96,7 @@ class SweepSummary:
             "expiring_exemptions": self.expiring_exemptions,
             "outcomes": dict(self.outcomes),
             "reasons": dict(self.reasons),
+            "compliance": dict(self.compliance),
         }
 
 
@@ -124,6 +139,11 @@ class Sweeper:
         live: list[str] = []
         running: list[StreamMark] = []  # streams seen running whose record is missing or old: written in batches
         for cluster in self._clusters.region_clusters():
+            if isinstance(cluster, MalformedCluster):
+                malformed = cluster.decision()
+                summary.add(malformed)
+                self._reporter.record(malformed, trigger=TRIGGER, event_id=sweep_id, summarised=True)
+                continue
             live.append(cluster.resource_id)
             if leftover or remaining_ms() < RESERVE_MS:
                 leftover.append(cluster.identifier)

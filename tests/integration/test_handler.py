@@ -317,7 +317,9 @@ class TestRacesAndRefusals:
 
         enforcer.fail("StartActivityStream", "InvalidDBClusterStateFault", side_effect=started_meanwhile)
         enforcer.deliver(sample("cloudtrail-create-db-cluster"))
-        assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("AlreadyActive", "StreamActive")
+        # on its way, not yet audited: a stream counts once RDS says started
+        assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("AlreadyActive", "StreamStarting")
+        assert enforcer.last()["compliance"] == "pending"
         assert enforcer.api.calls["rds:StartActivityStream"] == 1
         assert enforcer.queued() == []
 
@@ -348,8 +350,9 @@ class TestRacesAndRefusals:
         response = enforcer.deliver(sample("cloudtrail-create-db-cluster"))
         assert response == {"batchItemFailures": []}
         decision = enforcer.last()
-        assert (decision["outcome"], decision["reason"]) == ("Failed", "AccessDenied")
+        assert (decision["outcome"], decision["reason"]) == ("Failed", "StartRefused")
         assert "injected AccessDenied" in decision["detail"]
+        assert "AccessDenied" in decision["fix"], "the fix names what AWS said"
 
     def test_cluster_deleted_before_evaluation(self, enforcer: Enforcer) -> None:
         enforcer.deliver(sample("cloudtrail-create-db-cluster"))  # no clusters seeded
@@ -428,12 +431,14 @@ def test_metrics_one_per_outcome_with_reason_dimension(enforcer: Enforcer) -> No
     per_reason = {
         (m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], m.get("Reason")) for m in emf if "Reason" in m
     }
+    per_state = [m.get("Compliance") for m in emf if "Compliance" in m and isinstance(m.get("Compliance"), str)]
+    assert sorted(per_state) == ["fail", "not-applicable", "pending"], "the catalogue's state, once per decision"
     assert per_reason == {
         ("Started", "StreamStarted"),
         ("Violation", "UnsupportedInstanceClass"),
         ("NotApplicable", "NotAurora"),
     }
-    [totals] = [m for m in emf if "Reason" not in m]
+    [totals] = [m for m in emf if "Reason" not in m and not isinstance(m.get("Compliance"), str)]
     assert (totals["Started"], totals["Violation"], totals["NotApplicable"]) == ([1.0], [1.0], [1.0])
     assert totals["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "DASGuard"
     assert totals["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]

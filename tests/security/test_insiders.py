@@ -340,10 +340,10 @@ def test_a_running_stream_whose_key_is_going_away_is_not_compliant(
     assert f"orders-pg: {reason}" in digest["Message"]
 
 
-@pytest.mark.parametrize("event", [{}, {"Records": "x"}, [], {"Records": [{"body": 1}]}, "Records"])
+@pytest.mark.parametrize("event", [{}, {"Records": "x"}, [], {"Records": [{"body": 1}]}, "Records", {"Records": []}])
 def test_a_direct_invocation_that_is_not_an_sqs_batch_is_logged_not_a_crash(prod: Deployment, event: Any) -> None:
     assert prod.handle_queue(event, LambdaContext()) == {"batchItemFailures": []}
-    assert [r for r in prod.records() if r.get("message") == "not an SQS batch: ignored"]
+    assert [r for r in prod.records() if r.get("message") == "not an SQS batch (or an empty one): ignored"]
     assert any(m.get("Reason") == "NotAnSqsBatch" for m in prod.metrics())
 
 

@@ -142,7 +142,7 @@ class TestKeys:
 
     def test_rds_may_use_the_stream_key_only_through_rds(self, template: dict[str, Any]) -> None:
         policy = statements(template, "ActivityStreamKey", "KeyPolicy")
-        [rds] = [s for s in policy if s["Sid"] == "RdsStartsStreamsWithTheKey"]
+        [rds] = [s for s in policy if s["Sid"] == "RdsCreatesGrantsForActivityStreams"]
         grant = {"kms:ViaService": f"rds.{REGION}.amazonaws.com", "kms:GrantIsForAWSResource": "true"}
         role = arn(template, "EnforcerRole")
         assert evaluate([rds], Request("kms:CreateGrant", "*", principal_arn=role, context=grant)) == "Allow"

@@ -12,7 +12,7 @@ import boto3
 
 from ..clock import Clock
 from ..gateway import AwsError
-from ..model import AURORA_ENGINES, ClusterInfo, StartRequest
+from ..model import AURORA_ENGINES, ClusterInfo, MalformedCluster, MalformedRecord, StartRequest
 from .calls import CLIENT_CONFIG, TtlCache, call, pages
 
 # What AWS supports per engine, version and class changes with AWS releases, not by the minute.
@@ -78,13 +78,13 @@ class RdsClusters:
                 Filters=[{"Name": "db-cluster-id", "Values": [cluster["DBClusterIdentifier"]]}],
             )
             instances = response.get("DBInstances", [])
-        return ClusterInfo.from_api(cluster, instances)
+        return ClusterInfo.from_api(cluster, instances)  # MalformedRecord: the enforcer reports it
 
     def cluster_pages(self) -> Iterator[list[dict[str, Any]]]:
         """Every cluster in the region, a page (up to 100) at a time. DescribeDBClusters carries tags and DAS status."""
         yield from pages(self._rds, "rds:DescribeDBClusters", "DBClusters")
 
-    def region_clusters(self) -> Iterator[ClusterInfo]:
+    def region_clusters(self) -> Iterator[ClusterInfo | MalformedCluster]:
         """Every cluster of the region with its instances' classes, from paged bulk reads (the sweep and the
         CLI's audit). The two listings are read side by side - the instances (filtered to Aurora engines) in a
         second thread while this one reads the cluster pages - so a large region waits for the longer of the two
@@ -97,7 +97,11 @@ class RdsClusters:
             instances = instances_read.result()
         for page in cluster_pages:
             for raw in page:
-                yield ClusterInfo.from_api(raw, instances.get(raw["DBClusterIdentifier"], []))
+                name = str(raw.get("DBClusterIdentifier") or "")
+                try:
+                    yield ClusterInfo.from_api(raw, instances.get(name, []))
+                except MalformedRecord as err:  # one odd record never costs the others
+                    yield MalformedCluster(name, str(err))
 
     def instance_cluster(self, instance_id: str) -> tuple[bool, str | None]:
         """(exists, cluster identifier or None for a standalone instance)."""
@@ -207,6 +211,6 @@ def aurora_instances_by_cluster(rds: Any) -> dict[str, list[dict[str, Any]]]:
     )
     for page in listing:
         for instance in page:
-            if instance.get("DBClusterIdentifier"):
-                grouped.setdefault(instance["DBClusterIdentifier"], []).append(instance)
+            if isinstance(instance, dict) and instance.get("DBClusterIdentifier"):
+                grouped.setdefault(str(instance["DBClusterIdentifier"]), []).append(instance)
     return grouped

@@ -21,16 +21,31 @@ def _principals(detail: dict[str, Any]) -> tuple[tuple[str, ...], str]:
 
 def caller(detail: dict[str, Any]) -> str:
     principals, kind = _principals(detail)
-    return principals[0] if principals else kind or "unknown"
+    return cut(principals[0] if principals else kind or "unknown", PRINCIPAL_LIMIT)
+
+
+# The longest value each forgeable field can have in a genuine record (an IAM ARN is at most 2,048 characters; a
+# source address an IP or a service's host name). A longer one is forged: it is cut, and the cut is said, so that a
+# 1 MB sourceIPAddress can never make SNS refuse the HIGH alert that names it.
+PRINCIPAL_LIMIT = 2048
+SHORT_LIMIT = 256
+
+
+def cut(value: str, limit: int) -> str:
+    """`value`, or its first `limit` characters and a marker saying how much was cut."""
+    if len(value) <= limit:
+        return value
+    return f"{value[:limit]}...[cut by DAS Guard: {len(value) - limit} more characters]"
 
 
 def stopped_by(detail: dict[str, Any]) -> StopInfo:
     principals, kind = _principals(detail)
+    principals = tuple(cut(p, PRINCIPAL_LIMIT) for p in principals)
     return StopInfo(
-        principal=principals[0] if principals else kind or "unknown",
+        principal=principals[0] if principals else cut(kind, SHORT_LIMIT) or "unknown",
         principals=principals,
-        source_ip=text(detail.get("sourceIPAddress")),
-        time=text(detail.get("eventTime")),
+        source_ip=cut(text(detail.get("sourceIPAddress")), SHORT_LIMIT),
+        time=cut(text(detail.get("eventTime")), SHORT_LIMIT),
         via="CloudTrail:StopActivityStream",
     )
 
