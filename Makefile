@@ -7,7 +7,7 @@ INSTALLED := $(VENV)/.installed
 TOOLS ?= .venv-tools
 CHECKOV := $(TOOLS)/bin/checkov
 
-.PHONY: demo demo-org schema test lint typecheck unit events validate scan bench clean org-package org-publish
+.PHONY: demo demo-org schema outcomes test lint typecheck unit events validate scan bench clean org-package org-publish
 
 $(INSTALLED): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "DAS Guard needs Python 3.11 or newer (set PYTHON=python3.x)")'
@@ -70,6 +70,10 @@ unit: $(INSTALLED)
 ## schema: regenerate docs/policy.schema.json from the policy model (a test fails when it is stale)
 schema: $(INSTALLED)
 	$(PY) -m das_guard_cli.schema > docs/policy.schema.json
+
+## outcomes: regenerate docs/outcomes.md from the catalogue of reasons (a test fails when it is stale)
+outcomes: $(INSTALLED)
+	$(PY) -m das_guard_cli.outcomes_page > docs/outcomes.md
 
 ## events: regenerate events/sqs from events/eventbridge
 events: $(INSTALLED)

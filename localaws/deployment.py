@@ -230,6 +230,15 @@ class Deployment:
         stopped["detail"]["SourceIdentifier"] = f"rds:{cluster_id}"
         self.send(stopped, call, redate=False)
 
+    def cluster_event(self, cluster_id: str, event_id: str, message: str) -> None:
+        """RDS announces something about a cluster (RDS-EVENT-0150 stopped, 0151 started, 0176 major version
+        upgraded, ...): the event EventBridge brings to the queue, shaped as the 0170 sample."""
+        event = self.world.sample("rds-event-0170-cluster-created")
+        arn = f"arn:aws:rds:{self.region}:{self.account}:cluster:{cluster_id}"
+        event["account"], event["region"], event["resources"] = self.account, self.region, [arn]
+        event["detail"].update(SourceArn=arn, SourceIdentifier=f"rds:{cluster_id}", EventID=event_id, Message=message)
+        self.send(event)
+
     def rename_cluster(self, cluster_id: str, new_id: str, *, by: str = DBA) -> None:
         """Somebody renames the cluster (ModifyDBCluster NewDBClusterIdentifier): the call in RDS, then the
         CloudTrail record EventBridge brings to the queue."""

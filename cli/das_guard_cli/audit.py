@@ -108,8 +108,8 @@ def audit_region(
     policy_ref: str = "-",
 ) -> list[tuple[AuditRow, Decision]]:
     """Every cluster of the region, decided read-only: the row people read and the decision it came from."""
-    holds, _ = reader.state.sweep_state(reader.clock.now())
-    inputs = read_only_enforcer(reader, policy).inputs(check_holds=True, holds=holds)
+    holds, records = reader.state.sweep_state(reader.clock.now())  # one scan, as the sweep reads them
+    inputs = read_only_enforcer(reader, policy).inputs(check_holds=True, holds=holds, records=records)
     task = (
         progress.add_task(f"{account}/{region}: clusters" if account != "-" else f"{region}: clusters")
         if progress

@@ -1,7 +1,7 @@
 """AWS sessions for the CLI: real credentials, an endpoint URL, or the embedded local AWS; read-only by default.
 
 Read-only commands (audit, explain, simulate, validate) install a botocore hook that refuses every call that is
-not a read (Describe*, Get*, List*, Scan, Query, Lookup*), so "read-only" is a property of the session, not a
+not a read (Describe*, Get*, BatchGet*, List*, Scan, Query, Lookup*), so "read-only" is a property of the session, not a
 promise of the code. Every call is also recorded in `CALLS` (for `--debug` and the tests).
 """
 
@@ -22,7 +22,7 @@ import boto3
 import botocore.loaders
 import botocore.session
 
-READ_PREFIXES = ("Describe", "Get", "List", "Scan", "Query", "Lookup")
+READ_PREFIXES = ("Describe", "Get", "BatchGet", "List", "Scan", "Query", "Lookup")
 CALLS: list[str] = []
 
 

@@ -160,7 +160,11 @@ class SecurityHubChannel:
         except Exception as err:  # noqa: BLE001 - reported through on_error; unknown: import (an extra upsert is harmless; a missed one is not)
             self._on_error("could not read the last finding import", err, {"cluster_arn": decision.cluster_arn})
             previous = None
-        if decision.outcome is Outcome.DEFERRED and previous is not None and previous.compliance == "FAILED":
+        queued = self._pending.get(asff["Id"])
+        failed_before = (previous is not None and previous.compliance == "FAILED") or (
+            queued is not None and queued[1].compliance == "FAILED"
+        )
+        if decision.outcome is Outcome.DEFERRED and failed_before:
             return  # "not ready, look again later" must not cover a Tampered or a Violation (it may cover a pass)
         changed = previous is None or previous.fingerprint != record.fingerprint
         if changed or (refresh_failing and record.compliance == "FAILED"):

@@ -235,8 +235,10 @@ class Pipeline:
         assert evaluation.cluster_id is not None
         retry = replace(target, cluster_id=evaluation.cluster_id, instance_id=None, stop=None)
         delay = (
-            self._settings.attribution_wait_seconds  # CloudTrail may take minutes to say who stopped a stream
-            if evaluation.reason == "AwaitingAttribution"
+            # CloudTrail may take minutes to say who stopped a stream (a break-glass stop then places its hold first);
+            # a stopped PostgreSQL stream waits as long for its upgrade to begin
+            self._settings.attribution_wait_seconds
+            if evaluation.reason in ("AwaitingAttribution", "AwaitingUpgrade")
             else self._settings.retry_delay(target.attempt)
         )
         self._scheduler.schedule_retry(retry.retry_message(), delay)

@@ -211,15 +211,15 @@ _ROWS: tuple[Reason, ...] = (
            _M, _FAIL),
     # --- somebody switched the audit off -------------------------------------------------------------------------
     Reason("StoppedByUnauthorizedPrincipal", _O.TAMPERED, "a principal not in stop_allowed stopped the stream",
-           "Find out why this principal could stop the stream and remove rds:StopActivityStream from it.", _H,
+           "Find out why this principal could stop the stream and remove rds:StopActivityStream from it.", _C,
            _FAIL),
     Reason("StreamStoppedUnattributed", _O.TAMPERED, "RDS reports the stream stopped and no CloudTrail record says "
-           "who", "Find who stopped it in CloudTrail.", _H, _FAIL),
+           "who", "Find who stopped it in CloudTrail.", _C, _FAIL),
     Reason("StreamLost", _O.TAMPERED, "the stream was running when DAS Guard last saw it, and no stop event reached "
-           "DAS Guard", "Find the StopActivityStream call in CloudTrail; check DAS Guard's rules and queue.", _H,
+           "DAS Guard", "Find the StopActivityStream call in CloudTrail; check DAS Guard's rules and queue.", _C,
            _FAIL),
     Reason("StoppedWhilePolicyInvalid", _O.TAMPERED, "a stream stopped while the policy cannot be read",
-           "Fix the policy document now, then check who stopped the stream.", _H, _FAIL),
+           "Fix the policy document now, then check who stopped the stream.", _C, _FAIL),
     Reason("StopNotConfirmed", _O.TAMPERED, "an event says an allowed principal stopped the stream, but it runs: the "
            "event is stale or forged (the cluster's verdict is its next evaluation)", "Find who can send to DAS "
            "Guard's queue or invoke its function.", _H, None),
@@ -236,6 +236,8 @@ _ROWS: tuple[Reason, ...] = (
            "Nothing to do.", _I, None),
     Reason("ForeignAccount", _O.IGNORED, "an event about another account", "Nothing to do.", _L, None),
     Reason("ForeignRegion", _O.IGNORED, "an event about another region", "Nothing to do.", _L, None),
+    Reason("NotAClusterResource", _O.IGNORED, "a tag change of a resource that is not a DB cluster", "Nothing to do.",
+           _I, None),
     Reason("NotThePolicy", _O.IGNORED, "a parameter change that is not DAS Guard's policy", "Nothing to do.", _I,
            None),
     Reason("NotAnSqsBatch", _O.IGNORED, "the queue function was invoked with something other than an SQS batch",

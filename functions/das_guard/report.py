@@ -215,7 +215,7 @@ class Reporter:
         if not summarised:
             self.count(evaluation.outcome.value, evaluation.reason)
             if detail["compliance"] is not None:
-                self.count("Compliance", detail["compliance"], dimension="Compliance")
+                self.count("Compliance", detail["compliance"], dimension="ComplianceState")
         for warning in evaluation.warnings:
             self._warned(evaluation, warning, trigger=trigger, event_id=event_id, summarised=summarised)
         if self._results is not None and (not summarised or evaluation.outcome not in STEADY_OUTCOMES):

@@ -63,6 +63,7 @@ from moto.sns.models import SNSBackend
 from .clock import use_clock
 from .controls import (
     add_foreign_cluster,
+    drop_pending_start,
     hold_cluster_status,
     let_time_pass_in_queues,
     next_window,
@@ -138,6 +139,7 @@ __all__ = [
     "add_foreign_cluster",
     "counting_operations",
     "counting_starts",
+    "drop_pending_start",
     "hold_cluster_status",
     "install",
     "install_organisation",

@@ -89,6 +89,13 @@ def set_activity_stream(
     )
 
 
+def drop_pending_start(cluster_id: str, *, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT_ID) -> None:
+    """A start requested for the maintenance window never happens (what RDS shows in between is undocumented; a
+    modification or a moved window can leave a cluster without the stream it was promised)."""
+    cluster = rds_backends[account][region].clusters[cluster_id]
+    _stream(cluster).update(pending_since=None)
+
+
 def hold_cluster_status(
     cluster_id: str, status: str | None, *, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT_ID
 ) -> None:

@@ -132,7 +132,9 @@ class TestTamperResponse:
 
         tampered, then = enforcer.decisions()
         assert (tampered["outcome"], tampered["reason"]) == ("Tampered", "StoppedByUnauthorizedPrincipal")
-        assert (then["outcome"], then["reason"]) == ("Deferred", "StreamStopping")
+        # Aurora PostgreSQL: reported at once; the restart waits a short grace for a major upgrade that may follow
+        assert (then["outcome"], then["reason"]) == ("Deferred", "AwaitingUpgrade")
+        assert "unless a major version upgrade begins" in tampered["detail"]
         [alert] = enforcer.alerts()
         assert alert["Subject"] == (
             "DAS Guard HIGH: activity stream STOPPED on reports-pg by DBA/bob in 123456789012/us-east-1"
@@ -147,11 +149,14 @@ class TestTamperResponse:
         emf = enforcer.metrics()
         assert any(m.get("Reason") == "StoppedByUnauthorizedPrincipal" and "Tampered" in m for m in emf)
 
-        # RDS finishes stopping; the delayed retry starts the stream again
+        # RDS finishes stopping; no upgrade begins; the retry after the grace starts the stream again, at once
         das_extension.settle_activity_streams()
         [retry] = enforcer.queued()
+        assert retry["delay"] == 900
+        world.advance(seconds=retry["delay"])
         enforcer.deliver(retry["body"])
         assert enforcer.last()["outcome"] == "Started"
+        assert enforcer.last()["start_request"]["apply_immediately"] is True, "a stop is not a first start"
         assert enforcer.stream("reports-pg")["Status"] == "starting"
 
     def test_stop_by_the_break_glass_role_is_only_reported_and_held(
@@ -191,7 +196,8 @@ class TestTamperResponse:
         enforcer.deliver(sample("rds-event-0180-stream-stopped"))
         tampered, waiting = enforcer.decisions()
         assert (tampered["outcome"], tampered["reason"]) == ("Tampered", "StreamStoppedUnattributed")
-        assert (waiting["outcome"], waiting["reason"]) == ("Deferred", "AwaitingAttribution")
+        # PostgreSQL: the wait for CloudTrail is also the grace for a major upgrade
+        assert (waiting["outcome"], waiting["reason"]) == ("Deferred", "AwaitingUpgrade")
         [retry] = enforcer.queued()
         assert 895 <= retry["delay"] <= 900
         assert enforcer.api.calls["rds:StartActivityStream"] == 0
@@ -240,7 +246,8 @@ def test_report_only_deployment_changes_nothing(
     sweep = enforcer.sweep("s")
 
     outcomes = [(d.get("cluster_id"), d["outcome"]) for d in enforcer.decisions() if d["trigger"] != "Sweep"]
-    assert outcomes == [("orders-pg", "WouldStart"), ("reports-pg", "Tampered"), ("reports-pg", "WouldStart")]
+    # reports-pg is Aurora PostgreSQL: the stop is reported at once; the (would-be) restart waits for a possible upgrade
+    assert outcomes == [("orders-pg", "WouldStart"), ("reports-pg", "Tampered"), ("reports-pg", "Deferred")]
     assert sweep["started"] == 0
     assert sweep["would_start"] > 0
     assert enforcer.api.calls["rds:StartActivityStream"] == 0
@@ -356,7 +363,7 @@ def test_sweep_reaches_every_outcome_with_calls_that_grow_by_pages(
     assert [r.state if r else None for r in records] == ["on"] * running
     assert summary["clusters_seen"] == count
     assert summary["started"] == starts
-    assert summary["compliant"] == starts + running
+    assert summary["compliant"] == running, "a stream started just now is pending: it passes once RDS says started"
     assert summary["violations"] == sum(1 for k in kinds.values() if k.outcome == "Violation")
     [line] = [r for r in enforcer.records() if r.get("message") == "sweep summary"]
     assert line["sweep"]["clusters_seen"] == count

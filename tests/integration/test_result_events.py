@@ -121,7 +121,7 @@ def test_api_calls_per_event_as_deployed(publishing: Enforcer) -> None:
         "rds:DescribeDBInstances": 1,
         "kms:DescribeKey": 1,
         "rds:DescribeOrderableDBInstanceOptions": 1,  # AWS's own answer on support, cached per combination
-        "dynamodb:GetItem": 1,  # a break-glass hold? (always asked: a creation event can be forged)
+        "dynamodb:BatchGetItem": 1,  # a break-glass hold? (always asked: a creation event can be forged)
         "rds:StartActivityStream": 1,
         "dynamodb:PutItem": 1,  # DAS Guard remembers the stream is on: a stop it never hears of is still news
         "events:PutEvents": 1,
@@ -129,7 +129,7 @@ def test_api_calls_per_event_as_deployed(publishing: Enforcer) -> None:
     assert dict(publishing.api.calls) == {
         "rds:DescribeDBClusters": 1,
         "rds:DescribeDBInstances": 1,
-        "dynamodb:GetItem": 1,
+        "dynamodb:BatchGetItem": 1,
         "rds:StartActivityStream": 1,
         "dynamodb:PutItem": 1,
         "events:PutEvents": 1,

@@ -38,12 +38,13 @@ def test_each_cluster_gets_one_finding_that_follows_its_state(world: World, prod
     prod.sweep()
     found = by_cluster(prod)
     assert set(found) == {"orders-pg", "legacy-t3"}
+    # started just now: on its way, not audited yet - a stream passes once RDS says started
     assert (found["orders-pg"]["Compliance"]["Status"], found["orders-pg"]["ProductFields"]["das-guard/outcome"]) == (
-        "PASSED",
+        "WARNING",
         "Started",
     )
     legacy = found["legacy-t3"]
-    assert (legacy["Compliance"]["Status"], legacy["Severity"]["Label"]) == ("FAILED", "HIGH")
+    assert (legacy["Compliance"]["Status"], legacy["FindingProviderFields"]["Severity"]["Label"]) == ("FAILED", "HIGH")
     assert legacy["ProductFields"]["das-guard/reason"] == "UnsupportedInstanceClass"
     assert "db.t3.medium" in legacy["Description"]
     assert legacy["Remediation"]["Recommendation"]["Text"]
@@ -52,12 +53,18 @@ def test_each_cluster_gets_one_finding_that_follows_its_state(world: World, prod
     assert legacy["ProductArn"] == "arn:aws:securityhub:us-east-1:123456789012:product/123456789012/default"
     assert legacy["Resources"][0]["Id"] == "arn:aws:rds:us-east-1:123456789012:cluster:legacy-t3"
 
-    # the stream settles; the next sweep: the compliant finding is unchanged (no import), the failing one refreshed
+    # the stream settles; the next sweep: the started stream now passes, the failing one is refreshed (one import)
     world.advance(minutes=10)
     prod.api.reset()
     prod.sweep()
     assert prod.api.calls[IMPORTS] == 1
     assert len(findings(prod)) == 2
+    assert by_cluster(prod)["orders-pg"]["Compliance"]["Status"] == "PASSED"
+    # and the sweep after: the passing finding is unchanged (no import), the failing one refreshed
+    prod.api.reset()
+    prod.sweep()
+    assert prod.api.calls[IMPORTS] == 1
+    assert [f["Compliance"]["Status"] for f in findings(prod) if f["Id"].endswith(resource_id)] == ["FAILED"]
 
 
 def test_an_event_imports_only_when_the_state_changed(world: World, prod: Deployment) -> None:
@@ -69,7 +76,10 @@ def test_an_event_imports_only_when_the_state_changed(world: World, prod: Deploy
     prod.stop_stream("orders-pg")
     prod.drain()
     tampered = by_cluster(prod)["orders-pg"]
-    assert (tampered["Compliance"]["Status"], tampered["Severity"]["Label"]) == ("FAILED", "CRITICAL")
+    assert (tampered["Compliance"]["Status"], tampered["FindingProviderFields"]["Severity"]["Label"]) == (
+        "FAILED",
+        "CRITICAL",
+    )
     assert len(findings(prod)) == 1  # upserted, not a second finding
 
 

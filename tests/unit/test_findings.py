@@ -36,9 +36,11 @@ def asff(d: Decision) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("outcome", "reason", "status", "severity"),
     [
-        (Outcome.STARTED, "StreamStarted", "PASSED", "INFORMATIONAL"),
+        (Outcome.STARTED, "StreamStarted", "WARNING", "INFORMATIONAL"),  # starting: not audited yet
         (Outcome.ALREADY_ACTIVE, "StreamActive", "PASSED", "INFORMATIONAL"),
-        (Outcome.SCHEDULED, "MaintenanceWindow", "WARNING", "LOW"),
+        (Outcome.ALREADY_ACTIVE, "StreamStarting", "WARNING", "INFORMATIONAL"),
+        (Outcome.VIOLATION, "StreamKeyNotDesignated", "FAILED", "HIGH"),
+        (Outcome.SCHEDULED, "MaintenanceWindow", "FAILED", "LOW"),  # no stream until the window
         (Outcome.EXEMPT, "ExemptByPolicy", "WARNING", "INFORMATIONAL"),
         (Outcome.WOULD_START, "ReportOnly", "FAILED", "MEDIUM"),
         (Outcome.VIOLATION, "UnsupportedInstanceClass", "FAILED", "HIGH"),
@@ -48,7 +50,8 @@ def asff(d: Decision) -> dict[str, Any]:
 )
 def test_compliance_and_severity_follow_the_outcome(outcome: Outcome, reason: str, status: str, severity: str) -> None:
     result = asff(decision(outcome, reason))
-    assert (result["Compliance"]["Status"], result["Severity"]["Label"]) == (status, severity)
+    assert (result["Compliance"]["Status"], result["FindingProviderFields"]["Severity"]["Label"]) == (status, severity)
+    assert "Severity" not in result, "a provider sets FindingProviderFields; the top-level Severity is the customer's"
     assert result["ProductFields"]["das-guard/outcome"] == outcome.value
 
 
