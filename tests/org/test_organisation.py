@@ -166,7 +166,7 @@ def test_audit_org_writes_security_hub_and_ocsf_findings(org: Organisation, as_s
     [legacy] = [f for f in asff if f["Title"].startswith("Aurora cluster audit-t3:")]
     assert (legacy["Compliance"]["Status"], legacy["AwsAccountId"]) == ("FAILED", org.members()["prod-b"])
     [legacy_ocsf] = [f for f in ocsf if f["resources"][0]["name"] == "audit-t3"]
-    assert (legacy_ocsf["class_uid"], legacy_ocsf["compliance"]["status"]) == (2003, "Fail")
+    assert (legacy_ocsf["class_uid"], legacy_ocsf["compliance"]["status_id"]) == (2003, 3)  # 3: Fail
     assert legacy_ocsf["cloud"]["account"]["uid"] == org.members()["prod-b"]
 
 

@@ -258,6 +258,7 @@ class TestLifecycleResources:
         [statement] = [s for s in role_statements(template) if any(a.startswith("dynamodb:") for a in actions(s))]
         assert set(actions(statement)) == {
             "dynamodb:GetItem",
+            "dynamodb:BatchGetItem",  # a cluster's hold and stream record, in one request per evaluation
             "dynamodb:PutItem",
             "dynamodb:BatchWriteItem",  # the sweep records the running streams it saw, 25 at a time
             "dynamodb:Scan",
