@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
+from .checks import needs_kms_network
 from .clock import Clock
 from .gateway import StreamState
 from .model import ACTIVE_STREAM_STATES, ClusterInfo, Decision, Finding, Hold, Outcome, StopInfo
@@ -72,13 +73,21 @@ def assess_stop(
     else:
         restart, then = False, "the policy says on_stop: report, so it stays stopped"
     if not stop.known:
+        # Only the Aurora MySQL versions AWS names stop their stream when instances cannot reach KMS
+        network = needs_kms_network(cluster)
+        cause = " - or because its instances could not reach KMS" if network else ""
+        check = (
+            f"; Aurora MySQL {cluster.engine_version} also needs its instances to reach the KMS endpoint (NAT or a "
+            f"com.amazonaws.{cluster.region}.kms VPC endpoint)"
+            if network
+            else ""
+        )
         return replace(
             base,
             reason="StreamStoppedUnattributed",
-            detail=f"RDS reports the activity stream stopped{when} (by a person — see CloudTrail "
-            f"StopActivityStream — or because instances could not reach KMS); {then}",
-            fix="Find who stopped it in CloudTrail; on Aurora MySQL check that instances reach the KMS "
-            "endpoint (NAT or a com.amazonaws.<region>.kms VPC endpoint).",
+            detail=f"RDS reports the activity stream stopped{when} (by a person - see CloudTrail "
+            f"StopActivityStream{cause}); {then}",
+            fix=f"Find who stopped it in CloudTrail{check}.",
         ), restart
     return replace(
         base,

@@ -14,6 +14,7 @@ from typing import Any
 from das_guard_cli import report
 from das_guard_cli.audit import AuditRow
 
+from ..evidence_validators import asff_problems, ocsf_problems
 from .test_cli import REGION, cli, demo_account
 
 __all__ = ["demo_account"]
@@ -110,3 +111,24 @@ def test_text_from_aws_or_the_policy_cannot_inject_markup() -> None:
     assert "<img" not in page
     assert "&lt;img src=x onerror=alert(1)&gt;" in page
     assert 'title="arn:&quot;x"' in page
+
+
+def test_findings_for_one_account_pass_their_consumers_validators(demo_account: Any) -> None:
+    """`--format asff|ocsf` for one account (no --org): Security Hub's BatchImportFindings shape and OCSF 1.5.0, with
+    the same compliance as the rows; exit 1 because clusters fail."""
+    rows = {r["cluster"]: r for r in json.loads(cli("audit", *REGION, "--format", "json").stdout)}
+    asff_result = cli("audit", *REGION, "--format", "asff")
+    ocsf_result = cli("audit", *REGION, "--format", "ocsf")
+    assert (asff_result.exit_code, ocsf_result.exit_code) == (1, 1)
+    asff, ocsf = json.loads(asff_result.stdout), json.loads(ocsf_result.stdout)
+    assert asff_problems(asff) == ""
+    assert all(ocsf_problems(event) == [] for event in ocsf)
+    status = {"pass": "PASSED", "fail": "FAILED", "pending": "WARNING", "exempt": "WARNING"}
+    by_cluster = {f["Resources"][0]["Details"]["AwsRdsDbCluster"]["DbClusterIdentifier"]: f for f in asff}
+    assert by_cluster, "every Aurora cluster with a verdict gets a finding"
+    for name, found in by_cluster.items():
+        assert found["Compliance"]["Status"] == status[rows[name]["compliance"]], name
+        assert found["AwsAccountId"] == "123456789012"
+    assert {e["resources"][0]["name"] for e in ocsf} == set(by_cluster)
+    assert by_cluster["dev-burst"]["Compliance"]["Status"] == "FAILED"
+    assert [r for r in rows.values() if r["compliance"] == "pass"], "the demo has audited clusters too"

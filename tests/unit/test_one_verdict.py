@@ -18,16 +18,11 @@ import json
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
-import botocore.session
 import pytest
-from botocore.validate import ParamValidator
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from py_ocsf_models import OCSF_VERSION as MODELS_OCSF_VERSION
-from py_ocsf_models.events.findings.compliance_finding import ComplianceFinding
-from py_ocsf_models.objects.cloud import Cloud
 
 from das_guard import reasons
 from das_guard.alerts import Where, render_alert
@@ -41,6 +36,7 @@ from das_guard.report import log_fields, result_detail
 from das_guard_cli import audit
 from das_guard_cli.outcomes_page import render
 
+from ..evidence_validators import asff_problems, ocsf_problems
 from .factories import KEY_ARN, cluster, lookup
 
 NOW = datetime(2030, 5, 6, 7, 8, 9, tzinfo=UTC)
@@ -63,29 +59,6 @@ def decision_for(code: str) -> Decision:
         resource_id="cluster-ABC",
         rule="default",
     )
-
-
-ASFF_SHAPE = (
-    botocore.session.get_session().get_service_model("securityhub").operation_model("BatchImportFindings").input_shape
-)
-
-
-def asff_problems(findings: list[dict[str, Any]]) -> str:
-    report = ParamValidator().validate({"Findings": findings}, ASFF_SHAPE)
-    return report.generate_report() if report.has_errors() else ""
-
-
-def ocsf_problems(event: dict[str, Any]) -> list[str]:
-    """What py-ocsf-models refuses, plus every field it does not know (pydantic would drop them silently): the event
-    must be a Compliance Finding of the models' OCSF version, with nothing but the class's and its profiles' fields."""
-    model = ComplianceFinding.model_validate(event)
-    known = set(type(model).model_fields) | {"cloud"}  # the cloud profile's one attribute
-    problems = [f"unknown top-level field {k}" for k in event if k not in known]
-    if "cloud" in event:
-        Cloud.model_validate(event["cloud"])
-        problems += [] if "cloud" in event["metadata"].get("profiles", []) else ["cloud used, profile not declared"]
-    problems += [] if event["metadata"]["version"] == MODELS_OCSF_VERSION else ["declares another OCSF version"]
-    return problems
 
 
 @pytest.mark.parametrize("code", DECISIONS)
