@@ -1,11 +1,12 @@
-"""`das-guard policy validate | explain | push`."""
+"""`das-guard policy validate | explain | push | config-rule`."""
 
 from __future__ import annotations
 
 import difflib
+import hashlib
 import json
 import sys
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,7 @@ from rich.text import Text
 
 from das_guard.decide import decide
 from das_guard.model import ClusterInfo, Decision
-from das_guard.policy import Action, PolicyDocument
+from das_guard.policy import Action, PolicyDocument, PolicyError, validate_policy
 
 from . import aws_session
 from .audit import failing
@@ -33,12 +34,14 @@ from .common import (
     Usage,
     aws_errors,
     default_region,
+    err,
     judging,
     out,
     read_only_enforcer,
     regions_of,
     run,
 )
+from .config_rule import guard_rule
 from .policy_analysis import why_not
 from .policy_check import policy_remarks, print_remarks, read_policy_file
 
@@ -226,3 +229,29 @@ def parse_parameter_arn(parameter: str) -> tuple[str, str, str] | None:
 def interactive() -> bool:
     """Can we ask a person? (Pipelines must pass --yes.)"""
     return sys.stdin.isatty()
+
+
+def policy_config_rule(
+    file: Annotated[Path, typer.Argument(help="Policy document, JSON or YAML.")],
+) -> None:
+    """The AWS Config custom policy rule (Guard) for this policy: every Aurora cluster it says must be audited,
+    flagged where its activity stream is not started. Paste it into the stack parameter ConfigRulePolicyText (or the
+    central stack's), and run this again whenever the policy changes."""
+
+    def body() -> int:
+        document = read_policy_file(file)
+        if document is None:
+            return FINDINGS
+        try:
+            policy = validate_policy(document.data, str(file), today=date.today())
+        except PolicyError as error:
+            raise Usage(f"{file} is not a valid policy (das-guard policy validate {file}): {error}") from error
+        generated = guard_rule(
+            policy, date.today(), source=f"{file.name} sha256:{hashlib.sha256(file.read_bytes()).hexdigest()[:12]}"
+        )
+        sys.stdout.write(generated.text)
+        for line in generated.left_out:
+            err.print(f"not expressed in Guard (those clusters are flagged, never passed): {line}")
+        return 0
+
+    run(body)
