@@ -149,3 +149,14 @@ def test_the_cli_prints_the_rule_for_a_policy_file(tmp_path: Path) -> None:
     assert "rule das_guard_aurora_activity_stream when" in result.stdout
     assert "rule 'late'" in result.stderr
     assert verdict(result.stdout, item({"env": "sandbox"}, activityStreamStatus="stopped")) == "SKIP"
+
+
+def test_the_organisation_rule_is_the_same_rule(template: dict[str, Any]) -> None:
+    from samtranslator.yaml_helper import yaml_parse  # noqa: PLC0415 - only this test reads the central stack
+
+    central = yaml_parse((Path(__file__).resolve().parents[2] / "org" / "central.yaml").read_text(encoding="utf-8"))
+    rule = central["Resources"]["AuditedClustersOrganizationRule"]["Properties"]
+    metadata = rule["OrganizationCustomPolicyRuleMetadata"]
+    assert metadata["PolicyText"]["Fn::If"][2] == template_text(template)
+    assert metadata["ResourceTypesScope"] == ["AWS::RDS::DBCluster"]
+    assert metadata["Runtime"] == "guard-2.x.x"
