@@ -79,6 +79,10 @@ def _operator(operator: str, keys: Mapping[str, Any], request: Request) -> bool:
     base = operator.replace("Not", "")
     for key, wanted in keys.items():
         value = request.key(key)
+        if operator == "Null":  # "true": the key is absent; "false": it is present
+            if (value is None) != (str(wanted).lower() == "true"):
+                return False
+            continue
         if value is None:
             if not negated:
                 return False

@@ -63,6 +63,10 @@ def test_the_watch_covers_every_way_the_issue_names_to_starve_das_guard() -> Non
     assert {"ScheduleKeyDeletion", "DisableKey", "DisableAlarmActions"} <= calls
     assert any(c.startswith("PutFunctionConcurrency") for c in calls)
     assert any(c.startswith("UpdateFunctionConfiguration") for c in calls)
+    # the side doors (issue 24): wearing the role, consuming the queue, an IAM deny on the role, filtering alerts
+    assert any(c.startswith("CreateFunction") for c in calls)
+    assert any(c.startswith("CreateEventSourceMapping") for c in calls)
+    assert {"PutRolePolicy", "SetSubscriptionAttributes"} <= calls
 
 
 @pytest.mark.parametrize("path", NOT_ROUTED, ids=lambda p: p.stem)

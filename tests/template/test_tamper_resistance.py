@@ -70,6 +70,55 @@ class TestQueues:
         without = statements(template, "EventsQueuePolicy", "PolicyDocument")
         assert evaluate(without, send(queue, principal_arn=OPERATOR)) == "Deny"
 
+    @pytest.mark.parametrize(
+        "action", ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:PurgeQueue"]
+    )
+    def test_nobody_but_das_guard_eats_its_events(self, template: dict[str, Any], queue: str, action: str) -> None:
+        """Receives and deletes are data events no rule sees: the insider with sqs:* is refused by the queue."""
+        policy = statements(template, "EventsQueuePolicy", "PolicyDocument", OperatorRoleArns=[OPERATOR])
+        assert evaluate(policy, Request(action, queue, principal_arn=DBA)) == "Deny"
+        assert evaluate(policy, Request(action, queue, principal_arn=OPERATOR)) == "Deny"
+        assert evaluate(policy, Request(action, queue, principal_arn=arn(template, "EnforcerRole"))) != "Deny"
+
+    def test_only_named_operators_read_the_dead_letter_queue(self, template: dict[str, Any]) -> None:
+        dlq = arn(template, "EventsDeadLetterQueue")
+        receive = Request("sqs:ReceiveMessage", dlq, principal_arn=OPERATOR)
+        assert evaluate(statements(template, "EventsQueuePolicy", "PolicyDocument"), receive) == "Deny"
+        named = statements(template, "EventsQueuePolicy", "PolicyDocument", OperatorRoleArns=[OPERATOR])
+        assert evaluate(named, receive) != "Deny"
+        assert evaluate(named, Request("sqs:ReceiveMessage", dlq, principal_arn=DBA)) == "Deny"
+
+
+class TestTheRole:
+    """A function created with DAS Guard's role (by whoever holds iam:PassRole) can do nothing with it."""
+
+    FUNCTION = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
+
+    def role_policy(self, template: dict[str, Any]) -> list[dict[str, Any]]:
+        """The role's denials, resolved (its allows name resources the evaluator need not model; least privilege is
+        measured separately): what matters here is that no Allow can outweigh them."""
+        resolve = Resolver(template, {})
+        [policy] = template["Resources"]["EnforcerRole"]["Properties"]["Policies"]
+        denials = [s for s in policy["PolicyDocument"]["Statement"] if s.get("Effect") == "Deny"]  # not the Fn::If ones
+        allow_everything = {"Effect": "Allow", "Action": "*", "Resource": "*"}  # the worst case of the allows
+        return [*resolve(denials), allow_everything]
+
+    @pytest.mark.parametrize("action", ["dynamodb:PutItem", "sqs:SendMessage", "rds:StartActivityStream"])
+    def test_a_rogue_function_wearing_the_role_is_refused(self, template: dict[str, Any], action: str) -> None:
+        rogue = Request(action, "*", principal_arn="x", context={"lambda:SourceFunctionArn": self.FUNCTION + "rogue"})
+        assert evaluate(self.role_policy(template), rogue) == "Deny"
+
+    @pytest.mark.parametrize("function", ["das-guard-enforcer", "das-guard-sweep", "das-guard-enforcer:live"])
+    def test_das_guards_own_functions_are_not(self, template: dict[str, Any], function: str) -> None:
+        own = Request(
+            "dynamodb:PutItem", "*", principal_arn="x", context={"lambda:SourceFunctionArn": self.FUNCTION + function}
+        )
+        assert evaluate(self.role_policy(template), own) != "Deny"
+
+    def test_the_event_source_mappings_polling_is_left_to_the_queue(self, template: dict[str, Any]) -> None:
+        polling = Request("sqs:ReceiveMessage", arn(template, "EventsQueue"), principal_arn="x")  # no source function
+        assert evaluate(self.role_policy(template), polling) != "Deny"
+
 
 class TestStateTable:
     @pytest.mark.parametrize(
