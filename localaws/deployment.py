@@ -211,7 +211,7 @@ class Deployment:
         """Somebody stops the cluster's activity stream: the call in RDS, then what EventBridge brings to the
         queue (the CloudTrail record of the call and RDS-EVENT-0180), as it would."""
         arn = f"arn:aws:rds:{self.region}:{self.account}:cluster:{cluster_id}"
-        self.aws.client("rds").stop_activity_stream(ResourceArn=arn, ApplyImmediately=True)
+        answer = self.aws.client("rds").stop_activity_stream(ResourceArn=arn, ApplyImmediately=True)
         call, stopped = (
             self.world.sample("cloudtrail-stop-activity-stream"),
             self.world.sample("rds-event-0180-stream-stopped"),
@@ -220,6 +220,9 @@ class Deployment:
             event["account"], event["region"] = self.account, self.region
         detail = call["detail"]
         detail["requestParameters"]["resourceArn"] = arn
+        detail["responseElements"].update(
+            kinesisStreamName=answer["KinesisStreamName"], kmsKeyId=answer["KmsKeyId"], status=answer["Status"]
+        )
         detail["sourceIPAddress"] = source_ip
         detail["userIdentity"]["arn"] = by
         role = by.split(":assumed-role/", 1)[-1].split("/", 1)[0] if ":assumed-role/" in by else None

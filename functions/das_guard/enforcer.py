@@ -182,6 +182,17 @@ class Enforcer:
         policy = self._load_policy()
         try:
             cluster = self._clusters.describe_cluster(cluster_id)
+            if (
+                target.stop is not None
+                and target.stop.resource_id
+                and (cluster is None or cluster.resource_id != target.stop.resource_id)
+            ):
+                # stopped, then renamed (or another cluster renamed into its name): follow the stopped stream's
+                # cluster by the identity a rename does not move
+                renamed = self._clusters.name_of(target.stop.resource_id)
+                if renamed is not None:
+                    cluster_id = renamed
+                    cluster = self._clusters.describe_cluster(renamed)
         except MalformedRecord as err:  # reported once, not retried: the same record would come back
             return [MalformedCluster(cluster_id, str(err)).decision()]
         # Holds are always consulted: a creation event (or a retry claiming to be one) can be forged by anyone who

@@ -345,6 +345,7 @@ class StopInfo:
     source_ip: str
     time: str
     via: str
+    resource_id: str = ""  # the stopped stream's cluster (from its Kinesis stream name): it survives renames
 
     @property
     def known(self) -> bool:

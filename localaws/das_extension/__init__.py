@@ -73,6 +73,7 @@ from .controls import (
     settle_activity_streams,
 )
 from .fixes import (
+    _cluster_filters_with_resource_id,
     _create_key_with_default_usage,
     _paged,
     _parse_each_input_path_once,
@@ -117,6 +118,7 @@ def install() -> None:
             (DBCluster, "activity_stream_kms_key_id"): _stream_attribute("kms_key_id"),
             (DBCluster, "activity_stream_kinesis_stream_name"): _stream_attribute("stream_name"),
             (DBCluster, "status"): _status_that_can_be_held(),
+            (DBCluster, "SUPPORTED_FILTERS"): _cluster_filters_with_resource_id(),
             (KmsBackend, "create_key"): _create_key_with_default_usage(),
             (KmsBackend, "_generate_default_keys"): _reserved_aliases_are_aws_managed(),
             (RDSResponse, "describe_db_clusters"): _paged(RDSResponse.describe_db_clusters, "DBClusters"),

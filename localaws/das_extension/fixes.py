@@ -15,6 +15,7 @@ from moto.rds.exceptions import (
 )
 from moto.rds.models import DBCluster, DBInstanceClustered, RDSBackend
 from moto.rds.responses import RDSResponse
+from moto.rds.utils import FilterDef
 from moto.sns.models import SNSBackend
 
 
@@ -27,6 +28,16 @@ def _parse_each_input_path_once() -> None:
     parse = jsonpath_ng.ext.parse  # type: ignore[attr-defined]
     if not hasattr(parse, "cache_info"):
         jsonpath_ng.ext.parse = functools.lru_cache(maxsize=512)(parse)  # type: ignore[attr-defined]
+
+
+def _cluster_filters_with_resource_id() -> dict[str, Any]:
+    """DescribeDBClusters' filters as the RDS API documents them: moto knows `db-cluster-id` and `engine`, not
+    `db-cluster-resource-id` (the identity that stays with a cluster through renames; an unknown filter is
+    InvalidParameterValue, as moto already says for any other)."""
+    return {
+        **DBCluster.SUPPORTED_FILTERS,
+        "db-cluster-resource-id": FilterDef(["db_cluster_resource_id"], "DB Cluster Resource Ids"),
+    }
 
 
 def _status_that_can_be_held() -> property:

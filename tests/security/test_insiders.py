@@ -451,3 +451,25 @@ def test_a_failure_before_any_cluster_is_known_is_logged_and_ends_failed(
     [failed] = [d for d in prod.decisions() if d["outcome"] == "Failed"]
     assert failed["reason"] == "InternalError"
     assert "gave up after 5 deliveries: KeyError" in failed["detail"]
+
+
+def test_a_stop_followed_by_quick_renames_is_still_reported_and_reverted(prod: Deployment, world: World) -> None:
+    """The insider stops the stream and renames the cluster away before DAS Guard reads it (and puts another cluster
+    under the old name): the stop's own record names the stream, and the stream names its cluster for good."""
+    rds = prod.aws.client("rds")
+    prod.add_cluster("decoy-pg")
+    rds.stop_activity_stream(ResourceArn=ARN + "orders-pg", ApplyImmediately=True)  # first the stop itself...
+    stop = load_sample("cloudtrail-stop-activity-stream")
+    stop["detail"]["requestParameters"]["resourceArn"] = ARN + "orders-pg"
+    stop["detail"]["responseElements"]["kinesisStreamName"] = prod.stream("orders-pg")["KinesisStreamName"]
+    stop["detail"]["userIdentity"]["arn"] = DBA
+    rds.modify_db_cluster(DBClusterIdentifier="orders-pg", NewDBClusterIdentifier="hidden-pg", ApplyImmediately=True)
+    rds.modify_db_cluster(DBClusterIdentifier="decoy-pg", NewDBClusterIdentifier="orders-pg", ApplyImmediately=True)
+    prod.send(stop)  # ... and only then does EventBridge bring the stop to DAS Guard
+    prod.drain()
+    [tampered] = [d for d in prod.decisions() if d["outcome"] == "Tampered"]
+    assert (tampered["cluster_id"], tampered["reason"]) == ("hidden-pg", "StoppedByUnauthorizedPrincipal")
+    assert high_alerts(prod, "hidden-pg"), "the HIGH alert names the cluster by the name it has now"
+    world.advance(minutes=16)  # Aurora PostgreSQL: past the grace for a major upgrade
+    prod.drain()
+    assert prod.stream("hidden-pg")["Status"] in ("starting", "started")

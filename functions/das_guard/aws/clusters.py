@@ -80,6 +80,17 @@ class RdsClusters:
             instances = response.get("DBInstances", [])
         return ClusterInfo.from_api(cluster, instances)  # MalformedRecord: the enforcer reports it
 
+    def name_of(self, resource_id: str) -> str | None:
+        """The name a cluster has now, found by its DbClusterResourceId (which a rename does not change); None if no
+        cluster has it (any more)."""
+        response = call(
+            "rds:DescribeDBClusters",
+            self._rds.describe_db_clusters,
+            Filters=[{"Name": "db-cluster-resource-id", "Values": [resource_id]}],
+        )
+        found = [c.get("DBClusterIdentifier") for c in response.get("DBClusters", []) if isinstance(c, dict)]
+        return str(found[0]) if found and found[0] else None
+
     def cluster_pages(self) -> Iterator[list[dict[str, Any]]]:
         """Every cluster in the region, a page (up to 100) at a time. DescribeDBClusters carries tags and DAS status."""
         yield from pages(self._rds, "rds:DescribeDBClusters", "DBClusters")

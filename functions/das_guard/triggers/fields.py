@@ -4,6 +4,7 @@ crash."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,15 +39,22 @@ def cut(value: str, limit: int) -> str:
     return f"{value[:limit]}...[cut by DAS Guard: {len(value) - limit} more characters]"
 
 
+# The Kinesis stream of a cluster's activity stream is named after its DbClusterResourceId (Aurora UG, "Monitoring
+# database activity streams"); StopActivityStream's response names it.
+STREAM_NAME = re.compile(r"^aws-rds-das-(cluster-[A-Z0-9]{1,64})$")
+
+
 def stopped_by(detail: dict[str, Any]) -> StopInfo:
     principals, kind = _principals(detail)
     principals = tuple(cut(p, PRINCIPAL_LIMIT) for p in principals)
+    stream = STREAM_NAME.match(text(json_object(detail.get("responseElements")).get("kinesisStreamName")))
     return StopInfo(
         principal=principals[0] if principals else cut(kind, SHORT_LIMIT) or "unknown",
         principals=principals,
         source_ip=cut(text(detail.get("sourceIPAddress")), SHORT_LIMIT),
         time=cut(text(detail.get("eventTime")), SHORT_LIMIT),
         via="CloudTrail:StopActivityStream",
+        resource_id=stream.group(1) if stream else "",
     )
 
 
