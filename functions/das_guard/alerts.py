@@ -136,11 +136,20 @@ def expired_exemption_notice(evaluation: Decision, warning: Finding, *, where: W
 
 def sweep_digest(
     summary: dict[str, Any], violations: Sequence[str], softened: Sequence[str], *, report_only: bool, where: Where
-) -> tuple[str, str] | None:
-    """The sweep's one alert, when anything needs a person (None: nothing does)."""
+) -> tuple[str, str]:
+    """The sweep's one message a day: the digest of what needs a person, or - when nothing does - the heartbeat that
+    says all is well. Its absence is news the recipient can notice (a sweep that did not run, a topic or subscription
+    tampered with), which no alert about an attack on the alert path itself can be."""
     expiring = summary["expiring_exemptions"]
     if not violations and not expiring and not softened and not report_only:
-        return None
+        return (
+            f"DAS Guard sweep: all is well in {where} ({summary['compliant']} of {summary['clusters_seen']} clusters "
+            "pass)",
+            f"DAS Guard sweep {summary['sweep_id']} of {where}: {summary['clusters_seen']} clusters, "
+            f"{summary['compliant']} audited as the policy requires, {summary['exempt']} exempt, nothing needs a "
+            "person.\n\nThis message comes once a day. If a day passes without it (or without a sweep digest), "
+            "DAS Guard's sweep, its alert topic or your subscription has stopped working: look now.",
+        )
     lines = [
         *(
             [

@@ -131,7 +131,7 @@ class Pipeline:
                 else f"AWS refused {err.operation} ({err.code}): check the DAS Guard role's permissions and the "
                 "resource, then redrive the DLQ."
             )
-            self._retry_or_give_up(parsed, err.code, str(err), receive_count, fix=fix)
+            self._retry_or_give_up(parsed, "AwsCallFailed", str(err), receive_count, fix=fix)  # str(err): the code
         except Exception as err:
             self._logger.exception("unexpected error while evaluating", extra={"cluster_id": parsed.cluster_id})
             self._retry_or_give_up(
@@ -162,7 +162,7 @@ class Pipeline:
                 raise RetryLater(str(err)) from err
             failed = Decision(
                 Outcome.FAILED,
-                err.code,
+                "AwsCallFailed",
                 f"could not read the policy's history to announce a change by {change.changed_by}: {err}",
                 fix="Allow ssm:GetParameterHistory on the policy parameter; read the change in the SSM console.",
             )

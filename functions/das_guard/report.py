@@ -287,7 +287,7 @@ class Reporter:
         self._metrics.add_metric(name="FindingsFailed", unit=MetricUnit.Count, value=1)
 
     def sweep_summary(self, summary: dict[str, Any], violations: list[str], softened: Sequence[str] = ()) -> None:
-        """One log line, the summary metric set, one result event, and one alert if anything needs a person."""
+        """One log line, the summary metric set, one result event, and one message: the digest, or the heartbeat."""
         self._logger.info("sweep summary", extra={"sweep": summary})
         if self._results is not None:
             where = {"account": self._where.account, "region": self._where.region}
@@ -297,9 +297,7 @@ class Reporter:
             self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=summary[key])
         expiring = summary["expiring_exemptions"]
         self._metrics.add_metric(name="ExemptionsExpiringSoon", unit=MetricUnit.Count, value=len(expiring))
-        digest = alerts.sweep_digest(summary, violations, softened, report_only=self._report_only, where=self._where)
-        if digest is not None:
-            self.send(*digest)
+        self.send(*alerts.sweep_digest(summary, violations, softened, report_only=self._report_only, where=self._where))
 
     def policy_broken(self, err: PolicyError) -> None:
         """Log and alert (once per distinct set of problems) that no cluster can be evaluated."""

@@ -170,7 +170,7 @@ class Sweeper:
                 evaluation = replace(
                     decision,
                     outcome=Outcome.FAILED,
-                    reason=err.code,
+                    reason="AwsCallFailed",  # the catalogue's; the AWS code is in the detail
                     start=None,
                     detail=f"{err}; the next sweep tries again",
                 )

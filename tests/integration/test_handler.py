@@ -241,7 +241,8 @@ class TestTransientFailures:
         response = enforcer.deliver(sample("cloudtrail-create-db-cluster"), receive_count=3)
         assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
         decision = enforcer.last()
-        assert (decision["outcome"], decision["reason"]) == ("Failed", "InternalFailure")
+        assert (decision["outcome"], decision["reason"]) == ("Failed", "AwsCallFailed")
+        assert "InternalFailure" in decision["detail"]
         assert "goes to the DLQ" in decision["detail"]
         [alert] = enforcer.alerts()
         assert "Failed" in alert["Subject"]
@@ -255,7 +256,8 @@ class TestTransientFailures:
         assert enforcer.decisions() == []
         assert enforcer.deliver(sample("cloudtrail-create-db-cluster"), receive_count=3)["batchItemFailures"]
         decision = enforcer.last()
-        assert (decision["outcome"], decision["reason"]) == ("Failed", "AccessDenied")
+        assert (decision["outcome"], decision["reason"]) == ("Failed", "AwsCallFailed")
+        assert "AccessDenied" in decision["detail"], "AWS's own code, in the detail"
         assert "permissions" in decision["fix"]
         assert len(enforcer.alerts()) == 1
 

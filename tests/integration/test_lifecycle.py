@@ -486,11 +486,11 @@ def test_one_failing_start_does_not_end_the_sweep(
     enforcer.fail("StartActivityStream", "ThrottlingException", times=1)
     summary = enforcer.sweep("throttled")
     assert summary["clusters_seen"] == 20
-    assert summary["reasons"]["Failed:ThrottlingException"] == 1
+    assert summary["reasons"]["Failed:AwsCallFailed"] == 1
     assert summary["started"] == needing - 1
     assert enforcer.api.calls["rds:StartActivityStream"] == needing
     [digest] = enforcer.alerts()
-    assert "ThrottlingException" in digest["Message"]
+    assert "AwsCallFailed: rds:StartActivityStream failed: ThrottlingException" in digest["Message"]
 
 
 def test_a_member_still_being_modified_defers_the_start_instead_of_paging(world: World) -> None:

@@ -24,9 +24,10 @@ def test_the_replay_scenario_in_the_readme_runs_and_says_what_the_readme_says() 
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         exec(compile(script, "README.md", "exec"), {"__name__": "readme"})  # noqa: S102 - our own README
-    outcomes, status, *subjects = out.getvalue().splitlines()
+    outcomes, status, heartbeat, *subjects = out.getvalue().splitlines()
     assert outcomes == str(["Started", "Tampered", "Deferred", "Tampered", "Deferred", "Started"])
     assert status == "starting"
+    assert heartbeat.startswith("DAS Guard sweep: all is well in 123456789012/us-east-1")
     assert len(subjects) == 2
     assert all(s.startswith("DAS Guard HIGH: activity stream STOPPED on orders-pg") for s in subjects)
     assert any("by DBA/bob" in s for s in subjects)

@@ -127,7 +127,9 @@ class TestWindowStarts:
         deployment.sweep("after-the-window")
         [missed] = [d for d in deployment.decisions() if d["event_id"] == "after-the-window"]
         assert (missed["outcome"], missed["reason"], missed["compliance"]) == ("Failed", "ScheduledStartMissed", "fail")
-        [digest] = [a for a in deployment.alerts() if a["Subject"].startswith("DAS Guard sweep")]
+        digest = [a for a in deployment.alerts() if a["Subject"].startswith("DAS Guard sweep")][
+            -1
+        ]  # the latest of the daily digests
         assert "busy-pg: ScheduledStartMissed" in digest["Message"]
 
     def test_a_window_start_counts_only_once_rds_says_started(self, world: World) -> None:
@@ -160,7 +162,9 @@ class TestStreamsDasGuardDidNotStart:
         )
         assert own_key in decision["detail"]
         assert deployment.stream("orders-pg")["Status"] == "started", "DAS Guard never stops a stream"
-        [digest] = [a for a in deployment.alerts() if a["Subject"].startswith("DAS Guard sweep")]
+        digest = [a for a in deployment.alerts() if a["Subject"].startswith("DAS Guard sweep")][
+            -1
+        ]  # the latest of the daily digests
         assert "orders-pg: StreamKeyNotDesignated" in digest["Message"]
 
     def test_a_key_das_guard_cannot_describe_is_not_vouched_for(self, world: World) -> None:

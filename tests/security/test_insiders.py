@@ -120,7 +120,7 @@ def test_a_softer_rule_no_event_reported_is_in_the_next_sweep_summary(prod: Depl
     rds = prod.aws.client("rds")  # the rules were disabled first: no tag event reaches DAS Guard
     rds.add_tags_to_resource(ResourceName=ARN + "orders-pg", Tags=[{"Key": "env", "Value": "sandbox"}])
     prod.sweep()
-    [summary] = [a for a in prod.alerts() if a["Subject"].startswith("DAS Guard sweep")]
+    summary = [a for a in prod.alerts() if a["Subject"].startswith("DAS Guard sweep")][-1]
     assert "1 softened" in summary["Subject"]
     assert "orders-pg: a change no event reported" in summary["Message"]
     assert "to rule 'sandboxes' (exempt)" in summary["Message"]
@@ -336,7 +336,9 @@ def test_a_running_stream_whose_key_is_going_away_is_not_compliant(
     [decision] = [d for d in prod.decisions() if d["event_id"] == "after-the-key-change"]
     assert (decision["outcome"], decision["reason"]) == ("Violation", reason)
     assert "cannot be read" in decision["detail"]
-    [digest] = [a for a in prod.alerts() if a["Subject"].startswith("DAS Guard sweep")]
+    digest = [a for a in prod.alerts() if a["Subject"].startswith("DAS Guard sweep")][
+        -1
+    ]  # the latest of the daily digests
     assert f"orders-pg: {reason}" in digest["Message"]
 
 

@@ -51,10 +51,11 @@ def test_changes_to_das_guard_itself_and_its_keys_go_straight_to_the_alert_topic
     event = json.loads(path.read_text(encoding="utf-8"))
     [rule] = [n for n, pattern in rules(template).items() if matches(pattern, event)]
     assert rule in {"GuardWatchRule", "KeyWatchRule"}
-    [target] = Resolver(template)(template["Resources"][rule]["Properties"]["Targets"])
-    assert target["Arn"] == Resolver(template).ref("AlertTopic"), (
-        "not through the queue and function an insider may starve"
-    )
+    targets = Resolver(template)(template["Resources"][rule]["Properties"]["Targets"])
+    # not through the queue and function an insider may starve; and by two topics with keys of their own, so an
+    # attack on one topic (a filter policy, an unsubscribe, its key disabled) is reported through the other
+    assert [t["Arn"] for t in targets] == [Resolver(template).ref("AlertTopic"), Resolver(template).ref("WatchTopic")]
+    assert targets[0]["InputTransformer"] == targets[1]["InputTransformer"]
 
 
 def test_the_watch_covers_every_way_the_issue_names_to_starve_das_guard() -> None:
@@ -67,6 +68,18 @@ def test_the_watch_covers_every_way_the_issue_names_to_starve_das_guard() -> Non
     assert any(c.startswith("CreateFunction") for c in calls)
     assert any(c.startswith("CreateEventSourceMapping") for c in calls)
     assert {"PutRolePolicy", "SetSubscriptionAttributes"} <= calls
+
+
+def test_the_self_watch_rule_is_watched_by_the_other(template: dict[str, Any]) -> None:
+    """Disabled first, the self-watch rule could not report its own disabling: the key watch rule does."""
+    disable = json.loads((EVENTS / "watch" / "cloudtrail-disable-rule.json").read_text(encoding="utf-8"))
+
+    def disabling(rule: str) -> dict[str, Any]:
+        return {**disable, "detail": {**disable["detail"], "requestParameters": {"name": f"das-guard-{rule}-ABC123"}}}
+
+    # (the self-watch rule's own pattern matches too, but a disabled rule delivers nothing: the other one must)
+    assert "KeyWatchRule" in [n for n, p in rules(template).items() if matches(p, disabling("GuardWatchRule"))]
+    assert "GuardWatchRule" in [n for n, p in rules(template).items() if matches(p, disabling("KeyWatchRule"))]
 
 
 @pytest.mark.parametrize("path", NOT_ROUTED, ids=lambda p: p.stem)
@@ -127,7 +140,7 @@ def test_the_watch_message_names_the_call_who_and_the_event(template: dict[str, 
     """EventBridge fills the input template; the result must be a JSON string, or the delivery fails."""
     event = json.loads(path.read_text(encoding="utf-8"))
     [rule] = [n for n, pattern in rules(template).items() if matches(pattern, event)]
-    [target] = Resolver(template)(template["Resources"][rule]["Properties"]["Targets"])
+    target, _second_path = Resolver(template)(template["Resources"][rule]["Properties"]["Targets"])
     transformer = target["InputTransformer"]
     text = transformer["InputTemplate"]
     for name, where in transformer["InputPathsMap"].items():
