@@ -33,4 +33,4 @@ def test_every_row_has_its_rights_control_and_test() -> None:
     for row in rows:
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert len(cells) == 6, row
-        assert cells[0] and cells[1] and cells[2], row
+        assert all(cells[:3]), row
