@@ -23,7 +23,7 @@ from .model import (
     Outcome,
     StreamRecord,
 )
-from .protection import protection_lowered
+from .protection import protection, protection_lowered, softer_than_its_source
 from .stops import HoldLookupFn, StopResponder
 from .triggers import Target
 
@@ -152,9 +152,15 @@ class Enforcer:
         clusters, switched = found
         decisions: list[Decision] = []
         for index, name in enumerate(clusters):
-            green_before_switchover = index == 1 and not switched
+            green = index == 1
             decisions += self._evaluate(
-                replace(target, cluster_id=name.lower(), blue_green_id=None, serves_no_one=green_before_switchover)
+                replace(
+                    target,
+                    cluster_id=name.lower(),
+                    blue_green_id=None,
+                    serves_no_one=green and not switched,
+                    lineage=clusters[0].lower() if green else None,  # green holds blue's data (and, later, its name)
+                )
             )
         return decisions
 
@@ -207,6 +213,8 @@ class Enforcer:
             inputs = replace(inputs, new_cluster_window=timedelta.max)
         decided = decide(cluster, policy, inputs, cluster_id=cluster_id)
         reports += self._upgrade_outcome(cluster, decided)
+        if target.lineage and cluster is not None:
+            decided = self._compare_with_source(cluster, decided, target.lineage, target.changed_by, policy)
         decision = self.act(decided, policy, inputs)
         if target.changed_by is not None and cluster is not None and cluster.stream_status in ACTIVE_STREAM_STATES:
             decision = self._watch_protection(cluster, decision, target.changed_by)
@@ -218,6 +226,23 @@ class Enforcer:
         if cluster is not None and not self._dry_run and decided.reason == "StoppedForUpgrade":
             self._state.mark_stream(cluster.resource_id, cluster.arn, "upgrade", self._clock.now(), decided.protection)
         return []
+
+    def _compare_with_source(
+        self, cluster: ClusterInfo, decided: Decision, source_id: str, who: str | None, policy: PolicyDocument
+    ) -> Decision:
+        """A clone, restore or green cluster under a softer rule than the cluster whose data it holds: a notice."""
+        source = self._clusters.describe_cluster(source_id, instances=False)  # its tags and name decide its rule
+        if source is None or source.resource_id == cluster.resource_id:
+            return decided
+        today = self._clock.now().date()
+        softer = softer_than_its_source(
+            cluster.identifier,
+            protection(cluster, policy, today),
+            source.identifier,
+            protection(source, policy, today),
+            who or "someone (an RDS event; CloudTrail names who)",
+        )
+        return replace(decided, warnings=(*decided.warnings, softer)) if softer else decided
 
     def _watch_protection(self, cluster: ClusterInfo, decision: Decision, changed_by: str) -> Decision:
         """After a tag change or rename of a cluster with a running stream: compare the rule with the one DAS Guard

@@ -51,3 +51,20 @@ def protection_lowered(record: StreamRecord | None, now: Protection | None, chan
         "If the compliance team did not agree to this, restore the cluster's tags or name (CloudTrail shows the "
         "call and its caller) and find out why this principal may change them.",
     )
+
+
+def softer_than_its_source(
+    cluster: str, now: Protection | None, source: str, then: Protection | None, changed_by: str
+) -> Finding | None:
+    """A cluster that holds another's data (a clone, a restore, blue/green's green taking over the production name)
+    under a softer rule than that cluster: the data is the same, the audit is not. Told as a notice naming who and
+    both rules."""
+    if now is None or then is None or now.rank >= then.rank:
+        return None
+    return Finding(
+        "ProtectionLowered",
+        f"{changed_by} put the data of {source} ({then.label}) into {cluster}, which is under {now.label}: the same "
+        "data is audited less",
+        f"If the compliance team did not agree to this, tag {cluster} like {source} (CloudTrail shows the call and "
+        "its caller), or exempt it in the policy with a reason.",
+    )

@@ -56,6 +56,10 @@ def test_every_sample_event_reaches_its_outcome(enforcer: Enforcer, rds: Any, na
     elif expected.outcome == "Announced":  # a policy edit: one notice saying who changed what
         [notice] = alerts
         assert "policy changed by ComplianceAnalyst/maria" in notice["Subject"]
+    elif name == "cloudtrail-restore-db-cluster-to-point-in-time-clone":  # a regulated cluster's data, softer rule
+        [notice] = alerts
+        assert notice["Subject"].startswith("DAS Guard notice: softer rule for orders-pg-clone")
+        assert "DataAnalyst/ana put the data of orders-pg" in notice["Message"]
     else:
         assert alerts == []
 

@@ -475,3 +475,42 @@ def test_a_stop_followed_by_quick_renames_is_still_reported_and_reverted(prod: D
     world.advance(minutes=16)  # Aurora PostgreSQL: past the grace for a major upgrade
     prod.drain()
     assert prod.stream("hidden-pg")["Status"] in ("starting", "started")
+
+
+def test_a_green_cluster_under_a_softer_rule_is_news_before_and_at_switchover(prod: Deployment, world: World) -> None:
+    """Blue/green: the insider tags green into an exempt rule; at switchover it takes the production name."""
+    rds = prod.aws.client("rds")
+    deployment, green = prod.create_blue_green("orders-pg")
+    rds.add_tags_to_resource(ResourceName=ARN + green, Tags=[{"Key": "env", "Value": "sandbox"}])
+    prod.drain()
+    world.advance(minutes=5)
+    prod.switchover(deployment)
+    prod.drain()
+    notices = [a for a in prod.alerts() if a["Subject"].startswith("DAS Guard notice: softer rule")]
+    assert notices, "green under a softer rule than blue is told"
+    assert any(
+        "rule 'regulated-data' (enforce)" in n["Message"] and "rule 'sandboxes' (exempt)" in n["Message"]
+        for n in notices
+    )
+    assert any(DBA in n["Message"] for n in notices), "naming who did it"
+
+
+def test_a_clone_of_a_regulated_cluster_under_an_exempt_tag_is_news(prod: Deployment) -> None:
+    rds = prod.aws.client("rds")
+    rds.restore_db_cluster_to_point_in_time(
+        DBClusterIdentifier="orders-copy",
+        SourceDBClusterIdentifier="orders-pg",
+        RestoreType="copy-on-write",
+        UseLatestRestorableTime=True,
+        Tags=[{"Key": "env", "Value": "sandbox"}],
+    )
+    event = load_sample("cloudtrail-restore-db-cluster-to-point-in-time-clone")
+    detail = event["detail"]
+    detail["requestParameters"].update(dBClusterIdentifier="orders-copy", sourceDBClusterIdentifier="orders-pg")
+    detail["responseElements"].update(dBClusterIdentifier="orders-copy", dBClusterArn=ARN + "orders-copy")
+    detail["userIdentity"]["arn"] = DBA
+    prod.send(event)
+    prod.drain()
+    [notice] = [a for a in prod.alerts() if a["Subject"].startswith("DAS Guard notice: softer rule for orders-copy")]
+    assert "put the data of orders-pg (rule 'regulated-data' (enforce)) into orders-copy" in notice["Message"]
+    assert DBA in notice["Message"]

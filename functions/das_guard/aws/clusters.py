@@ -57,8 +57,9 @@ class RdsClusters:
             for endpoint in page
         )
 
-    def describe_cluster(self, cluster_id: str) -> ClusterInfo | None:
-        """The live cluster with its instances' classes and states; None if it does not exist (any more)."""
+    def describe_cluster(self, cluster_id: str, *, instances: bool = True) -> ClusterInfo | None:
+        """The live cluster with its instances' classes and states (`instances=False`: without them, one call less,
+        for a question about its name and tags only); None if it does not exist (any more)."""
         try:
             response = call("rds:DescribeDBClusters", self._rds.describe_db_clusters, DBClusterIdentifier=cluster_id)
         except AwsError as err:
@@ -69,16 +70,16 @@ class RdsClusters:
         if not clusters:
             return None
         cluster = clusters[0]
-        instances: list[dict[str, Any]] = []
-        if cluster.get("DBClusterMembers") and cluster.get("Engine") in AURORA_ENGINES | {"aurora"}:
+        members: list[dict[str, Any]] = []
+        if instances and cluster.get("DBClusterMembers") and cluster.get("Engine") in AURORA_ENGINES | {"aurora"}:
             # One call for all members (a cluster has at most 16), filtered server-side.
             response = call(
                 "rds:DescribeDBInstances",
                 self._rds.describe_db_instances,
                 Filters=[{"Name": "db-cluster-id", "Values": [cluster["DBClusterIdentifier"]]}],
             )
-            instances = response.get("DBInstances", [])
-        return ClusterInfo.from_api(cluster, instances)  # MalformedRecord: the enforcer reports it
+            members = response.get("DBInstances", [])
+        return ClusterInfo.from_api(cluster, members)  # MalformedRecord: the enforcer reports it
 
     def name_of(self, resource_id: str) -> str | None:
         """The name a cluster has now, found by its DbClusterResourceId (which a rename does not change); None if no

@@ -95,6 +95,10 @@ def _cluster_created(call: _Call) -> Target | Dismissal:
     cluster = cluster or text(call.response.get("dBClusterIdentifier")) or text(call.request.get("dBClusterIdentifier"))
     if not cluster:
         return call.dismiss(Outcome.IGNORED, "MalformedEvent", f"{call.name} names no cluster")
+    # a clone or point-in-time restore holds another cluster's data: its rule is compared with that cluster's
+    source = text(call.request.get("sourceDBClusterIdentifier")).lower()
+    if source:
+        return call.target(cluster_id=cluster.lower(), lineage=source[:63], changed_by=caller(call.detail))
     return call.target(cluster_id=cluster.lower())
 
 
@@ -133,7 +137,7 @@ def _blue_green(call: _Call) -> Target | Dismissal:
     deployment = deployment or text(call.request.get("blueGreenDeploymentIdentifier"))
     if not deployment.startswith("bgd-"):
         return call.dismiss(Outcome.IGNORED, "MalformedEvent", f"{call.name} names no deployment")
-    return call.target(blue_green_id=deployment[:64])
+    return call.target(blue_green_id=deployment[:64], changed_by=caller(call.detail))
 
 
 def _stream_stopped(call: _Call) -> Target | Dismissal:

@@ -27,6 +27,7 @@ class Target:
     changed_by: str | None = None  # who changed the tags or the name (these choose the rule), from CloudTrail
     blue_green_id: str | None = None  # a blue/green deployment: evaluate its blue and green clusters, as they are now
     serves_no_one: bool = False  # a green cluster before switchover: starting its stream at once restarts no workload
+    lineage: str | None = None  # the cluster whose data this one holds (clone, restore, blue/green's blue)
 
     @property
     def key(self) -> str:
