@@ -132,7 +132,15 @@ def build(
             policy_versions=parameter.versions,
         ),
         sweeper=Sweeper(
-            clusters, state, enforcer, policy, reporter, hand_off=outbox.hand_off, logger=logger, clock=clock
+            clusters,
+            state,
+            enforcer,
+            policy,
+            reporter,
+            hand_off=outbox.hand_off,
+            logger=logger,
+            clock=clock,
+            enforcer_function=settings.enforcer_function,
         ),
     )
 

@@ -45,6 +45,7 @@ class RegionClusters(Clusters, Protocol):
     """What the sweep reads besides: the whole region in bulk reads."""
 
     def region_clusters(self) -> Iterator[ClusterInfo | MalformedCluster]: ...
+    def uncovered_regions(self, enforcer_function: str) -> list[tuple[str, int]]: ...
 
 
 class Keys(Protocol):

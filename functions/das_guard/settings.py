@@ -35,6 +35,7 @@ class Settings:
     max_exemption_days: int = 365
     security_hub: bool = False  # import one Security Hub finding per cluster (template: SecurityHubFindings)
     upgrade_grace: timedelta = timedelta(minutes=15)  # a stopped PostgreSQL stream waits this long for its upgrade
+    enforcer_function: str | None = None  # the enforcer's name in every region: the sweep looks for regions without it
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -66,6 +67,7 @@ class Settings:
             event_bus=env.get("DAS_GUARD_EVENT_BUS") or None,
             max_exemption_days=_int(env, "DAS_GUARD_MAX_EXEMPTION_DAYS", default.max_exemption_days),
             security_hub=env.get("DAS_GUARD_SECURITY_HUB") == "true",
+            enforcer_function=env.get("DAS_GUARD_ENFORCER_FUNCTION") or None,
             upgrade_grace=timedelta(
                 minutes=_int(env, "DAS_GUARD_UPGRADE_GRACE_MINUTES", int(default.upgrade_grace.total_seconds()) // 60)
             ),

@@ -59,6 +59,7 @@ class SweepSummary:
     expiring_exemptions: list[str] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)  # streams found stopped that DAS Guard had seen running
     softened: list[str] = field(default_factory=list)  # running streams now guarded by a softer rule
+    uncovered: list[str] = field(default_factory=list)  # regions with Aurora clusters and no DAS Guard
 
     def add(self, evaluation: Decision) -> None:
         judged = verdict(evaluation)
@@ -93,6 +94,7 @@ class SweepSummary:
             "handed_off": self.handed_off,
             "streams_lost": len(self.lost),
             "protection_lowered": len(self.softened),
+            "uncovered_regions": self.uncovered,
             "expiring_exemptions": self.expiring_exemptions,
             "outcomes": dict(self.outcomes),
             "reasons": dict(self.reasons),
@@ -112,7 +114,11 @@ class Sweeper:
         hand_off: Callable[[list[str]], None],
         logger: Logger,
         clock: Clock,
+        enforcer_function: str | None = None,
     ) -> None:
+        """`enforcer_function`: the name DAS Guard's enforcer has in every region of this deployment; with it, each
+        sweep also lists the regions enabled in the account that hold Aurora clusters and no such function."""
+        self._enforcer_function = enforcer_function
         self._clusters = clusters
         self._state = state
         self._hand_off = hand_off
@@ -182,10 +188,28 @@ class Sweeper:
                 [Target(TRIGGER, sweep_id, now, cluster_id=cluster_id).retry_message() for cluster_id in leftover]
             )
             summary.handed_off = len(leftover)
-        if findings is not None:
-            findings.archive_missing(live)  # clusters deleted since their finding was imported
-        self._reporter.sweep_summary(summary.as_dict(), summary.violations + summary.lost, summary.softened)
+        return self._finish(summary, live)
+
+    def _finish(self, summary: SweepSummary, live: list[str]) -> SweepSummary:
+        """Archive the findings of clusters gone, look for regions without DAS Guard, and report the summary."""
+        if self._reporter.findings is not None:
+            self._reporter.findings.archive_missing(live)  # clusters deleted since their finding was imported
+        summary.uncovered = self._uncovered()
+        self._reporter.sweep_summary(
+            summary.as_dict(), summary.violations + summary.lost + summary.uncovered, summary.softened
+        )
         return summary
+
+    def _uncovered(self) -> list[str]:
+        """Nothing unseen: Aurora clusters in enabled regions where no DAS Guard runs (listed in the digest)."""
+        if not self._enforcer_function:
+            return []
+        try:
+            gaps = self._clusters.uncovered_regions(self._enforcer_function)
+        except AwsError as err:  # said, not guessed: the digest names what could not be checked
+            self._logger.warning("could not look for regions without DAS Guard", extra={"error": str(err)})
+            return [f"(other regions: not checked: {err})"]
+        return [f"{region}: {count} Aurora cluster(s) and no DAS Guard stack in this region" for region, count in gaps]
 
     def _finding_records(self) -> list[FindingRecord] | None:
         try:

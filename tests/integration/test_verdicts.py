@@ -276,3 +276,44 @@ class TestMysqlNetworkPrerequisite:
         [decision] = [d for d in deployment.decisions() if d.get("cluster_id") == "new-mysql"]
         assert "KmsNetworkUnconfirmed" not in [w["code"] for w in decision.get("warnings", [])]
         assert deployment.api.calls["ec2:DescribeVpcEndpoints"] == 0
+
+
+class TestNothingUnseen:
+    """A cluster in a region where no DAS Guard stack runs is never seen by its events: the sweep says so."""
+
+    def test_the_sweep_lists_regions_with_aurora_clusters_and_no_das_guard(self, world: World) -> None:
+        home = world.deploy(DAS_GUARD_ENFORCER_FUNCTION="das-guard-enforcer")
+        home.add_cluster("orders-pg")
+        elsewhere = world.session(region="eu-west-1").client("rds")
+        scenario_cluster(elsewhere, "far-away-pg")
+        covered = world.session(region="eu-central-1")
+        scenario_cluster(covered.client("rds"), "watched-pg")
+        enforcer_in(covered)  # a DAS Guard stack of the same deployment runs there
+        summary = home.sweep("s")
+        assert summary["uncovered_regions"] == ["eu-west-1: 1 Aurora cluster(s) and no DAS Guard stack in this region"]
+        digest = [a for a in home.alerts() if a["Subject"].startswith("DAS Guard sweep")][-1]
+        assert "eu-west-1: 1 Aurora cluster(s) and no DAS Guard stack" in digest["Message"]
+        assert "all is well" not in digest["Subject"], "a region nobody audits needs a person"
+
+    def test_without_the_setting_no_other_region_is_read(self, world: World, deployment: Deployment) -> None:
+        deployment.sweep("s")
+        assert deployment.api.calls["ec2:DescribeRegions"] == 0
+
+
+def scenario_cluster(rds: Any, name: str) -> None:
+    rds.create_db_cluster(
+        DBClusterIdentifier=name, Engine="aurora-postgresql", MasterUsername="admin_user", MasterUserPassword="x" * 12
+    )
+
+
+def enforcer_in(session: Any) -> None:
+    role = session.client("iam").create_role(
+        RoleName=f"enforcer-{session.region_name}", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17"})
+    )["Role"]["Arn"]
+    session.client("lambda").create_function(
+        FunctionName="das-guard-enforcer",
+        Runtime="python3.13",
+        Role=role,
+        Handler="das_guard.handlers.handle_queue",
+        Code={"ZipFile": b"PK\x05\x06" + b"\x00" * 18},
+    )

@@ -151,6 +151,13 @@ class TestLeastPrivilege:
         "xray:PutTelemetryRecords",
         "rds:DescribeOrderableDBInstanceOptions",
         "ec2:DescribeVpcEndpoints",
+        "ec2:DescribeRegions",
+    }
+    # Reads that must reach other regions of this account (issue 24, "nothing unseen"): which hold Aurora clusters,
+    # and whether this deployment's enforcer runs there. Reads only, this account only.
+    ACROSS_REGIONS: ClassVar[dict[str, set[str]]] = {
+        "SeeRegionsWithoutDasGuard": {"rds:DescribeDBClusters"},
+        "FindDasGuardInOtherRegions": {"lambda:GetFunction"},
     }
 
     def test_every_allow_is_scoped_to_resources_of_this_stack_or_account_region(self, template: dict[str, Any]) -> None:
@@ -161,6 +168,10 @@ class TestLeastPrivilege:
                 assert set(actions(statement)) <= self.UNSCOPABLE, statement["Sid"]
                 if not set(actions(statement)) <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}:
                     assert statement["Condition"] == {"StringEquals": {"aws:RequestedRegion": {"Ref": "AWS::Region"}}}
+                continue
+            if statement["Sid"] in self.ACROSS_REGIONS:
+                assert set(actions(statement)) == self.ACROSS_REGIONS[statement["Sid"]]
+                assert ":${AWS::AccountId}:" in json.dumps(statement["Resource"]), "this account only"
                 continue
             resources = json.dumps(statement["Resource"]).replace(":cluster:*", "").replace(":db:*", "")
             resources = resources.replace("${AWS::AccountId}:key/*", "")  # keys of this account and region only

@@ -115,6 +115,39 @@ class RdsClusters:
                 except MalformedRecord as err:  # one odd record never costs the others
                     yield MalformedCluster(name, str(err))
 
+    def uncovered_regions(self, enforcer_function: str) -> list[tuple[str, int]]:
+        """(region, Aurora clusters there) for every region enabled in the account, other than this one, that has
+        Aurora clusters and no DAS Guard enforcer (`enforcer_function`, the name every stack of this deployment
+        gives it). A region that cannot be read is left out: it is said, not guessed (the caller logs it)."""
+        here = self._session.region_name
+        enabled = call("ec2:DescribeRegions", self._ec2.describe_regions).get("Regions", [])
+        gaps: list[tuple[str, int]] = []
+        for region in sorted(
+            {str(r.get("RegionName")) for r in enabled if isinstance(r, dict) and r.get("RegionName")}
+        ):
+            if region == here:
+                continue
+            rds = self._session.client("rds", region_name=region, config=CLIENT_CONFIG)
+            aurora = sum(
+                len(page)
+                for page in pages(
+                    rds,
+                    "rds:DescribeDBClusters",
+                    "DBClusters",
+                    Filters=[{"Name": "engine", "Values": sorted(AURORA_ENGINES)}],
+                )
+            )
+            if not aurora:
+                continue
+            lam = self._session.client("lambda", region_name=region, config=CLIENT_CONFIG)
+            try:
+                call("lambda:GetFunction", lam.get_function, FunctionName=enforcer_function)
+            except AwsError as err:
+                if err.code != "ResourceNotFoundException":
+                    raise
+                gaps.append((region, aurora))
+        return gaps
+
     def instance_cluster(self, instance_id: str) -> tuple[bool, str | None]:
         """(exists, cluster identifier or None for a standalone instance)."""
         try:
