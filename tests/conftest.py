@@ -111,6 +111,18 @@ def deployment(world: World) -> Deployment:
 
 
 @pytest.fixture
+def prod(world: World) -> Deployment:
+    """An enforced production Aurora PostgreSQL cluster (`orders-pg`, regulated) whose stream DAS Guard started and
+    that now runs: where the insider scenarios begin."""
+    deployment = world.deploy()
+    deployment.add_cluster("orders-pg", tags={"data-class": "pci"})
+    deployment.sweep()
+    world.advance(minutes=10)
+    assert deployment.stream("orders-pg")["Status"] == "started"
+    return deployment
+
+
+@pytest.fixture
 def session(deployment: Deployment) -> boto3.Session:
     """The test's own hand in the deployment's account and region (its calls are not counted)."""
     return deployment.aws

@@ -115,13 +115,7 @@ def decide(
     network = checks.check_kms_network(cluster, inputs.lookup_kms_endpoint) if not problems else None
     base = replace(base, warnings=(*base.warnings, *support.warnings, *([network] if network else [])))
     if problems:
-        return replace(
-            base,
-            outcome=Outcome.VIOLATION,
-            reason=problems[0].code,
-            detail="; ".join(p.detail for p in problems),
-            fix=" ".join(dict.fromkeys(p.fix for p in problems if p.fix)),
-        )
+        return _violation(base, problems)
 
     # 5. Aurora PostgreSQL's documented major-upgrade procedure stops the stream first: the restart waits for the
     #    upgrade (a short grace for it to begin, then until it completes), never in the middle of it.
@@ -309,6 +303,17 @@ def _out_of_scope(cluster: ClusterInfo) -> Finding | None:
     return None
 
 
+def _violation(base: Decision, problems: list[Finding]) -> Decision:
+    """Every problem in the detail and the fix; the first one is the reason (a metric dimension)."""
+    return replace(
+        base,
+        outcome=Outcome.VIOLATION,
+        reason=problems[0].code,
+        detail="; ".join(p.detail for p in problems),
+        fix=" ".join(dict.fromkeys(p.fix for p in problems if p.fix)),
+    )
+
+
 def _exemption(
     base: Decision, cluster: ClusterInfo, policy: PolicyDocument, rule: EffectiveRule, today: date
 ) -> tuple[Decision | None, tuple[Finding, ...]]:
@@ -356,13 +361,7 @@ def _running(
         return replace(exempt, warnings=(*exempt.warnings, *problems))
     base = replace(base, warnings=expired)
     if problems:
-        return replace(
-            base,
-            outcome=Outcome.VIOLATION,
-            reason=problems[0].code,
-            detail="; ".join(p.detail for p in problems),
-            fix=" ".join(dict.fromkeys(p.fix for p in problems if p.fix)),
-        )
+        return _violation(base, problems)
     running = (
         f"activity stream is {cluster.stream_status} (mode {cluster.stream_mode}, key {cluster.stream_kms_key_id})"
     )

@@ -19,17 +19,6 @@ DBA = "arn:aws:sts::123456789012:assumed-role/DBA/bob"
 WINDOW = "sun:03:00-sun:03:30"
 
 
-@pytest.fixture
-def prod(world: World) -> Deployment:
-    """An enforced production Aurora PostgreSQL cluster whose stream DAS Guard started and that now runs."""
-    deployment = world.deploy()
-    deployment.add_cluster("orders-pg", tags={"data-class": "pci"})
-    deployment.sweep()
-    world.advance(minutes=10)
-    assert deployment.stream("orders-pg")["Status"] == "started"
-    return deployment
-
-
 def where(deployment: Deployment) -> dict[str, str]:
     return {"region": deployment.region, "account": deployment.account}
 

@@ -22,17 +22,6 @@ BREAK_GLASS = "arn:aws:sts::123456789012:assumed-role/BreakGlass/carol"
 ARN = "arn:aws:rds:us-east-1:123456789012:cluster:"
 
 
-@pytest.fixture
-def prod(world: World) -> Deployment:
-    """An enforced production cluster whose stream DAS Guard started and that is now running."""
-    deployment = world.deploy()
-    deployment.add_cluster("orders-pg", tags={"data-class": "pci"})
-    deployment.sweep()
-    world.advance(minutes=10)
-    assert deployment.stream("orders-pg")["Status"] == "started"
-    return deployment
-
-
 def high_alerts(deployment: Deployment, cluster: str = "orders-pg") -> list[str]:
     return [a["Subject"] for a in deployment.alerts() if "HIGH" in a["Subject"] and cluster in a["Subject"]]
 
