@@ -381,3 +381,31 @@ def test_put_events_deliver_each_event_with_its_own_input_paths_parsed_once(sess
     bodies = [m["Body"] for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]]
     assert sorted(bodies) == sorted(f'"c{i} decided"' for i in range(10))
     assert jsonpath_ng.ext.parse("$.detail.cluster_id") is jsonpath_ng.ext.parse("$.detail.cluster_id")
+
+
+def test_clusters_are_found_by_their_resource_id_through_renames(rds: Any) -> None:
+    """DescribeDBClusters' `db-cluster-resource-id` filter (RDS API reference; moto knows only db-cluster-id and
+    engine): the identity that stays with a cluster when its name moves."""
+    pg(rds, "before")
+    resource_id = rds.describe_db_clusters(DBClusterIdentifier="before")["DBClusters"][0]["DbClusterResourceId"]
+    rds.modify_db_cluster(DBClusterIdentifier="before", NewDBClusterIdentifier="after", ApplyImmediately=True)
+    found = rds.describe_db_clusters(Filters=[{"Name": "db-cluster-resource-id", "Values": [resource_id]}])
+    assert [c["DBClusterIdentifier"] for c in found["DBClusters"]] == ["after"]
+    nothing = rds.describe_db_clusters(Filters=[{"Name": "db-cluster-resource-id", "Values": ["cluster-NONE"]}])
+    assert nothing["DBClusters"] == []
+    code, status, _ = error(rds.describe_db_clusters, Filters=[{"Name": "no-such-filter", "Values": ["x"]}])
+    assert (code, status) == ("InvalidParameterValue", 400), "an unknown filter is still refused, as by RDS"
+
+
+def test_a_window_start_that_never_happens(rds: Any, key: str, session: Any) -> None:
+    """drop_pending_start: RDS forgets a start requested for the maintenance window (the case DAS Guard must tell)."""
+    arn = pg(rds)
+    answer = rds.start_activity_stream(ResourceArn=arn, Mode="async", KmsKeyId=key, ApplyImmediately=False)
+    assert answer["Status"] == "stopped"
+    das_extension.drop_pending_start("c1")
+    das_extension.settle_activity_streams()
+    assert rds.describe_db_clusters(DBClusterIdentifier="c1")["DBClusters"][0]["ActivityStreamStatus"] == "stopped"
+    # and, not pending any more, a new start may be requested
+    assert rds.start_activity_stream(ResourceArn=arn, Mode="async", KmsKeyId=key, ApplyImmediately=True)["Status"] == (
+        "starting"
+    )
