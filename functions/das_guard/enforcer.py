@@ -214,7 +214,9 @@ class Enforcer:
         decided = decide(cluster, policy, inputs, cluster_id=cluster_id)
         reports += self._upgrade_outcome(cluster, decided)
         if target.lineage and cluster is not None:
-            decided = self._compare_with_source(cluster, decided, target.lineage, target.changed_by, policy)
+            decided = self._compare_with_source(
+                cluster, decided, target.lineage, who=target.changed_by, policy=policy, inputs=inputs
+            )
         decision = self.act(decided, policy, inputs)
         if target.changed_by is not None and cluster is not None and cluster.stream_status in ACTIVE_STREAM_STATES:
             decision = self._watch_protection(cluster, decision, target.changed_by)
@@ -228,9 +230,18 @@ class Enforcer:
         return []
 
     def _compare_with_source(
-        self, cluster: ClusterInfo, decided: Decision, source_id: str, who: str | None, policy: PolicyDocument
+        self,
+        cluster: ClusterInfo,
+        decided: Decision,
+        source_id: str,
+        *,
+        who: str | None,
+        policy: PolicyDocument,
+        inputs: Inputs,
     ) -> Decision:
-        """A clone, restore or green cluster under a softer rule than the cluster whose data it holds: a notice."""
+        """A clone, restore or green cluster under a softer rule than the cluster whose data it holds: a notice, and
+        where the policy says `softer_copies: refuse`, the decision the source's tags give it (the same data, the same
+        audit)."""
         source = self._clusters.describe_cluster(source_id, instances=False)  # its tags and name decide its rule
         if source is None or source.resource_id == cluster.resource_id:
             return decided
@@ -242,7 +253,13 @@ class Enforcer:
             protection(source, policy, today),
             who or "someone (an RDS event; CloudTrail names who)",
         )
-        return replace(decided, warnings=(*decided.warnings, softer)) if softer else decided
+        if softer is None:
+            return decided
+        if policy.softer_copies == "refuse":
+            as_its_source = decide(replace(cluster, tags=source.tags), policy, inputs, cluster_id=cluster.identifier)
+            refused = replace(softer, detail=f"{softer.detail}; the policy refuses it: audited as {source.identifier}")
+            return replace(as_its_source, warnings=(*as_its_source.warnings, refused))
+        return replace(decided, warnings=(*decided.warnings, softer))
 
     def _watch_protection(self, cluster: ClusterInfo, decision: Decision, changed_by: str) -> Decision:
         """After a tag change or rename of a cluster with a running stream: compare the rule with the one DAS Guard

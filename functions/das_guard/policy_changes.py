@@ -28,6 +28,7 @@ def summarise(before_text: str | None, after_text: str) -> list[str]:
             f"{len(_named(after, 'exemptions'))} exemption(s)"
         ]
     lines = _defaults(before, after) + _rules(before, after) + _exemptions(before, after) + _stops(before, after)
+    lines += _copies(before, after)
     return lines or ["the document was written again without a change in its content"]
 
 
@@ -130,3 +131,12 @@ def _stops(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         line = f"stop_allowed.hold_hours: {_show(old.get('hold_hours'))} -> {_show(new.get('hold_hours'))}"
         lines.append(WEAKER + line if longer else line)
     return lines
+
+
+def _copies(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """`softer_copies`: refuse -> notify lets a clone or green cluster keep a softer rule than its source's."""
+    was, now = before.get("softer_copies", "notify"), after.get("softer_copies", "notify")
+    if was == now:
+        return []
+    line = f"softer_copies: {_show(was)} -> {_show(now)}"
+    return [WEAKER + line if was == "refuse" else line]

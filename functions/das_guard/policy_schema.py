@@ -229,6 +229,9 @@ class PolicyDocument(BaseModel):
     rules: list[Rule] = Field(default_factory=list)
     exemptions: list[Exemption] = Field(default_factory=list)
     stop_allowed: StopPolicy = Field(default_factory=StopPolicy)
+    # A clone, a restore or blue/green's green cluster holds another cluster's data. Under a softer rule than that
+    # cluster's: `notify` tells (a notice naming who and both rules); `refuse` also audits it as its source is.
+    softer_copies: Literal["notify", "refuse"] = "notify"
 
     @model_validator(mode="after")
     def _consistent(self) -> PolicyDocument:

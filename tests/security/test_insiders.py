@@ -15,6 +15,7 @@ import pytest
 from localaws import World
 from localaws.events import load_sample
 from localaws.runtime import LambdaContext
+from localaws.scenario import DEMO_POLICY
 from localaws.world import Deployment
 
 DBA = "arn:aws:sts::123456789012:assumed-role/DBA/bob"
@@ -503,3 +504,35 @@ def test_a_clone_of_a_regulated_cluster_under_an_exempt_tag_is_news(prod: Deploy
     [notice] = [a for a in prod.alerts() if a["Subject"].startswith("DAS Guard notice: softer rule for orders-copy")]
     assert "put the data of orders-pg (rule 'regulated-data' (enforce)) into orders-copy" in notice["Message"]
     assert DBA in notice["Message"]
+
+
+def test_a_policy_may_refuse_the_softer_rule_for_a_copy(world: World) -> None:
+    """softer_copies: refuse - a clone of a regulated cluster is audited as its source is, whatever its own tags."""
+    policy = json.loads(json.dumps(DEMO_POLICY)) | {"softer_copies": "refuse"}
+    prod = world.deploy(policy=policy)
+    prod.add_cluster("orders-pg", tags={"data-class": "pci"})
+    prod.aws.client("rds").restore_db_cluster_to_point_in_time(
+        DBClusterIdentifier="orders-copy",
+        SourceDBClusterIdentifier="orders-pg",
+        RestoreType="copy-on-write",
+        UseLatestRestorableTime=True,
+        Tags=[{"Key": "env", "Value": "sandbox"}],
+    )
+    prod.aws.client("rds").create_db_instance(
+        DBInstanceIdentifier="orders-copy-1",
+        DBClusterIdentifier="orders-copy",
+        Engine="aurora-postgresql",
+        DBInstanceClass="db.r6g.large",
+    )
+    event = load_sample("cloudtrail-restore-db-cluster-to-point-in-time-clone")
+    event["detail"]["requestParameters"].update(
+        dBClusterIdentifier="orders-copy", sourceDBClusterIdentifier="orders-pg"
+    )
+    event["detail"]["responseElements"].update(dBClusterIdentifier="orders-copy", dBClusterArn=ARN + "orders-copy")
+    prod.send(event)
+    prod.drain()
+    decision = [d for d in prod.decisions() if d.get("cluster_id") == "orders-copy"][-1]
+    assert (decision["rule"], decision["outcome"]) == ("regulated-data", "Started"), "not 'sandboxes' (exempt)"
+    assert decision["start_request"]["mode"] == "sync", "the source's rule: its mode too"
+    [warning] = [w for w in decision["warnings"] if w["code"] == "ProtectionLowered"]
+    assert "the policy refuses it: audited as orders-pg" in warning["detail"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from das_guard.policy_changes import summarise
+from das_guard.policy_changes import WEAKER, summarise
 
 BASE: dict[str, Any] = {
     "version": 1,
@@ -54,3 +54,10 @@ def test_rewriting_the_same_document_and_broken_documents_are_described() -> Non
     ]
     assert summarise(json.dumps(BASE), "{not json")[0].startswith("the new document is not a JSON object")
     assert summarise("[1, 2]", json.dumps(BASE)) == ["new policy document with 2 rule(s) and 1 exemption(s)"]
+
+
+def test_letting_copies_keep_a_softer_rule_is_weaker() -> None:
+    refuse = json.dumps({"version": 1, "defaults": {"kms_key": "alias/k"}, "softer_copies": "refuse"})
+    notify = json.dumps({"version": 1, "defaults": {"kms_key": "alias/k"}})
+    assert summarise(refuse, notify) == [f'{WEAKER}softer_copies: "refuse" -> "notify"']
+    assert summarise(notify, refuse) == ['softer_copies: "notify" -> "refuse"']
