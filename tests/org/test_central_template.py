@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,10 @@ import pytest
 from cfnlint.api import lint_file
 from samtranslator.yaml_helper import yaml_parse
 
+from das_guard.alerts import Where
+from das_guard.model import Decision, Outcome
+from das_guard.report import result_detail
+from das_guard.sweep import SweepSummary
 from org import package
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,3 +79,35 @@ def test_edits_of_the_shared_policy_page_the_central_topic(central: dict[str, An
     assert target["Arn"] == {"Ref": "CentralAlertTopic"}
     ssm = rule["EventPattern"]["detail"]["$or"][0]
     assert "PutParameter" in ssm["eventName"]
+
+
+def test_a_member_whose_daily_heartbeat_stops_is_noticed_centrally(central: dict[str, Any]) -> None:
+    """Every member's sweep summary is forwarded to the results log; a day with fewer than expected alarms."""
+    resources = central["Resources"]
+    pattern = resources["MemberSweepsMetricFilter"]["Properties"]["FilterPattern"]
+    assert pattern == "{ $.detail.sweep_id = * }", "sweep summaries carry sweep_id; decisions never do"
+    alarm = resources["MemberHeartbeatMissingAlarm"]
+    assert alarm["Condition"] == "ExpectsHeartbeats"
+    properties = alarm["Properties"]
+    assert (properties["MetricName"], properties["Period"], properties["ComparisonOperator"]) == (
+        "MemberSweepSummaries",
+        86400,
+        "LessThanThreshold",
+    )
+    assert properties["TreatMissingData"] == "breaching", "no summary at all is the worst case, not a quiet one"
+    assert properties["AlarmActions"] == [{"Ref": "CentralAlertTopic"}]
+    assert "ispresent(detail.sweep_id)" in resources["SilentMembersQuery"]["Properties"]["QueryString"]
+
+
+def test_the_sweep_summary_is_what_the_filter_counts() -> None:
+    """The member's summary event carries detail.sweep_id; a decision's result event does not."""
+    summary = SweepSummary("s-1").as_dict()
+    assert summary["sweep_id"] == "s-1"
+    decision = result_detail(
+        Decision(Outcome.STARTED, "StreamStarted", "x"),
+        trigger="t",
+        event_id="e",
+        where=Where("1", "r", "/p"),
+        decided_at=datetime.now(UTC),
+    )
+    assert "sweep_id" not in decision
