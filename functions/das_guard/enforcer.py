@@ -213,9 +213,12 @@ class Enforcer:
             inputs = replace(inputs, new_cluster_window=timedelta.max)
         decided = decide(cluster, policy, inputs, cluster_id=cluster_id)
         reports += self._upgrade_outcome(cluster, decided)
-        if target.lineage and cluster is not None:
+        lineage = target.lineage
+        if lineage is None and target.lineage_snapshot and cluster is not None:
+            lineage = self._clusters.snapshot_source(target.lineage_snapshot)
+        if lineage and cluster is not None:
             decided = self._compare_with_source(
-                cluster, decided, target.lineage, who=target.changed_by, policy=policy, inputs=inputs
+                cluster, decided, lineage, who=target.changed_by, policy=policy, inputs=inputs
             )
         decision = self.act(decided, policy, inputs)
         if target.changed_by is not None and cluster is not None and cluster.stream_status in ACTIVE_STREAM_STATES:

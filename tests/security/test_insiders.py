@@ -536,3 +536,32 @@ def test_a_policy_may_refuse_the_softer_rule_for_a_copy(world: World) -> None:
     assert decision["start_request"]["mode"] == "sync", "the source's rule: its mode too"
     [warning] = [w for w in decision["warnings"] if w["code"] == "ProtectionLowered"]
     assert "the policy refuses it: audited as orders-pg" in warning["detail"]
+
+
+def test_a_restore_from_a_regulated_clusters_snapshot_under_an_exempt_tag_is_news(prod: Deployment) -> None:
+    rds = prod.aws.client("rds")
+    snapshot = rds.create_db_cluster_snapshot(
+        DBClusterSnapshotIdentifier="orders-nightly", DBClusterIdentifier="orders-pg"
+    )
+    rds.restore_db_cluster_from_snapshot(
+        DBClusterIdentifier="orders-restored",
+        SnapshotIdentifier="orders-nightly",
+        Engine="aurora-postgresql",
+        Tags=[{"Key": "env", "Value": "sandbox"}],
+    )
+    event = load_sample("cloudtrail-restore-db-cluster-from-snapshot")
+    event["detail"]["requestParameters"].update(
+        dBClusterIdentifier="orders-restored",
+        snapshotIdentifier=snapshot["DBClusterSnapshot"]["DBClusterSnapshotArn"],
+        tags=[{"key": "env", "value": "sandbox"}],
+    )
+    event["detail"]["responseElements"].update(
+        dBClusterIdentifier="orders-restored", dBClusterArn=ARN + "orders-restored"
+    )
+    event["detail"]["userIdentity"]["arn"] = DBA
+    prod.send(event)
+    prod.drain()
+    [notice] = [
+        a for a in prod.alerts() if a["Subject"].startswith("DAS Guard notice: softer rule for orders-restored")
+    ]
+    assert "put the data of orders-pg (rule 'regulated-data' (enforce)) into orders-restored" in notice["Message"]

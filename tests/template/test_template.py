@@ -175,6 +175,7 @@ class TestLeastPrivilege:
                 continue
             resources = json.dumps(statement["Resource"]).replace(":cluster:*", "").replace(":db:*", "")
             resources = resources.replace("${AWS::AccountId}:key/*", "")  # keys of this account and region only
+            resources = resources.replace(":cluster-snapshot:*", "")
             assert "*" not in resources.replace(":deployment:*", "").replace(":cluster-pg:*", ""), statement["Sid"]
 
     def test_grants_only_on_designated_keys_and_describe_any_key_of_the_account(self, template: dict[str, Any]) -> None:

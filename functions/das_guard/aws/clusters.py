@@ -92,6 +92,28 @@ class RdsClusters:
         found = [c.get("DBClusterIdentifier") for c in response.get("DBClusters", []) if isinstance(c, dict)]
         return str(found[0]) if found and found[0] else None
 
+    def snapshot_source(self, snapshot: str) -> str | None:
+        """The cluster a cluster snapshot of this account was taken from (by identifier or ARN); None if there is no
+        such snapshot here (deleted, or shared from another account: its ARN names another account or region)."""
+        parts = snapshot.split(":")
+        if snapshot.startswith("arn:"):
+            if len(parts) < 7 or parts[5] != "cluster-snapshot" or parts[3] != self._session.region_name:
+                return None
+            snapshot = ":".join(parts[6:])  # automated snapshots are named rds:<cluster>-<date>
+        try:
+            response = call(
+                "rds:DescribeDBClusterSnapshots",
+                self._rds.describe_db_cluster_snapshots,
+                DBClusterSnapshotIdentifier=snapshot,
+                **({"SnapshotType": "automated"} if snapshot.startswith("rds:") else {}),
+            )
+        except AwsError as err:
+            if err.code in {"DBClusterSnapshotNotFoundFault", "InvalidParameterValue"}:
+                return None
+            raise
+        found = [s.get("DBClusterIdentifier") for s in response.get("DBClusterSnapshots", []) if isinstance(s, dict)]
+        return str(found[0]).lower() if found and found[0] else None
+
     def cluster_pages(self) -> Iterator[list[dict[str, Any]]]:
         """Every cluster in the region, a page (up to 100) at a time. DescribeDBClusters carries tags and DAS status."""
         yield from pages(self._rds, "rds:DescribeDBClusters", "DBClusters")

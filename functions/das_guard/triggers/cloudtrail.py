@@ -99,6 +99,9 @@ def _cluster_created(call: _Call) -> Target | Dismissal:
     source = text(call.request.get("sourceDBClusterIdentifier")).lower()
     if source:
         return call.target(cluster_id=cluster.lower(), lineage=source[:63], changed_by=caller(call.detail))
+    snapshot = text(call.request.get("snapshotIdentifier"))
+    if snapshot:  # a restore from a snapshot: the snapshot names the cluster whose data it holds
+        return call.target(cluster_id=cluster.lower(), lineage_snapshot=snapshot[:1011], changed_by=caller(call.detail))
     return call.target(cluster_id=cluster.lower())
 
 

@@ -28,6 +28,7 @@ class Target:
     blue_green_id: str | None = None  # a blue/green deployment: evaluate its blue and green clusters, as they are now
     serves_no_one: bool = False  # a green cluster before switchover: starting its stream at once restarts no workload
     lineage: str | None = None  # the cluster whose data this one holds (clone, restore, blue/green's blue)
+    lineage_snapshot: str | None = None  # the cluster snapshot it was restored from (its cluster is looked up)
 
     @property
     def key(self) -> str:
