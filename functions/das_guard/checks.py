@@ -183,7 +183,6 @@ class Support:
     problems: tuple[Finding, ...]
     warnings: tuple[Finding, ...] = ()
     modes: frozenset[str] | None = None  # the modes AWS offers for every class of the cluster (None: not asked)
-    answered: bool = False  # AWS said yes for at least one class: the region supports activity streams
 
 
 def _region_first(cluster: ClusterInfo, findings: list[Finding]) -> list[Finding]:
@@ -247,7 +246,7 @@ def check_support(cluster: ClusterInfo, ask: ModesLookup | None) -> Support:
             )
     known = [frozenset(m) for m in answers.values() if m]
     modes = frozenset.intersection(*known) if known else None
-    return Support(tuple(dict.fromkeys(problems)), warnings, modes, answered=bool(known))
+    return Support(tuple(dict.fromkeys(problems)), warnings, modes)
 
 
 def effective_mode(

@@ -119,8 +119,7 @@ def decide(
 
     # 5. Aurora PostgreSQL's documented major-upgrade procedure stops the stream first: the restart waits for the
     #    upgrade (a short grace for it to begin, then until it completes), never in the middle of it.
-    record = inputs.lookup_record(cluster.resource_id) if inputs.lookup_record else None
-    waiting = _upgrade(base, cluster, record, inputs)
+    waiting = _upgrade(base, cluster, inputs)
     if waiting is not None:
         return overdue(waiting, inputs)
 
@@ -209,7 +208,7 @@ def _start(
             start=request,
             warnings=warnings,
         )
-    record = inputs.lookup_record(cluster.resource_id) if inputs.lookup_record else None
+    record = _record(cluster, inputs)
     if record and record.state == "scheduled" and record.at and inputs.now:
         return _scheduled(base, cluster, record.at, inputs.now, warnings)
     return replace(
@@ -239,7 +238,7 @@ def _immediately(cluster: ClusterInfo, rule: EffectiveRule, inputs: Inputs) -> b
     new = rule.apply_immediately == NEW_CLUSTERS and cluster.created_at is not None and inputs.now is not None
     if new and inputs.now - cluster.created_at <= inputs.new_cluster_window:  # type: ignore[operator]
         return True
-    record = inputs.lookup_record(cluster.resource_id) if inputs.lookup_record else None
+    record = _record(cluster, inputs)
     return record is not None and record.state in WAS_RUNNING
 
 
@@ -247,11 +246,14 @@ STOPPED_CLUSTER_STATES = frozenset({"stopped", "stopping"})
 UPGRADE_REASONS = frozenset({"StoppedForUpgrade", "MajorUpgradeInProgress"})
 
 
-def _upgrade(base: Decision, cluster: ClusterInfo, record: StreamRecord | None, inputs: Inputs) -> Decision | None:
+def _upgrade(base: Decision, cluster: ClusterInfo, inputs: Inputs) -> Decision | None:
     """A stream stopped on Aurora PostgreSQL (recorded `awaiting-upgrade` by the stop's report, `upgrade` once the
     upgrade was seen): Deferred while the upgrade may begin or is under way; None once it is over, or the grace passed
     with no upgrade (then the stream starts again, at once: it ran before)."""
-    if record is None or record.state not in ("awaiting-upgrade", "upgrade") or cluster.engine != "aurora-postgresql":
+    if cluster.engine != "aurora-postgresql":
+        return None
+    record = _record(cluster, inputs)
+    if record is None or record.state not in ("awaiting-upgrade", "upgrade"):
         return None
     stopped = f"the stream was stopped{f' at {record.at.isoformat()}' if record.at else ''}"
     if cluster.major_upgrade_under_way:
@@ -301,6 +303,11 @@ def _out_of_scope(cluster: ClusterInfo) -> Finding | None:
             "to audit; DAS Guard starts the stream when an instance is created",
         )
     return None
+
+
+def _record(cluster: ClusterInfo, inputs: Inputs) -> StreamRecord | None:
+    """What DAS Guard last knew of the cluster's stream (read once per evaluation, however often it is asked)."""
+    return inputs.lookup_record(cluster.resource_id) if inputs.lookup_record else None
 
 
 def _violation(base: Decision, problems: list[Finding]) -> Decision:
@@ -366,7 +373,7 @@ def _running(
         f"activity stream is {cluster.stream_status} (mode {cluster.stream_mode}, key {cluster.stream_kms_key_id})"
     )
     if cluster.stream_status != "started":
-        record = inputs.lookup_record(cluster.resource_id) if inputs.lookup_record else None
+        record = _record(cluster, inputs)
         if record and record.state == "scheduled" and record.at and inputs.now:
             return _scheduled(base, cluster, record.at, inputs.now, base.warnings, starting=True)
         return replace(base, outcome=Outcome.ALREADY_ACTIVE, reason="StreamStarting", detail=running)

@@ -212,7 +212,7 @@ class Enforcer:
         if target.serves_no_one:  # whatever its age, a restart of a green cluster before switchover harms nobody
             inputs = replace(inputs, new_cluster_window=timedelta.max)
         decided = decide(cluster, policy, inputs, cluster_id=cluster_id)
-        reports += self._upgrade_outcome(cluster, decided)
+        self._remember_upgrade(cluster, decided)
         lineage = target.lineage
         if lineage is None and target.lineage_snapshot and cluster is not None:
             lineage = self._clusters.snapshot_source(target.lineage_snapshot)
@@ -225,12 +225,11 @@ class Enforcer:
             decision = self._watch_protection(cluster, decision, target.changed_by)
         return [*reports, decision]
 
-    def _upgrade_outcome(self, cluster: ClusterInfo | None, decided: Decision) -> list[Decision]:
+    def _remember_upgrade(self, cluster: ClusterInfo | None, decided: Decision) -> None:
         """Where a stopped PostgreSQL stream waited for a major upgrade and the upgrade began: remember it (the
         StoppedForUpgrade decision itself is the notice; the stream starts when the upgrade completes)."""
         if cluster is not None and not self._dry_run and decided.reason == "StoppedForUpgrade":
             self._state.mark_stream(cluster.resource_id, cluster.arn, "upgrade", self._clock.now(), decided.protection)
-        return []
 
     def _compare_with_source(
         self,

@@ -135,7 +135,6 @@ class ClusterInfo:
     created_at: datetime | None = None  # ClusterCreateTime
     maintenance_window: str = ""  # PreferredMaintenanceWindow, e.g. "wed:02:40-wed:03:10" (UTC)
     parameter_group: str = ""  # DBClusterParameterGroup (Babelfish is switched on there)
-    stream_kinesis_name: str | None = None  # ActivityStreamKinesisStreamName
     pending_engine_version: str = ""  # PendingModifiedValues.EngineVersion: an upgrade waiting to be applied
 
     @property
@@ -209,7 +208,6 @@ class ClusterInfo:
             created_at=created if isinstance(created, datetime) else None,
             maintenance_window=str(cluster.get("PreferredMaintenanceWindow") or ""),
             parameter_group=str(cluster.get("DBClusterParameterGroup") or ""),
-            stream_kinesis_name=_text_or_none(cluster.get("ActivityStreamKinesisStreamName")),
             pending_engine_version=str(pending.get("EngineVersion") or "") if isinstance(pending, Mapping) else "",
         )
 
