@@ -26,6 +26,7 @@ from das_guard.observability import logger as function_logger
 from das_guard.settings import Settings
 
 from . import das_extension, scenario
+from .das_extension.access import Principal
 from .events import redate
 from .runtime import ACCOUNT, LambdaContext, PollResult, QueuePoller, sqs_event
 
@@ -82,6 +83,13 @@ class Deployment:
         self._alerts: list[dict[str, Any]] = []
         self._results: list[dict[str, Any]] = []
         self._environment = environment  # as deployed; `configure` overrides on top
+        # who the function's code and its event source mapping are to IAM: unnamed (the local world's own hand,
+        # not evaluated) unless the template's defences are on (`localaws.guarded.guard`)
+        self.function_principal: Principal | None = None
+        self.mapping_principal: Principal | None = None
+        self.recursive_loop = "Allow"  # the enforcer's RecursiveLoop, as template.yaml deploys it
+        self.loop_stopped: list[dict[str, Any]] = []  # messages Lambda's loop detection did not deliver
+        self._chain = 0  # invocations so far in the chain of the batch being handled (Lambda's trace lineage)
         self.configure()
 
     # -- the function ---------------------------------------------------------------------------------------
@@ -90,10 +98,23 @@ class Deployment:
         (cold caches, calls counted from zero)."""
         self.settings = Settings.from_env(self.stack.environment(**{**self._environment, **environment}))
         self.api = CallCounter()
-        self.function_session = self.world.session(self.account, self.region)
+        self.function_session = self.world.session(self.account, self.region, principal=self.function_principal)
         self.function_session.events.register("before-call.*.*", self.api)
+        mapping = (
+            self.aws
+            if self.mapping_principal is None
+            else self.world.session(self.account, self.region, principal=self.mapping_principal)
+        )
+        self._mapping_sqs = mapping.client("sqs")  # Lambda's event source mapping polls with the role
+        self.function_session.events.register("before-parameter-build.sqs.SendMessage", self._carry_chain)
+        self.function_session.events.register("before-parameter-build.sqs.SendMessageBatch", self._carry_chain)
         self.app = self.container(self.function_session)
         self._handlers = handlers.entry_points(lambda: self.app)
+
+    def redeploy(self, **environment: str) -> None:
+        """Change the function's deployed environment (as a stack update would) and start a new container."""
+        self._environment.update(environment)
+        self.configure()
 
     def container(self, session: boto3.Session | None = None) -> composition.App:
         """Another container of this function (its own clients and caches), built by the composition root."""
@@ -301,8 +322,32 @@ class Deployment:
 
     def drain(self, *, max_invocations: int = 100) -> PollResult:
         """Lambda's event source mapping: invoke the handler with batches until nothing is due on the queue."""
-        poller = QueuePoller(self.aws.client("sqs"), self.stack.queue_url, self.handle_queue)
-        return poller.drain(max_invocations=max_invocations)
+        poller = QueuePoller(
+            self._mapping_sqs,
+            self.stack.queue_url,
+            self.handle_queue,
+            recursive_loop=self.recursive_loop,
+            in_chain=self._in_chain,
+            on_loop_stopped=self._loop_stopped,
+        )
+        try:
+            return poller.drain(max_invocations=max_invocations)
+        finally:
+            self._chain = 0
+
+    def _in_chain(self, invocations: int) -> None:
+        self._chain = invocations
+
+    def _carry_chain(self, params: dict[str, Any], **_: Any) -> None:
+        """Lambda's trace header on what the function's code sends: the chain's invocations so far, plus this one."""
+        header = {"DataType": "String", "StringValue": f"Root=1-local;Lineage=das-guard:{self._chain + 1}"}
+        for message in params.get("Entries", [params]):
+            message.setdefault("MessageSystemAttributes", {})["AWSTraceHeader"] = header
+
+    def _loop_stopped(self, message: dict[str, Any]) -> None:
+        """Lambda's loop detection stopped this message: it goes to the dead-letter queue, as Lambda sends it."""
+        self.loop_stopped.append(message)
+        self.aws.client("sqs").send_message(QueueUrl=self.stack.dlq_url, MessageBody=message["Body"])
 
     def deliver(self, *events: Mapping[str, Any] | str, receive_count: int = 1, redate: bool = True) -> dict[str, Any]:
         """One SQS batch straight into the handler (record ids m0, m1, ...); returns its partial-failure answer."""

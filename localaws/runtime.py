@@ -74,10 +74,42 @@ class PollResult:
     outcomes: list[dict[str, Any]] = field(default_factory=list)
 
 
-class QueuePoller:
-    """Lambda's SQS event source mapping, for a queue on the local AWS."""
+LOOP_DETECTION_INVOCATIONS = 16  # Lambda "drops requests after exceeding 16 invocations" of one chain
 
-    def __init__(self, sqs: Any, queue_url: str, handler: Handler, *, batch_size: int = 10) -> None:
+
+def lineage(message: dict[str, Any]) -> int:
+    """How many invocations of one chain a message has been through: the count in the `Lineage` field of the trace
+    header (`AWSTraceHeader`) Lambda puts on what a function's code sends; 0 for a message from anywhere else."""
+    header = message.get("Attributes", {}).get("AWSTraceHeader", "")
+    header = str(header.get("StringValue", "") if isinstance(header, dict) else header)  # as SQS stores it
+    for part in header.split(";"):
+        if part.startswith("Lineage="):
+            return int(part.rsplit(":", 1)[-1])
+    return 0
+
+
+class QueuePoller:
+    """Lambda's SQS event source mapping, for a queue on the local AWS.
+
+    Lambda's recursive loop detection is modelled: the chain's length (`lineage`) of each message is handed to
+    `in_chain` before the handler runs (so what the function sends carries the chain on), and with
+    `recursive_loop="Terminate"` (Lambda's default) a message whose chain already made 16 invocations is not
+    delivered; `on_loop_stopped` gets it (Lambda sends it to the dead-letter queue where one is configured)."""
+
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        handler: Handler,
+        *,
+        batch_size: int = 10,
+        recursive_loop: str = "Allow",
+        in_chain: Callable[[int], None] | None = None,
+        on_loop_stopped: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self._recursive_loop = recursive_loop
+        self._in_chain = in_chain
+        self._on_loop_stopped = on_loop_stopped
         self._sqs = sqs
         self._queue_url = queue_url
         self._queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
@@ -99,6 +131,17 @@ class QueuePoller:
             messages = response.get("Messages", [])
             if not messages:
                 break
+            if self._recursive_loop == "Terminate":
+                stopped = [m for m in messages if lineage(m) >= LOOP_DETECTION_INVOCATIONS]
+                for message in stopped:
+                    if self._on_loop_stopped:
+                        self._on_loop_stopped(message)
+                    self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+                messages = [m for m in messages if m not in stopped]
+                if not messages:
+                    continue
+            if self._in_chain:
+                self._in_chain(max(lineage(m) for m in messages))
             event = {"Records": [self._record(m) for m in messages]}
             answer = self._handler(event, LambdaContext(aws_request_id=f"local-{result.invocations}"))
             result.invocations += 1

@@ -107,6 +107,7 @@ class World:
 
     def __exit__(self, *exc: object) -> None:
         self._exit.close()
+        das_extension.access.forget_principals()
 
     # -- deployments ----------------------------------------------------------------------------------------
     def deploy(
@@ -180,13 +181,21 @@ class World:
     def deployment(self, account: str = ACCOUNT, region: str = REGION) -> Deployment:
         return self._deployments[(account, region)]
 
-    def session(self, account: str = ACCOUNT, region: str = REGION) -> boto3.Session:
-        """A boto3 session acting in `account`/`region` (another account: through an assumed role, as in AWS)."""
-        if account == ACCOUNT:
+    def session(
+        self, account: str = ACCOUNT, region: str = REGION, *, principal: das_extension.access.Principal | None = None
+    ) -> boto3.Session:
+        """A boto3 session acting in `account`/`region` (another account: through an assumed role, as in AWS).
+
+        `principal`: a session of that role, whose requests the local IAM evaluates (`das_extension.access`);
+        without it, the local world's own hand."""
+        if account == ACCOUNT and principal is None:
             return boto3.Session(region_name=region)
         credentials = boto3.client("sts", region_name=region).assume_role(
-            RoleArn=f"arn:aws:iam::{account}:role/das-guard-local", RoleSessionName="local-world"
+            RoleArn=principal.role_arn if principal else f"arn:aws:iam::{account}:role/das-guard-local",
+            RoleSessionName=principal.session_name if principal else "local-world",
         )["Credentials"]
+        if principal is not None:
+            das_extension.access.as_principal(principal, credentials["AccessKeyId"])
         return boto3.Session(
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretAccessKey"],

@@ -17,6 +17,7 @@ import boto3
 
 from .alerts import Where
 from .aws import KmsKeys, Outbox, PolicyParameter, RdsClusters, StateTable
+from .aws.watch import WatchRules
 from .clock import Clock, SystemClock
 from .enforcer import Enforcer
 from .findings import SecurityHubChannel
@@ -141,6 +142,7 @@ def build(
             logger=logger,
             clock=clock,
             enforcer_function=settings.enforcer_function,
+            watch_rules=WatchRules(session, settings.watch_rules) if settings.watch_rules else None,
         ),
     )
 

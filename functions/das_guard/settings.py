@@ -36,6 +36,7 @@ class Settings:
     security_hub: bool = False  # import one Security Hub finding per cluster (template: SecurityHubFindings)
     upgrade_grace: timedelta = timedelta(minutes=15)  # a stopped PostgreSQL stream waits this long for its upgrade
     enforcer_function: str | None = None  # the enforcer's name in every region: the sweep looks for regions without it
+    watch_rules: tuple[str, ...] = ()  # the rules that watch DAS Guard itself: the sweep says when one is off
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -68,6 +69,7 @@ class Settings:
             max_exemption_days=_int(env, "DAS_GUARD_MAX_EXEMPTION_DAYS", default.max_exemption_days),
             security_hub=env.get("DAS_GUARD_SECURITY_HUB") == "true",
             enforcer_function=env.get("DAS_GUARD_ENFORCER_FUNCTION") or None,
+            watch_rules=tuple(n.strip() for n in env.get("DAS_GUARD_WATCH_RULES", "").split(",") if n.strip()),
             upgrade_grace=timedelta(
                 minutes=_int(env, "DAS_GUARD_UPGRADE_GRACE_MINUTES", int(default.upgrade_grace.total_seconds()) // 60)
             ),

@@ -41,6 +41,7 @@ from .stops import assess_lost_stream
 from .triggers import Target
 
 if TYPE_CHECKING:
+    from .aws.watch import WatchRules
     from .policy import PolicyDocument  # the schema loads with the first policy read (policy_terms)
 
 TRIGGER = "Sweep"
@@ -60,6 +61,7 @@ class SweepSummary:
     lost: list[str] = field(default_factory=list)  # streams found stopped that DAS Guard had seen running
     softened: list[str] = field(default_factory=list)  # running streams now guarded by a softer rule
     uncovered: list[str] = field(default_factory=list)  # regions with Aurora clusters and no DAS Guard
+    unwatched: list[str] = field(default_factory=list)  # DAS Guard's own watch rules found not enabled
 
     def add(self, evaluation: Decision) -> None:
         judged = verdict(evaluation)
@@ -95,6 +97,7 @@ class SweepSummary:
             "streams_lost": len(self.lost),
             "protection_lowered": len(self.softened),
             "uncovered_regions": self.uncovered,
+            "watch_rules_off": self.unwatched,
             "expiring_exemptions": self.expiring_exemptions,
             "outcomes": dict(self.outcomes),
             "reasons": dict(self.reasons),
@@ -115,10 +118,13 @@ class Sweeper:
         logger: Logger,
         clock: Clock,
         enforcer_function: str | None = None,
+        watch_rules: WatchRules | None = None,
     ) -> None:
         """`enforcer_function`: the name DAS Guard's enforcer has in every region of this deployment; with it, each
-        sweep also lists the regions enabled in the account that hold Aurora clusters and no such function."""
+        sweep also lists the regions enabled in the account that hold Aurora clusters and no such function.
+        `watch_rules`: the rules that watch DAS Guard itself; each sweep names those not enabled."""
         self._enforcer_function = enforcer_function
+        self._watch_rules = watch_rules
         self._clusters = clusters
         self._state = state
         self._hand_off = hand_off
@@ -195,10 +201,23 @@ class Sweeper:
         if self._reporter.findings is not None:
             self._reporter.findings.archive_missing(live)  # clusters deleted since their finding was imported
         summary.uncovered = self._uncovered()
+        summary.unwatched = self._unwatched()
         self._reporter.sweep_summary(
-            summary.as_dict(), summary.violations + summary.lost + summary.uncovered, summary.softened
+            summary.as_dict(),
+            summary.violations + summary.lost + summary.uncovered + summary.unwatched,
+            summary.softened,
         )
         return summary
+
+    def _unwatched(self) -> list[str]:
+        """The watch rules that report changes to DAS Guard itself, if one is off (a burst can beat them both)."""
+        if self._watch_rules is None:
+            return []
+        try:
+            return self._watch_rules.not_watching()
+        except AwsError as err:  # said, not guessed
+            self._logger.warning("could not read the watch rules", extra={"error": str(err)})
+            return [f"(watch rules: not checked: {err})"]
 
     def _uncovered(self) -> list[str]:
         """Nothing unseen: Aurora clusters in enabled regions where no DAS Guard runs (listed in the digest)."""

@@ -45,9 +45,18 @@ stream doesn't start until the next maintenance window"; how RDS reports the pen
 model's `stopped` is the cautious reading); a second start while one is pending is refused (InvalidDBClusterStateFault).
 `use_clock()` makes RDS creation times and maintenance windows follow the local world's clock.
 
+IAM: moto enforces no resource policy, so `access.py` evaluates explicit Denies - the caller's role's policies and the
+queue's, topic's or table's policy - for the callers a scenario names (`Principal`, with `lambda:SourceFunctionArn`
+for a function's code), with IAM's rules in `iam_policy.py`. SNS refuses to publish on a topic whose key is disabled
+(`KMSDisabled`/`KMSInvalidState`); EventBridge delivers only from enabled rules, matches patterns inside arrays of
+objects (CloudTrail's `resources[].ARN`), and delivers to a topic only as the topic's policy lets
+`events.amazonaws.com` publish, parking what fails in the target's DLQ (`eventbridge_failures()`); moto's
+CloudFormation applies AWS::SNS::TopicPolicy and AWS::SQS::QueuePolicy.
+
 The package, one job per module: `streams.py` (the activity-stream API and orderable options), `controls.py`
 (simulation controls), `fixes.py` (where moto misstates an API), `org_scale.py` (what an organisation roll-out
-needs), `observers.py` (counting what the server answered); `install()` below applies them all.
+needs), `observers.py` (counting what the server answered), `access.py` and `iam_policy.py` (IAM's explicit Denies);
+`install()` below applies them all.
 """
 
 from __future__ import annotations
@@ -60,6 +69,7 @@ from moto.rds.models import DBCluster, RDSBackend
 from moto.rds.responses import RDSResponse
 from moto.sns.models import SNSBackend
 
+from . import access
 from .clock import use_clock
 from .controls import (
     add_foreign_cluster,
@@ -77,10 +87,14 @@ from .fixes import (
     _create_key_with_default_usage,
     _paged,
     _parse_each_input_path_once,
+    _patterns_match_inside_arrays_of_objects,
     _publish_checking_the_subject,
+    _publish_refused_when_the_topic_key_is_off,
     _rename_keeping_members,
     _reserved_aliases_are_aws_managed,
+    _rules_that_deliver_as_eventbridge_does,
     _status_that_can_be_held,
+    eventbridge_failures,
 )
 from .observers import counting_operations, counting_starts
 from .org_scale import install_organisation
@@ -129,8 +143,17 @@ def install() -> None:
         }
         for (cls, name), value in patches.items():
             setattr(cls, name, value)
+        from moto.core.responses import BaseResponse  # noqa: PLC0415
+        from moto.events.models import Rule  # noqa: PLC0415
+
+        SNSBackend.publish = _publish_refused_when_the_topic_key_is_off(SNSBackend.publish)  # type: ignore[method-assign]
+        Rule.send_to_targets = _rules_that_deliver_as_eventbridge_does()  # type: ignore[method-assign]
+        BaseResponse._authenticate_and_authorize_normal_action = access.authorising(  # type: ignore[method-assign]
+            BaseResponse._authenticate_and_authorize_normal_action
+        )
         install_organisation()
         _parse_each_input_path_once()
+        _patterns_match_inside_arrays_of_objects()
         _installed = True
 
 
@@ -138,10 +161,12 @@ __all__ = [
     "AURORA",
     "DEFAULT_ACCOUNT_ID",
     "STREAM_PREFIX",
+    "access",
     "add_foreign_cluster",
     "counting_operations",
     "counting_starts",
     "drop_pending_start",
+    "eventbridge_failures",
     "hold_cluster_status",
     "install",
     "install_organisation",

@@ -65,11 +65,19 @@ def let_time_pass_in_queues(seconds: float) -> int:
 
 
 def queued_messages(queue_url: str, *, region: str, account: str) -> list[dict[str, Any]]:
-    """Every message on a queue, delayed or in flight included, with the seconds until it is due (0: now)."""
+    """Every message on a queue, delayed or in flight included, with the seconds until it is due (0: now) and the
+    invocations of its chain so far (`lineage`: the count in Lambda's trace header; 0 when not sent by a function)."""
+    from ..runtime import lineage  # noqa: PLC0415
+
     queue = sqs_backends[account][region].queues[queue_url.rstrip("/").rsplit("/", 1)[-1]]
     now_ms = time.time() * 1000
     return [
-        {"body": json.loads(m.body), "delay": max(0, round((m.delayed_until - now_ms) / 1000))} for m in queue._messages
+        {
+            "body": json.loads(m.body),
+            "delay": max(0, round((m.delayed_until - now_ms) / 1000)),
+            "lineage": lineage({"Attributes": m.system_attributes or {}}),
+        }
+        for m in queue._messages
     ]
 
 

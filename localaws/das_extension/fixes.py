@@ -131,3 +131,146 @@ def _reserved_aliases_are_aws_managed() -> Any:
         return key_id
 
     return generate_aws_managed
+
+
+def _publish_refused_when_the_topic_key_is_off(publish: Any) -> Any:
+    """SNS encrypts a message with the topic's KMS key (`KmsMasterKeyId`) before it accepts it: with that key disabled
+    or pending deletion, Publish fails (`KMSDisabled`, "The request was rejected because the specified customer
+    master key (CMK) isn't enabled"; `KMSInvalidState` while pending deletion). moto ignores the key, which would
+    hide the attack that silences every alert by disabling one key."""
+    from moto.core.exceptions import _RESTError  # noqa: PLC0415
+    from moto.kms.models import kms_backends  # noqa: PLC0415
+
+    def checked(self: SNSBackend, message: str, arn: str | None = None, **kwargs: Any) -> Any:
+        topic = self.topics.get(arn or "")
+        key_id = getattr(topic, "kms_master_key_id", "") if topic is not None else ""
+        if key_id and not key_id.startswith("alias/aws/"):  # an AWS managed key: nobody can disable it
+            keys = kms_backends[self.account_id][self.region_name]
+            try:
+                state = keys.describe_key(key_id).key_state
+            except Exception:  # noqa: BLE001 - a key that does not exist (any more) cannot encrypt either
+                state = "NotFound"
+            if state != "Enabled":
+                code = "KMSInvalidState" if state == "PendingDeletion" else "KMSDisabled"
+                error: Any = _RESTError(code, f"Invalid parameter: KMS key {key_id} is {state}")
+                error.code = 400
+                raise error
+        return publish(self, message, arn=arn, **kwargs)
+
+    return checked
+
+
+_EVENTBRIDGE_FAILURES: list[dict[str, Any]] = []
+
+
+def eventbridge_failures() -> list[dict[str, Any]]:
+    """Deliveries EventBridge could not make (rule, target, why), as its FailedInvocations metric counts them."""
+    return list(_EVENTBRIDGE_FAILURES)
+
+
+def _rules_that_deliver_as_eventbridge_does() -> Any:
+    """What moto's EventBridge misstates about delivery. A `DISABLED` rule matches nothing (EventBridge: "a disabled
+    rule doesn't match any events"); moto delivers regardless. A scheduled rule (no EventPattern) matches no put
+    event; moto sends it every one. An SNS topic is a target: moto raises NotImplementedError for SNS and Lambda
+    targets, which ends the delivery of the event (and of the rest of its PutEvents call) to every other rule.
+
+    A topic receives the event only as EventBridge would deliver it: the topic's policy must let
+    `events.amazonaws.com` publish (the rule as `aws:SourceArn`), and SNS must accept it (its key usable: see
+    `_publish_refused_when_the_topic_key_is_off`). A delivery that fails goes to the target's dead-letter queue
+    (EventBridge does so after its retries; here at once) and is counted in `eventbridge_failures()`. Lambda targets
+    are the local world's to invoke."""
+    from moto.events.models import Rule  # noqa: PLC0415
+    from moto.events.utils import EventTemplateParser  # noqa: PLC0415
+    from moto.sns.models import sns_backends  # noqa: PLC0415
+    from moto.sqs.models import sqs_backends  # noqa: PLC0415
+
+    from .access import service_may  # noqa: PLC0415
+
+    send = Rule.send_to_targets
+
+    def to_topic(rule: Rule, target: dict[str, Any], original_event: Any, transform_input: bool) -> None:
+        arn = str(target["Arn"])
+        transformer: dict[str, Any] = target.get("InputTransformer", {}) if transform_input else {}
+        event = EventTemplateParser.parse(
+            input_template=transformer.get("InputTemplate"),  # type: ignore[arg-type]
+            input_paths_map=transformer.get("InputPathsMap", {}),
+            event=original_event,
+        )
+        message = event if isinstance(event, str) else json.dumps(event)
+        account, region = arn.split(":")[4], arn.split(":")[3]
+        topics = sns_backends[account][region]
+        topic = topics.topics.get(arn)
+        why = None
+        if topic is None:
+            why = "NotFound: the topic does not exist"
+        elif not service_may(
+            "events.amazonaws.com",
+            "sns:Publish",
+            arn,
+            json.loads(topic.policy),
+            **{"aws:SourceArn": rule.arn, "aws:SourceAccount": rule.account_id},
+        ):
+            why = "AuthorizationError: the topic's policy does not let EventBridge publish for this rule"
+        else:
+            try:
+                topics.publish(message, arn=arn)
+            except Exception as error:  # noqa: BLE001 - whatever SNS refuses is a failed invocation
+                why = f"{getattr(error, 'error_type', type(error).__name__)}: {getattr(error, 'message', error)}"
+        if why is None:
+            return
+        _EVENTBRIDGE_FAILURES.append({"rule": rule.name, "target": target["Id"], "why": why})
+        dead_letters = str(target.get("DeadLetterConfig", {}).get("Arn") or "")
+        if dead_letters:
+            _, _, _, dlq_region, dlq_account, dlq_name = dead_letters.split(":")
+            sqs_backends[dlq_account][dlq_region].send_message(
+                queue_name=dlq_name, message_body=json.dumps(original_event, default=str)
+            )
+
+    def deliver(self: Rule, original_event: Any, transform_input: bool = True) -> None:
+        if self.state != "ENABLED":
+            return
+        if self.scheduled_expression and not self.event_pattern.dump():
+            return
+        if not self.event_pattern.matches_event(original_event):
+            return
+        others = []
+        for target in self.targets:
+            service = str(target["Arn"]).split(":")[2]
+            if service == "sns":
+                to_topic(self, target, original_event, transform_input)
+            elif service != "lambda":
+                others.append(target)
+        if others:
+            saved, self.targets = self.targets, others
+            try:
+                send(self, original_event, transform_input)
+            finally:
+                self.targets = saved
+
+    return deliver
+
+
+def _patterns_match_inside_arrays_of_objects() -> None:
+    """An event field that is an array of objects matches a pattern on its objects' fields when any element does
+    (EventBridge user guide, "Arrays in event patterns": the array is matched as if flattened - CloudTrail's
+    `detail.resources[].ARN` is how a rule names a KMS key). moto flattens objects but not arrays of them, so such a
+    pattern never matched: here every object of an array is flattened and the values under one path gathered."""
+    from moto.events.models import EventPattern  # noqa: PLC0415
+
+    def flatten(node: Any, prefix: str = "", result: dict[str, Any] | None = None) -> dict[str, Any]:
+        result = {} if result is None else result
+        if isinstance(node, dict):
+            for key, value in node.items():
+                path = f"{prefix}.{key}" if prefix else key
+                if isinstance(value, dict) and value:
+                    flatten(value, path, result)
+                elif isinstance(value, list) and any(isinstance(v, dict) for v in value):
+                    for element in value:
+                        for inner, leaf in (flatten(element, path) if isinstance(element, dict) else {}).items():
+                            gathered = result.setdefault(inner, [])
+                            gathered.extend(leaf if isinstance(leaf, list) else [leaf])
+                else:
+                    result[path] = value
+        return result
+
+    EventPattern._flatten_dict = staticmethod(flatten)  # type: ignore[method-assign]

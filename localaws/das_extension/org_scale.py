@@ -240,51 +240,67 @@ def _delegated_administrators_read_the_organisation(name: str) -> Any:
     return read
 
 
-def _rules_deliver_like_eventbridge() -> Any:
-    """A scheduled rule (no EventPattern) matches no put event, and an SNS topic is a target, as in EventBridge;
-    moto sends every put event to a scheduled rule's targets and raises NotImplementedError for Lambda and SNS
-    targets, which ends the delivery of the event (and of the rest of its PutEvents call) to every other rule."""
-    from moto.events.models import Rule  # noqa: PLC0415
-    from moto.events.utils import EventTemplateParser  # noqa: PLC0415
+def _resource_policies_in_cloudformation() -> None:
+    """AWS::SNS::TopicPolicy and AWS::SQS::QueuePolicy, which moto's CloudFormation skips ("No Moto CloudFormation
+    support"): a stack deployed by a StackSet wears its topic and queue policies, as in AWS, and the local IAM
+    (`access`) and EventBridge's deliveries to topics (`fixes`) evaluate them."""
+    from moto.cloudformation import parsing  # noqa: PLC0415
+    from moto.core.common_models import CloudFormationModel  # noqa: PLC0415
     from moto.sns.models import sns_backends  # noqa: PLC0415
-    from moto.utilities.arns import parse_arn  # noqa: PLC0415
+    from moto.sqs.models import sqs_backends  # noqa: PLC0415
 
-    original = Rule.send_to_targets
+    class TopicPolicy(CloudFormationModel):
+        def __init__(self, name: str) -> None:
+            self.name = name
 
-    def send_to_targets(self: Any, original_event: Any, transform_input: bool = True) -> None:
-        if self.scheduled_expression and not self.event_pattern.dump():
-            return
-        if not self.event_pattern.matches_event(original_event):
-            return
-        others = []
-        for target in self.targets:
-            arn = parse_arn(target["Arn"])
-            if arn.service == "sns":
-                transformer = target.get("InputTransformer", {})
-                event = EventTemplateParser.parse(
-                    input_template=transformer.get("InputTemplate"),
-                    input_paths_map=transformer.get("InputPathsMap", {}),
-                    event=original_event,
-                )
-                message = event if isinstance(event, str) else json.dumps(event)
-                sns_backends[arn.account][arn.region].publish(message, arn=target["Arn"])
-            elif arn.service != "lambda":  # Lambda targets: the local world invokes functions itself
-                others.append(target)
-        if others:
-            saved, self.targets = self.targets, others
-            try:
-                original(self, original_event, transform_input)
-            finally:
-                self.targets = saved
+        @property
+        def physical_resource_id(self) -> str:
+            return self.name
 
-    return send_to_targets
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::SNS::TopicPolicy"
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> TopicPolicy:
+            properties = cloudformation_json["Properties"]
+            for arn in properties["Topics"]:
+                topic = sns_backends[account_id][region_name].topics[arn]
+                topic.policy = json.dumps(properties["PolicyDocument"])
+            return cls(resource_name)
+
+    class QueuePolicy(CloudFormationModel):
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        @property
+        def physical_resource_id(self) -> str:
+            return self.name
+
+        @staticmethod
+        def cloudformation_type() -> str:
+            return "AWS::SQS::QueuePolicy"
+
+        @classmethod
+        def create_from_cloudformation_json(
+            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+        ) -> QueuePolicy:
+            properties = cloudformation_json["Properties"]
+            for url in properties["Queues"]:
+                queue = sqs_backends[account_id][region_name].queues[str(url).rstrip("/").rsplit("/", 1)[1]]
+                queue.policy = json.dumps(properties["PolicyDocument"])
+            return cls(resource_name)
+
+    for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cached.cache_clear()
 
 
 def install_organisation() -> None:
     """The organisation-scale additions (called by `install`)."""
     from moto.cloudformation.models import StackInstances, StackSet  # noqa: PLC0415
     from moto.cloudformation.responses import CloudFormationResponse  # noqa: PLC0415
-    from moto.events.models import Rule  # noqa: PLC0415
     from moto.organizations.models import OrganizationsBackend  # noqa: PLC0415
     from moto.ssm.models import ParameterDict, SimpleSystemManagerBackend  # noqa: PLC0415
 
@@ -295,7 +311,6 @@ def install_organisation() -> None:
         (CloudFormationResponse, "create_stack_set"): _create_stack_set_remembering_auto_deployment(),
         (StackSet, "create_stack_instances"): _create_stack_instances_remembering_targets(),
         (OrganizationsBackend, "move_account"): _move_account_auto_deploying(),
-        (Rule, "send_to_targets"): _rules_deliver_like_eventbridge(),
         (SimpleSystemManagerBackend, "get_parameter"): get_parameter,
         (SimpleSystemManagerBackend, "get_parameter_history"): get_parameter_history,
         **{
@@ -313,4 +328,5 @@ def install_organisation() -> None:
     from moto.cloudformation import parsing  # noqa: PLC0415
 
     parsing.clean_json = _no_value_removes_list_items()
+    _resource_policies_in_cloudformation()
     _parameters_shareable()

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from .iam_evaluation import Request, evaluate
-from .intrinsics import ACCOUNT, REGION, Resolver
+from localaws.cloudformation import ACCOUNT, REGION, Resolver
+from localaws.das_extension.iam_policy import Request, evaluate
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "docs" / "key-policy.json"

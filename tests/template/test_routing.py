@@ -10,11 +10,11 @@ import pytest
 
 from das_guard.triggers.cloudtrail import CALL_READERS
 from das_guard.triggers.rds_events import RDS_EVENTS
+from localaws.cloudformation import Resolver
 from localaws.events import expected_sqs_samples
 
 from .conftest import ROOT
 from .event_patterns import matches
-from .intrinsics import Resolver
 
 EVENTS = ROOT / "events"
 ROUTED = sorted((EVENTS / "eventbridge").glob("*.json"))

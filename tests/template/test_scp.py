@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
+from localaws.cloudformation import ACCOUNT, Resolver
+from localaws.das_extension.iam_policy import Request, evaluate
+
 from .conftest import ROOT
-from .iam_evaluation import Request, evaluate
-from .intrinsics import ACCOUNT, Resolver
 from .test_security_scan import checkov
 
 SCP = ROOT / "docs" / "scp-das-guard.json"

@@ -1,8 +1,9 @@
 """The stack's resource policies keep forged input out, evaluated as IAM evaluates them (issue 10).
 
-moto does not enforce resource policies, so these tests evaluate the template's own statements, resolved for a
-deployed stack, with the IAM evaluation rules (iam_evaluation.py). An insider with sqs:* or dynamodb:* in their IAM
-policy is still refused by an explicit Deny; EventBridge delivers only for DAS Guard's own rules.
+These tests evaluate the template's own statements, resolved for a deployed stack, with the IAM evaluation rules
+(localaws/das_extension/iam_policy.py), request by request. An insider with sqs:* or dynamodb:* in their IAM policy
+is still refused by an explicit Deny; EventBridge delivers only for DAS Guard's own rules. The same statements are
+enforced on the local AWS in the attack scenarios (tests/security/test_side_doors.py).
 """
 
 from __future__ import annotations
@@ -11,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from .iam_evaluation import Request, evaluate
-from .intrinsics import ACCOUNT, REGION, Resolver
+from localaws.cloudformation import ACCOUNT, REGION, Resolver
+from localaws.das_extension.iam_policy import Request, evaluate
 
 DBA = f"arn:aws:iam::{ACCOUNT}:role/DBA"
 OPERATOR = f"arn:aws:iam::{ACCOUNT}:role/DasGuardOperator"
@@ -161,6 +162,21 @@ class TestAlertTopic:
             "sns:Publish", topic, service="cloudwatch.amazonaws.com", context={"aws:SourceAccount": ACCOUNT}
         )
         assert evaluate(policy, request) == "Allow"
+
+    @pytest.mark.parametrize("alarm", ["AlertFailedAlarm", "DeadLetterQueueNotEmptyAlarm"])
+    def test_a_lost_alert_or_a_parked_watch_event_is_told_on_the_second_path_too(
+        self, template: dict[str, Any], alarm: str
+    ) -> None:
+        """The alert topic may be what failed (its key disabled, its subscription filtered): these two alarms
+        also act on the watch topic, whose policy lets CloudWatch publish for this account only."""
+        actions = template["Resources"][alarm]["Properties"]["AlarmActions"]
+        assert {"Ref": "WatchTopic"} in actions
+        assert {"Ref": "AlertTopic"} in actions
+        policy = statements(template, "WatchTopicPolicy", "PolicyDocument")
+        topic = Resolver(template).ref("WatchTopic")
+        ours = Request("sns:Publish", topic, service="cloudwatch.amazonaws.com", context={"aws:SourceAccount": ACCOUNT})
+        theirs = Request("sns:Publish", topic, service="cloudwatch.amazonaws.com", context={"aws:SourceAccount": "1"})
+        assert (evaluate(policy, ours), evaluate(policy, theirs)) == ("Allow", "None")
 
     def test_the_watch_can_use_the_topics_key(self, template: dict[str, Any]) -> None:
         policy = statements(template, "OperationsKey", "KeyPolicy")

@@ -1,4 +1,5 @@
-"""CloudFormation intrinsic functions, resolved the way CloudFormation would for one made-up deployment.
+"""CloudFormation intrinsic functions, resolved the way CloudFormation would for one deployment: the template tests'
+made-up stack, or a stack of the local world (whose resources already have names: `names`).
 
 Only what template.yaml uses (Ref incl. AWS::NoValue, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Split, Fn::Select,
 Fn::If with Fn::Equals/Fn::Not/Fn::And/Fn::Or conditions). Parameters take their defaults unless overridden;
@@ -17,15 +18,34 @@ KEY_IDS = {
     "ActivityStreamKey": "1234abcd-12ab-34cd-56ef-1234567890ab",
     "OperationsKey": "5678abcd-12ab-34cd-56ef-1234567890ab",
 }
-PSEUDO = {"AWS::AccountId": ACCOUNT, "AWS::Region": REGION, "AWS::StackName": STACK, "AWS::Partition": "aws"}
 
 
 NO_VALUE = object()  # AWS::NoValue: the list item or property is removed, as CloudFormation does
 
 
 class Resolver:
-    def __init__(self, template: Mapping[str, Any], parameters: Mapping[str, Any] | None = None) -> None:
+    """`names`: physical names of resources that already exist (logical id -> queue/topic/table/role/function/rule
+    name), e.g. the local world's stack; other resources get names shaped like the ones CloudFormation generates."""
+
+    def __init__(
+        self,
+        template: Mapping[str, Any],
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        account: str = ACCOUNT,
+        region: str = REGION,
+        stack: str = STACK,
+        names: Mapping[str, str] | None = None,
+    ) -> None:
         self._template = template
+        self._account, self._region, self._stack = account, region, stack
+        self._names = dict(names or {})
+        self._pseudo = {
+            "AWS::AccountId": account,
+            "AWS::Region": region,
+            "AWS::StackName": stack,
+            "AWS::Partition": "aws",
+        }
         self._parameters = {name: p.get("Default", "") for name, p in template.get("Parameters", {}).items()} | dict(
             parameters or {}
         )
@@ -68,8 +88,8 @@ class Resolver:
     def ref(self, name: str) -> Any:
         if name == "AWS::NoValue":
             return NO_VALUE
-        if name in PSEUDO:
-            return PSEUDO[name]
+        if name in self._pseudo:
+            return self._pseudo[name]
         if name in self._parameters:
             value = self._parameters[name]
             kind = self._template["Parameters"][name]["Type"]
@@ -78,33 +98,45 @@ class Resolver:
             return str(value)
         kind = self._template["Resources"][name]["Type"]
         if kind == "AWS::SQS::Queue":
-            return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{self._name(name, 'QueueName')}"
+            return f"https://sqs.{self._region}.amazonaws.com/{self._account}/{self._name(name, 'QueueName')}"
         if kind == "AWS::SNS::Topic":
-            return f"arn:aws:sns:{REGION}:{ACCOUNT}:{self._name(name, 'TopicName')}"
+            return f"arn:aws:sns:{self._region}:{self._account}:{self._name(name, 'TopicName')}"
         if kind == "AWS::DynamoDB::Table":
-            return f"{STACK}-state"
+            return self._names.get(name, f"{self._stack}-state")
         if kind == "AWS::Serverless::Function":
-            return f"{STACK}-{'enforcer' if name == 'EnforcerFunction' else 'sweep'}"
-        return f"{STACK}-{name}-ABC123"
+            return self._names.get(name, f"{self._stack}-{'enforcer' if name == 'EnforcerFunction' else 'sweep'}")
+        return self._names.get(name, f"{self._stack}-{name}-ABC123")
 
     def _name(self, resource: str, name_property: str) -> str:
         """The resource's name: its name property where the template sets one, else the name CloudFormation
         generates (<stack>-<logical id>-<random>)."""
+        if resource in self._names:
+            return self._names[resource]
         given = self(self._template["Resources"][resource]["Properties"].get(name_property, {"Ref": "AWS::NoValue"}))
-        return str(given) if given is not NO_VALUE else f"{STACK}-{resource}-ABC123"
+        return str(given) if given is not NO_VALUE else f"{self._stack}-{resource}-ABC123"
 
     def get_att(self, name: str, attribute: str) -> str:
         kind = self._template["Resources"][name]["Type"]
         if kind == "AWS::SQS::Queue":
-            return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{self._name(name, 'QueueName')}"
+            return f"arn:aws:sqs:{self._region}:{self._account}:{self._name(name, 'QueueName')}"
         if kind == "AWS::Events::Rule":
-            return f"arn:aws:events:{REGION}:{ACCOUNT}:rule/{STACK}-{name}-ABC123"
+            rule = self._names.get(name, f"{self._stack}-{name}-ABC123")
+            return f"arn:aws:events:{self._region}:{self._account}:rule/{rule}"
         if kind == "AWS::IAM::Role":
-            return f"arn:aws:iam::{ACCOUNT}:role/{self._name(name, 'RoleName')}"
+            return f"arn:aws:iam::{self._account}:role/{self._name(name, 'RoleName')}"
         if kind == "AWS::KMS::Key":
-            return f"arn:aws:kms:{REGION}:{ACCOUNT}:key/{KEY_IDS[name]}"
+            if name in self._names:  # a key that exists: its ARN
+                return self._names[name]
+            return f"arn:aws:kms:{self._region}:{self._account}:key/{KEY_IDS[name]}"
         if kind == "AWS::DynamoDB::Table":
-            return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{STACK}-state"
+            return (
+                f"arn:aws:dynamodb:{self._region}:{self._account}:table/{self._names.get(name, f'{self._stack}-state')}"
+            )
+        if kind == "AWS::Logs::LogGroup":
+            group = self(self._template["Resources"][name]["Properties"]["LogGroupName"])
+            return f"arn:aws:logs:{self._region}:{self._account}:log-group:{group}:*"
+        if kind == "AWS::Serverless::Function":
+            return f"arn:aws:lambda:{self._region}:{self._account}:function:{self.ref(name)}"
         raise ValueError(f"Fn::GetAtt {name}.{attribute} is not modelled")
 
     def _intrinsic(self, name: str, argument: Any) -> Any:
