@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from .clock import now as _now
@@ -240,6 +241,9 @@ def _delegated_administrators_read_the_organisation(name: str) -> Any:
     return read
 
 
+_MODELS: list[type] = []  # kept alive: moto finds CloudFormation models as CloudFormationModel's subclasses
+
+
 def _resource_policies_in_cloudformation() -> None:
     """AWS::SNS::TopicPolicy and AWS::SQS::QueuePolicy, which moto's CloudFormation skips ("No Moto CloudFormation
     support"): a stack deployed by a StackSet wears its topic and queue policies, as in AWS, and the local IAM
@@ -249,50 +253,41 @@ def _resource_policies_in_cloudformation() -> None:
     from moto.sns.models import sns_backends  # noqa: PLC0415
     from moto.sqs.models import sqs_backends  # noqa: PLC0415
 
-    class TopicPolicy(CloudFormationModel):
-        def __init__(self, name: str) -> None:
-            self.name = name
+    def topic(account: str, region: str, arn: str, document: str) -> None:
+        sns_backends[account][region].topics[arn].policy = document
 
-        @property
-        def physical_resource_id(self) -> str:
-            return self.name
+    def queue(account: str, region: str, url: str, document: str) -> None:
+        sqs_backends[account][region].queues[str(url).rstrip("/").rsplit("/", 1)[1]].policy = document
 
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::SNS::TopicPolicy"
+    def policy_model(kind: str, targets: str, apply: Callable[[str, str, str, str], None]) -> type:
+        """A resource whose only effect is to set the policy of the resources it lists (`targets`)."""
 
-        @classmethod
-        def create_from_cloudformation_json(
-            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
-        ) -> TopicPolicy:
-            properties = cloudformation_json["Properties"]
-            for arn in properties["Topics"]:
-                topic = sns_backends[account_id][region_name].topics[arn]
-                topic.policy = json.dumps(properties["PolicyDocument"])
-            return cls(resource_name)
+        class PolicyOf(CloudFormationModel):
+            def __init__(self, name: str) -> None:
+                self.name = name
 
-    class QueuePolicy(CloudFormationModel):
-        def __init__(self, name: str) -> None:
-            self.name = name
+            @property
+            def physical_resource_id(self) -> str:
+                return self.name
 
-        @property
-        def physical_resource_id(self) -> str:
-            return self.name
+            @staticmethod
+            def cloudformation_type() -> str:
+                return kind
 
-        @staticmethod
-        def cloudformation_type() -> str:
-            return "AWS::SQS::QueuePolicy"
+            @classmethod
+            def create_from_cloudformation_json(
+                cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+            ) -> PolicyOf:
+                properties = cloudformation_json["Properties"]
+                for target in properties[targets]:
+                    apply(account_id, region_name, target, json.dumps(properties["PolicyDocument"]))
+                return cls(resource_name)
 
-        @classmethod
-        def create_from_cloudformation_json(
-            cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
-        ) -> QueuePolicy:
-            properties = cloudformation_json["Properties"]
-            for url in properties["Queues"]:
-                queue = sqs_backends[account_id][region_name].queues[str(url).rstrip("/").rsplit("/", 1)[1]]
-                queue.policy = json.dumps(properties["PolicyDocument"])
-            return cls(resource_name)
+        return PolicyOf
 
+    _MODELS.extend(
+        [policy_model("AWS::SNS::TopicPolicy", "Topics", topic), policy_model("AWS::SQS::QueuePolicy", "Queues", queue)]
+    )
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()
 
