@@ -29,7 +29,7 @@ from .das_extension.access import Principal
 from .deployment import Deployment, _drain
 
 STACK = "das-guard"
-WATCH_RULES = ("GuardWatchRule", "KeyWatchRule")
+WATCH_RULES = ("GuardWatchRule", "KeyWatchRule", "RecordsWatchRule")
 
 
 @dataclass
@@ -114,6 +114,7 @@ def guard(deployment: Deployment, template: Mapping[str, Any]) -> Guarded:
         "SweepFunction": f"{STACK}-sweep",
         "GuardWatchRule": f"{STACK}-guard-watch",
         "KeyWatchRule": f"{STACK}-key-watch",
+        "RecordsWatchRule": f"{STACK}-records-watch",
         "ActivityStreamKey": stack.key_arn,
         "OperationsKey": operations_key,
     }

@@ -182,6 +182,7 @@ DEMO_EXPECTATIONS: dict[str, Expected] = {
     "cloudtrail-stop-activity-stream": Expected("reports-pg", "Tampered", "StoppedByUnauthorizedPrincipal"),
     "cloudtrail-stop-activity-stream-break-glass": Expected("warehouse-pg", "Tampered", "StoppedByAllowedPrincipal"),
     "rds-event-0180-stream-stopped": Expected("reports-pg", "Tampered", "StreamStoppedUnattributed"),
+    "rds-event-0179-stream-started": Expected("vault-pg", "AlreadyActive", "StreamActive"),
     "cloudtrail-modify-db-cluster-rename": Expected("legacy-orders", "AlreadyActive", "StreamActive"),
     "cloudtrail-put-parameter-policy": Expected("-", "Announced", "PolicyChanged"),
     "cloudtrail-modify-db-instance-class": Expected("catalog-pg", "Started", "StreamStarted"),
@@ -274,6 +275,9 @@ def seed_demo_clusters(session: Any, stack: Stack) -> None:
         )
         if switched:
             rds.switchover_blue_green_deployment(BlueGreenDeploymentIdentifier=deployment)
+    # a stream RDS just reported started (RDS-EVENT-0179): evaluated again, its records' Kinesis stream there now
+    create_cluster(rds, "vault-pg", pg, "16.1", [("vault-pg-1", "db.r6g.large")], tags={"data-class": "pci"})
+    das_extension.set_activity_stream("vault-pg", "started", "sync", stack.key_arn, **where)
     # renamed into the legacy-* pattern, whose exemption has expired: still enforced, stream still running
     create_cluster(rds, "legacy-orders", pg, "15.4", [("legacy-orders-1", "db.r6g.large")])
     das_extension.set_activity_stream("legacy-orders", "started", "async", stack.key_arn, **where)

@@ -17,6 +17,7 @@ import boto3
 
 from .alerts import Where
 from .aws import KmsKeys, Outbox, PolicyParameter, RdsClusters, StateTable
+from .aws.records import KinesisRecords
 from .aws.watch import WatchRules
 from .clock import Clock, SystemClock
 from .enforcer import Enforcer
@@ -111,6 +112,7 @@ def build(
         new_cluster_window=settings.readiness_timeout + NEW_CLUSTER_MARGIN,
         readiness_timeout=settings.readiness_timeout,
         upgrade_grace=settings.upgrade_grace,
+        records=KinesisRecords(session, clock),
     )
     return App(
         settings=settings,

@@ -14,9 +14,20 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from . import checks, windows
-from .model import ACTIVE_STREAM_STATES, ClusterInfo, Decision, Finding, KeyLookup, Outcome, StartRequest, StreamRecord
-from .policy_terms import NEW_CLUSTERS, Action, EffectiveRule
+from .model import (
+    ACTIVE_STREAM_STATES,
+    ClusterInfo,
+    Decision,
+    Finding,
+    KeyLookup,
+    KinesisFacts,
+    Outcome,
+    StartRequest,
+    StreamRecord,
+)
+from .policy_terms import NEW_CLUSTERS, Action, EffectiveRule, Reader
 from .protection import protection
+from .records import KINESIS_PREFIX, judge_records
 from .stops import HoldLookupFn, held
 
 if TYPE_CHECKING:
@@ -43,6 +54,7 @@ class Inputs:
     dry_run: bool = False  # the CLI: the start is described as one that would be made ("would start ...")
     lookup_kms_endpoint: checks.KmsEndpointLookup | None = None  # by VPC: an interface endpoint for KMS there?
     upgrade_grace: timedelta = timedelta(minutes=15)  # how long a stopped PostgreSQL stream waits for its upgrade
+    lookup_records: Callable[[str, bool], KinesisFacts] | None = None  # (Kinesis stream, list its readers?)
 
 
 # A start requested for the maintenance window must show `started` this long after the window's end (RDS may
@@ -377,7 +389,22 @@ def _running(
         if record and record.state == "scheduled" and record.at and inputs.now:
             return _scheduled(base, cluster, record.at, inputs.now, base.warnings, starting=True)
         return replace(base, outcome=Outcome.ALREADY_ACTIVE, reason="StreamStarting", detail=running)
-    return replace(base, outcome=Outcome.ALREADY_ACTIVE, reason="StreamActive", detail=running)
+    return _kept(
+        replace(base, outcome=Outcome.ALREADY_ACTIVE, reason="StreamActive", detail=running), cluster, rule, inputs
+    )
+
+
+def _kept(active: Decision, cluster: ClusterInfo, rule: EffectiveRule, inputs: Inputs) -> Decision:
+    """A started stream passes only if its records are kept as the rule's `records` says (records.py)."""
+    if rule.records is None or inputs.lookup_records is None:
+        return active
+    name = cluster.stream_kinesis_name or f"{KINESIS_PREFIX}{cluster.resource_id}"
+    enforce = rule.action is Action.ENFORCE and not inputs.report_only and not inputs.dry_run
+    facts = inputs.lookup_records(name, rule.records.reader is not Reader.NONE)
+    judged = judge_records(facts, rule.records, enforce=enforce)
+    decided = _violation(active, list(judged.problems)) if judged.problems else active
+    # raising never loses records: done whatever else is wrong (it buys time while a reader is missing)
+    return replace(decided, raise_retention=(name, judged.raise_to)) if judged.raise_to is not None else decided
 
 
 KEY_GOING_AWAY = {

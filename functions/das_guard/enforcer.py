@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from .clock import Clock
 from .decide import Inputs, decide, overdue
-from .gateway import AwsError, Clusters, Keys, StreamState
+from .gateway import AwsError, Clusters, Keys, Records, StreamState
 from .model import (
     ACTIVE_STREAM_STATES,
     ClusterInfo,
@@ -71,6 +71,7 @@ class Enforcer:
         new_cluster_window: timedelta = timedelta(hours=4),
         readiness_timeout: timedelta | None = None,
         upgrade_grace: timedelta = timedelta(minutes=15),
+        records: Records | None = None,
     ) -> None:
         """`dry_run` (the CLI's simulate): decide exactly as in production, but never start a stream or write a
         hold; a Started decision then describes the call that would be made. `new_cluster_window`: how recently a
@@ -80,6 +81,7 @@ class Enforcer:
         self._new_cluster_window = new_cluster_window
         self._readiness_timeout = readiness_timeout
         self._upgrade_grace = upgrade_grace
+        self._records = records  # None: records are not checked (the CLI without Kinesis access, older tests)
         self._stops = StopResponder(state, clock, dry_run=dry_run)
         self._clusters = clusters
         self._keys = keys
@@ -124,6 +126,7 @@ class Enforcer:
             self._dry_run,
             self._clusters.has_kms_endpoint,
             self._upgrade_grace,
+            self._records.facts if self._records is not None else None,
         )
 
     def evaluate(self, target: Target) -> list[Decision]:
@@ -273,7 +276,10 @@ class Enforcer:
         return replace(decision, warnings=(*decision.warnings, lowered)) if lowered else decision
 
     def act(self, decision: Decision, policy: PolicyDocument, inputs: Inputs) -> Decision:
-        """Carry out a decision: call StartActivityStream for Started, nothing otherwise."""
+        """Carry out a decision: call StartActivityStream for Started, raise a Kinesis stream's retention where the
+        rule keeps records longer, nothing otherwise."""
+        if decision.raise_retention is not None:
+            return self._keep_longer(decision, *decision.raise_retention)
         if decision.outcome not in (Outcome.STARTED, Outcome.SCHEDULED) or decision.start is None or self._dry_run:
             return decision
         try:
@@ -289,6 +295,37 @@ class Enforcer:
             stream=stream,
             detail=f"{decision.detail}: stream {stream.get('KinesisStreamName', '?')} is {stream.get('Status', '?')}",
         )
+
+    def _keep_longer(self, decision: Decision, stream_name: str, hours: int) -> Decision:
+        """IncreaseStreamRetentionPeriod (raising never loses records); a refusal fails the cluster, said as is."""
+        if self._records is None or self._dry_run:
+            return decision
+        try:
+            self._records.raise_retention(stream_name, hours)
+        except AwsError as err:
+            if err.transient:
+                raise
+            unraised = (
+                f"the Kinesis stream {stream_name} keeps records for less than the rule's {hours} hours and DAS Guard "
+                f"could not raise it: {err}"
+            )
+            if decision.outcome is Outcome.VIOLATION:  # already failing for another reason: say this too
+                return replace(decision, detail=f"{decision.detail}; {unraised}", raise_retention=None)
+            return replace(
+                decision,
+                outcome=Outcome.VIOLATION,
+                reason="RecordsRetentionShort",
+                detail=f"{decision.detail}; {unraised}",
+                fix=f"aws kinesis increase-stream-retention-period --stream-name {stream_name} "
+                f"--retention-period-hours {hours}",
+                raise_retention=None,
+            )
+        raised = Finding(
+            "RecordsRetentionRaised",
+            f"the Kinesis stream {stream_name} kept records for less than the rule's {hours} hours; DAS Guard raised "
+            f"its retention to {hours} hours",
+        )
+        return replace(decision, warnings=(*decision.warnings, raised), raise_retention=None)
 
     def _remember(self, decision: Decision, state: str) -> tuple[Finding, ...]:
         if not (decision.resource_id and decision.cluster_arn) or self._dry_run:

@@ -13,7 +13,17 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from .findings import FindingRecord
-from .model import ClusterInfo, Hold, KeyLookup, MalformedCluster, Protection, StartRequest, StreamMark, StreamRecord
+from .model import (
+    ClusterInfo,
+    Hold,
+    KeyLookup,
+    KinesisFacts,
+    MalformedCluster,
+    Protection,
+    StartRequest,
+    StreamMark,
+    StreamRecord,
+)
 
 
 class AwsError(Exception):
@@ -51,6 +61,13 @@ class RegionClusters(Clusters, Protocol):
 
 class Keys(Protocol):
     def describe_key(self, reference: str) -> KeyLookup: ...
+
+
+class Records(Protocol):
+    """Where a started stream's records go (Kinesis) and who reads them."""
+
+    def facts(self, stream_name: str, readers: bool = True) -> KinesisFacts: ...
+    def raise_retention(self, stream_name: str, hours: int) -> None: ...
 
 
 class StreamState(Protocol):

@@ -130,6 +130,7 @@ class ClusterInfo:
     stream_status: str = "stopped"
     stream_mode: str | None = None
     stream_kms_key_id: str | None = None
+    stream_kinesis_name: str | None = None  # ActivityStreamKinesisStreamName: where Aurora writes the records
     global_cluster_identifier: str | None = None
     scalability_type: str = "standard"  # ClusterScalabilityType: "limitless" for Limitless Database
     created_at: datetime | None = None  # ClusterCreateTime
@@ -203,6 +204,7 @@ class ClusterInfo:
             stream_status=str(cluster.get("ActivityStreamStatus") or "stopped"),
             stream_mode=_text_or_none(cluster.get("ActivityStreamMode")),
             stream_kms_key_id=_text_or_none(cluster.get("ActivityStreamKmsKeyId")),
+            stream_kinesis_name=_text_or_none(cluster.get("ActivityStreamKinesisStreamName")),
             global_cluster_identifier=_text_or_none(cluster.get("GlobalClusterIdentifier")),
             scalability_type=str(cluster.get("ClusterScalabilityType") or "standard"),
             created_at=created if isinstance(created, datetime) else None,
@@ -351,6 +353,19 @@ class StopInfo:
 
 
 @dataclass(frozen=True)
+class KinesisFacts:
+    """What Kinesis (and the services that read from it) say about the stream a started activity stream writes to.
+    Every field is what an AWS answer said; `error` is set when the stream could not be described at all."""
+
+    name: str
+    exists: bool = True
+    retention_hours: int | None = None
+    encryption: str | None = None  # EncryptionType: NONE or KMS
+    readers: tuple[str, ...] = ()  # "consumer:<name>", "lambda:<uuid>", "firehose:<name>"
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class Decision:
     """The decision about one cluster, with everything a log line, metric or alert needs."""
 
@@ -367,6 +382,7 @@ class Decision:
     stream: dict[str, Any] | None = None
     actor: StopInfo | None = None
     protection: Protection | None = None  # how firmly the rule guards the stream (None: not an Aurora cluster)
+    raise_retention: tuple[str, int] | None = None  # (Kinesis stream, hours): the records must be kept longer
 
     @classmethod
     def about(cls, cluster: ClusterInfo, outcome: Outcome, reason: str, detail: str, **fields: Any) -> Decision:

@@ -38,12 +38,16 @@ from pydantic import (
 )
 
 from .policy_terms import (
+    KINESIS_MAX_RETENTION_HOURS,
+    KINESIS_MIN_RETENTION_HOURS,
     MAX_EXEMPTION_DAYS,
     NEW_CLUSTERS,
     Action,
     ApplyImmediately,
     EffectiveRule,
     OnStop,
+    Reader,
+    RecordsTerms,
     StreamMode,
 )
 
@@ -87,6 +91,20 @@ def condition_holds(condition: TagCondition, value: str | None) -> bool:
     return value == condition
 
 
+class Records(BaseModel):
+    """How the records of a started stream are kept. Aurora writes them to a Kinesis stream it creates with a
+    24-hour retention and deletes when the stream stops: what nobody reads in that time is gone."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    retention_hours: Annotated[int, Field(ge=KINESIS_MIN_RETENTION_HOURS, le=KINESIS_MAX_RETENTION_HOURS)] = (
+        KINESIS_MIN_RETENTION_HOURS
+    )
+    reader: Reader = Reader.NONE
+
+    def terms(self) -> RecordsTerms:
+        return RecordsTerms(self.retention_hours, self.reader)
+
+
 class _Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     action: Action | None = None
@@ -94,6 +112,7 @@ class _Settings(BaseModel):
     kms_key: str | None = None
     apply_immediately: ApplyImmediately | None = None
     on_stop: OnStop | None = None
+    records: Records | None = None  # a rule's `records` replaces the default's as a whole
 
     @field_validator("kms_key")
     @classmethod
@@ -252,7 +271,9 @@ class PolicyDocument(BaseModel):
         """A rule with every omitted field filled in from `defaults`."""
         d = self.defaults
         if rule is None:
-            return EffectiveRule("default", d.action, d.mode, d.kms_key, d.apply_immediately, "", d.on_stop)
+            return EffectiveRule(
+                "default", d.action, d.mode, d.kms_key, d.apply_immediately, "", d.on_stop, _terms(d.records)
+            )
         return EffectiveRule(
             name=rule.name,
             action=rule.action or d.action,
@@ -261,6 +282,7 @@ class PolicyDocument(BaseModel):
             apply_immediately=d.apply_immediately if rule.apply_immediately is None else rule.apply_immediately,
             reason=rule.reason,
             on_stop=rule.on_stop or d.on_stop,
+            records=_terms(rule.records or d.records),
         )
 
     def exemption_for(
@@ -282,3 +304,7 @@ class PolicyDocument(BaseModel):
             if rule.match.matches(tags):
                 return self.resolve(rule)
         return self.resolve(None)
+
+
+def _terms(records: Records | None) -> RecordsTerms | None:
+    return records.terms() if records is not None else None

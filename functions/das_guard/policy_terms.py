@@ -45,6 +45,27 @@ class OnStop(StrEnum):
     REPORT = "report"
 
 
+class Reader(StrEnum):
+    """Who must be reading a stream's records before they expire from Kinesis."""
+
+    NONE = "none"  # nobody need: retention alone is checked
+    ANY = "any"  # some reader: an enhanced fan-out consumer, a Lambda event source mapping or a Firehose stream
+    ARCHIVE = "archive"  # DAS Guard's own archive (a Firehose delivery stream into the records bucket)
+
+
+KINESIS_MIN_RETENTION_HOURS = 24  # Kinesis' minimum, and what Aurora creates the stream with
+KINESIS_MAX_RETENTION_HOURS = 8760  # 365 days: IncreaseStreamRetentionPeriod's maximum
+
+
+@dataclass(frozen=True)
+class RecordsTerms:
+    """How a rule's records are kept: the Kinesis stream keeps them `retention_hours` at least, and `reader` says
+    who must read them in that time."""
+
+    retention_hours: int = KINESIS_MIN_RETENTION_HOURS
+    reader: Reader = Reader.NONE
+
+
 @dataclass(frozen=True)
 class EffectiveRule:
     name: str
@@ -54,6 +75,7 @@ class EffectiveRule:
     apply_immediately: ApplyImmediately
     reason: str
     on_stop: OnStop = OnStop.RESTART
+    records: RecordsTerms | None = None  # None: records are not checked (the policy does not say how they are kept)
 
 
 class PolicyError(ValueError):

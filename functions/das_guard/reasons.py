@@ -209,6 +209,28 @@ _ROWS: tuple[Reason, ...] = (
     Reason("StreamModeDiffers", _O.VIOLATION, "the stream runs in another mode than the rule's",
            "A person stops the stream and starts it again in the rule's mode (DAS Guard never stops a stream).",
            _M, _FAIL),
+    # --- the records are not kept (the stream runs, but what it writes is lost) ------------------------------------
+    Reason("RecordsStreamMissing", _O.VIOLATION, "the stream is started but the Kinesis stream Aurora writes its "
+           "records to does not exist: every record since it went is lost", "Find who deleted the Kinesis stream "
+           "(CloudTrail DeleteStream); a person stops the activity stream and starts it again so that Aurora creates "
+           "a new one.", _C, _FAIL),
+    Reason("RecordsRetentionShort", _O.VIOLATION, "the Kinesis stream keeps the records for less time than the "
+           "rule's retention_hours", "Raise it: aws kinesis increase-stream-retention-period (raising never loses "
+           "records); under an enforce rule DAS Guard raises it itself.", _H, _FAIL),
+    Reason("RecordsStreamEncrypted", _O.VIOLATION, "someone added server-side encryption to the Kinesis stream, which "
+           "AWS says is incompatible with database activity streams (records may be lost)", "Remove it: aws kinesis "
+           "stop-stream-encryption (the records are already encrypted with the activity stream's KMS key).", _H,
+           _FAIL),
+    Reason("RecordsUnread", _O.VIOLATION, "the rule requires a reader of the records and nothing reads the Kinesis "
+           "stream: records older than its retention are lost", "Attach the reader (a SIEM's consumer, a Lambda event "
+           "source mapping or a Firehose delivery stream), or set reader: archive to let DAS Guard keep them.", _H,
+           _FAIL),
+    Reason("RecordsNotArchived", _O.VIOLATION, "the rule requires DAS Guard's archive and no archive delivery stream "
+           "reads the Kinesis stream", "Check the archive bucket and DAS Guard's Firehose quota in the region; the "
+           "next evaluation creates the delivery stream again.", _H, _FAIL),
+    Reason("RecordsUnverifiable", _O.VIOLATION, "DAS Guard cannot describe the Kinesis stream of a started stream, so "
+           "it cannot vouch that its records are kept", "Let the DAS Guard role describe streams named aws-rds-das-* "
+           "(kinesis:DescribeStreamSummary).", _H, _FAIL),
     # --- somebody switched the audit off -------------------------------------------------------------------------
     Reason("StoppedByUnauthorizedPrincipal", _O.TAMPERED, "a principal not in stop_allowed stopped the stream",
            "Find out why this principal could stop the stream and remove rds:StopActivityStream from it.", _C,
@@ -255,6 +277,9 @@ _ROWS: tuple[Reason, ...] = (
            "Check who changed it and whether the softer rule is right.", _M, None),
     Reason("HoldIgnored", None, "a break-glass hold in the state table was not honoured", "Find who wrote it.", _H,
            None),
+    Reason("RecordsRetentionRaised", None, "the Kinesis stream kept records for less than the rule's retention_hours; "
+           "DAS Guard raised it", "Nothing; find who lowered it if it was raised before (CloudTrail "
+           "DecreaseStreamRetentionPeriod).", _L, None),
     Reason("StreamNotRecorded", None, "a started stream could not be recorded in the state table",
            "Nothing; the sweep records it.", _L, None),
     Reason("KmsNetworkUnconfirmed", None, "Aurora MySQL of this version needs its instances to reach KMS; DAS Guard "

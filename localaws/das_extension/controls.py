@@ -12,7 +12,7 @@ from moto.rds.models import DBCluster, RDSBackend, rds_backends
 from moto.sqs.models import sqs_backends
 
 from .clock import now as _now
-from .streams import DEFAULT_ACCOUNT_ID, STREAM_PREFIX, _stream
+from .streams import DEFAULT_ACCOUNT_ID, STREAM_PREFIX, _stream, kinesis_follows
 
 
 # --- simulation controls ---------------------------------------------------------------------------------
@@ -25,12 +25,14 @@ def settle_activity_streams() -> int:
         pending = stream.get("pending_since")
         if stream["status"] in ("starting", "stopping"):
             stream["status"] = {"starting": "started", "stopping": "stopped"}[stream["status"]]
+            kinesis_follows(cluster)
             changed += 1
         elif pending is not None and _now() >= (window := next_window(cluster.preferred_maintenance_window, pending)):
             # started in the window; minutes later it is running, like any other start
             stream.update(
                 status="started" if _now() >= window + timedelta(minutes=1) else "starting", pending_since=None
             )
+            kinesis_follows(cluster)
             changed += 1
     return changed
 
@@ -95,6 +97,7 @@ def set_activity_stream(
     _stream(cluster).update(
         status=status, mode=mode, kms_key_id=kms_key_id, stream_name=STREAM_PREFIX + cluster.db_cluster_resource_id
     )
+    kinesis_follows(cluster)
 
 
 def drop_pending_start(cluster_id: str, *, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT_ID) -> None:

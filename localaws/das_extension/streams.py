@@ -79,6 +79,7 @@ def _start(
         apply_immediately=bool(apply_immediately),
         pending_since=None if apply_immediately else _now(),
     )
+    kinesis_follows(cluster)
     return {
         "KmsKeyId": key_arn,
         "KinesisStreamName": stream["stream_name"],
@@ -228,6 +229,25 @@ def _usable_key_arn(backend: RDSBackend, kms_key_id: str) -> str:
     if not usable:
         raise KMSKeyNotAccessibleFault(kms_key_id)
     return str(key.arn)
+
+
+# --- the Kinesis stream Aurora writes the records to --------------------------------------------------------
+RECORDS_RETENTION_HOURS = 24  # Aurora creates the stream with a 24-hour retention period
+
+
+def kinesis_follows(cluster: DBCluster) -> None:
+    """Aurora's Kinesis stream follows the activity stream: created (24 h retention, as Aurora creates it) when the
+    stream starts, deleted when it has stopped - records nobody consumed are gone with it. Every start is a new
+    Kinesis stream. The model creates it at `starting` (Aurora's timing is undocumented; it exists by `started`)."""
+    from moto.kinesis.models import kinesis_backends  # noqa: PLC0415
+
+    stream = _stream(cluster)
+    name = STREAM_PREFIX + cluster.db_cluster_resource_id
+    backend = kinesis_backends[cluster.account_id][cluster.region]
+    if stream["status"] in ("starting", "started") and name not in backend.streams:
+        backend.create_stream(name, 1, retention_period_hours=RECORDS_RETENTION_HOURS)
+    elif stream["status"] == "stopped" and name in backend.streams:
+        backend.delete_stream(stream_arn=None, stream_name=name)
 
 
 # --- stream state on moto's cluster model ----------------------------------------------------------------

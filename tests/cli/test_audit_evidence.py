@@ -23,7 +23,7 @@ EVIDENCE = ("account", "region", "cluster_arn", "checked_at", "policy", "rule", 
 
 def test_every_row_carries_what_an_auditor_files(demo_account: Any) -> None:
     rows = json.loads(cli("audit", *REGION, "--format", "json").stdout)
-    assert len(rows) == 26
+    assert len(rows) == 27
     for row in rows:
         assert set(EVIDENCE) <= set(row)
         assert row["account"] == "123456789012"
@@ -83,11 +83,11 @@ def test_the_html_report_summarises_and_lists_every_cluster(demo_account: Any) -
     assert (parsed.scripts, parsed.external) == (0, 0)  # one self-contained file
     by_verdict, by_rule, by_account, clusters = parsed.tables
     assert by_verdict[0] == ["verdict", "clusters", "failing"]
-    assert sum(int(r[1]) for r in by_verdict[1:]) == 26
-    assert sum(int(r[1]) for r in by_rule[1:]) == 26
-    assert by_account[1][:2] == ["123456789012", "26"]
-    assert len(clusters) == 1 + 26
-    assert "<h1>DAS Guard audit: 26 clusters, 15 without the stream the policy requires</h1>" in result.stdout
+    assert sum(int(r[1]) for r in by_verdict[1:]) == 27
+    assert sum(int(r[1]) for r in by_rule[1:]) == 27
+    assert by_account[1][:2] == ["123456789012", "27"]
+    assert len(clusters) == 1 + 27
+    assert "<h1>DAS Guard audit: 27 clusters, 15 without the stream the policy requires</h1>" in result.stdout
 
 
 def test_text_from_aws_or_the_policy_cannot_inject_markup() -> None:

@@ -59,7 +59,7 @@ class TestAudit:
         result = cli("audit", *REGION, "--format", "json")
         assert result.exit_code == 1, result.output
         rows = {r["cluster"]: r for r in json.loads(result.stdout)}
-        assert len(rows) == 26
+        assert len(rows) == 27
         assert {
             k: (rows[k]["verdict"], rows[k]["reason"])
             for k in ("audit-pg", "dev-burst", "orders-pg", "sandbox-pg", "catalog-docdb", "payments-pg")
@@ -73,7 +73,7 @@ class TestAudit:
         }
         assert rows["dev-burst"]["classes"] == "db.t4g.medium"
         assert rows["orders-pg"]["rule"] == "regulated-data"
-        assert "26 clusters, 15 without the stream the policy requires" in result.stderr
+        assert "27 clusters, 15 without the stream the policy requires" in result.stderr
         assert streams(rds) == before
         assert_read_only()
 
@@ -90,9 +90,9 @@ class TestAudit:
     def test_markdown_and_table(self, demo_account: Any) -> None:
         markdown = cli("audit", *REGION, "--format", "markdown").stdout.splitlines()
         assert markdown[0].startswith("| region | cluster | engine | version | classes | stream | rule | verdict |")
-        assert len(markdown) == 2 + 26
+        assert len(markdown) == 2 + 27
         table = cli("audit", *REGION).stdout
-        assert "DAS Guard audit: 26 clusters" in table
+        assert "DAS Guard audit: 27 clusters" in table
         assert "dev-burst" in table
 
     @pytest.fixture
@@ -113,7 +113,7 @@ class TestAudit:
     def test_several_regions(self) -> None:
         result = cli("audit", "--region", "us-east-1", "--region", "eu-west-1", "--format", "json")
         regions = [r["region"] for r in json.loads(result.stdout)]
-        assert (regions.count("us-east-1"), regions.count("eu-west-1")) == (26, 1)
+        assert (regions.count("us-east-1"), regions.count("eu-west-1")) == (27, 1)
 
     @pytest.mark.usefixtures("second_region")
     def test_all_regions_skips_those_without_das_guard(self) -> None:

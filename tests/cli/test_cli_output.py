@@ -30,7 +30,7 @@ def test_text_in_square_brackets_is_printed_as_it_is(tmp_path: Path) -> None:
 def test_the_table_off_a_terminal_is_full_width_and_never_folded(demo_account: Any) -> None:
     text = cli("audit", *REGION).stdout
     title, header, *rows = text.splitlines()
-    assert title == "DAS Guard audit: 26 clusters"
+    assert title == "DAS Guard audit: 27 clusters"
     assert header.split() == [
         "region",
         "cluster",
@@ -42,7 +42,7 @@ def test_the_table_off_a_terminal_is_full_width_and_never_folded(demo_account: A
         "verdict",
         "reason",
     ]
-    assert len(rows) == 26
+    assert len(rows) == 27
     assert "shop-pg-green-abcdef" in {row.split()[1] for row in rows}  # whole, not aur/ora/-po/stg
     assert all(len(row.split()) >= 9 for row in rows), "every row keeps every column on one line"
     assert "│" not in text  # no box drawing in a file or CI log
@@ -74,5 +74,5 @@ def test_version() -> None:
 
 def test_json_output_is_the_same_whatever_the_terminal(demo_account: Any) -> None:
     rows = json.loads(cli("audit", *REGION, "--format", "json").stdout)
-    assert len(rows) == 26
+    assert len(rows) == 27
     assert {"region", "cluster", "verdict", "reason", "account"} <= set(rows[0])

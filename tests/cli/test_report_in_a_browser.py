@@ -24,7 +24,7 @@ def test_a_browser_renders_every_cluster_and_the_summaries(demo_account: Any, tm
     dom = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout  # noqa: S603
     tables = re.findall(r"<table[^>]*>(.*?)</table>", dom, re.DOTALL)
     assert len(tables) == 4  # by verdict, by rule, by account, clusters
-    assert tables[3].count("<tr") == 1 + 26
+    assert tables[3].count("<tr") == 1 + 27
     assert tables[3].count('class="failing"') == 15
     screenshot = tmp_path / "audit.png"
     subprocess.run(  # noqa: S603

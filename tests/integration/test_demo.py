@@ -43,7 +43,7 @@ def test_demo_reaches_every_expected_outcome_and_shows_it(tmp_path: Path) -> Non
 
     # the sweep saw every cluster, started nothing new, and kept the break-glass hold
     sweep = result["sweep"]
-    assert (sweep["clusters_seen"], sweep["started"], sweep["violations"]) == (26, 0, 3)
+    assert (sweep["clusters_seen"], sweep["started"], sweep["violations"]) == (27, 0, 3)
     assert sweep["reasons"]["Exempt:BreakGlassHold"] == 1
 
     # the deferred cluster was picked up by its delayed retry
@@ -72,7 +72,7 @@ def test_demo_reaches_every_expected_outcome_and_shows_it(tmp_path: Path) -> Non
         "UnsupportedEngineMode",
         "ModeDowngraded",
         "payments-pg",
-        "reconciliation sweep: 26 clusters",
+        "reconciliation sweep: 27 clusters",
         "Dead-letter queue: 0",
     ):
         assert fragment in text

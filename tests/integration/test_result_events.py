@@ -83,7 +83,7 @@ def test_the_sweep_publishes_what_changed_and_a_summary(
     summary = [e for e in received if e["detail-type"] == "DAS Guard Sweep Summary"]
     results = [e["detail"] for e in received if e["detail-type"] == "DAS Guard Enforcement Result"]
     assert len(summary) == 1
-    assert summary[0]["detail"]["clusters_seen"] == 26  # the demo world: 26 clusters
+    assert summary[0]["detail"]["clusters_seen"] == 27  # the demo world: 27 clusters
     assert {r["outcome"] for r in results} <= {"Started", "Violation", "Failed", "WouldStart", "Tampered"}
     assert {r["cluster_id"] for r in results if r["outcome"] == "Violation"} == {
         "dev-burst",

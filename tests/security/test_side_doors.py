@@ -9,6 +9,7 @@ on a path the attack did not touch - and nothing lost.
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -18,6 +19,7 @@ from botocore.exceptions import ClientError
 from localaws import World, das_extension
 from localaws.guarded import Guarded
 from localaws.runtime import LOOP_DETECTION_INVOCATIONS
+from localaws.scenario import DEMO_POLICY
 from localaws.world import Deployment
 
 BOB = "arn:aws:sts::123456789012:assumed-role/DBA/bob"
@@ -225,8 +227,8 @@ class TestTheWatchRules:
     def test_a_burst_that_disables_both_beats_them_and_is_named_by_the_next_sweep(
         self, guarded: Guarded, world: World
     ) -> None:
-        """Inside one account this is the one way past the watch: both rules off before CloudTrail delivers the
-        first record. The daily sweep reads the rules itself: no "all is well", the rules named."""
+        """Inside one account this is the one way past the watch: every watch rule off before CloudTrail delivers
+        the first record. The daily sweep reads the rules itself: no "all is well", the rules named."""
         d, rules = guarded.deployment, guarded.rule_names
         events = guarded.insider().client("events")
         for name in rules.values():
@@ -242,7 +244,7 @@ class TestTheWatchRules:
         assert "all is well" not in digest["Subject"]
         for name in rules.values():
             assert f"watch rule {name} is DISABLED" in digest["Message"]
-        assert d.api.calls["events:DescribeRule"] == 2
+        assert d.api.calls["events:DescribeRule"] == len(rules)
 
     def test_a_deleted_watch_rule_is_named_by_the_sweep(self, guarded: Guarded) -> None:
         d, rule = guarded.deployment, guarded.rule_names["KeyWatchRule"]
@@ -253,6 +255,62 @@ class TestTheWatchRules:
         d.sweep("after-delete")
         [digest] = [a for a in d.alerts()[before:] if a["Subject"].startswith("DAS Guard sweep")]
         assert f"watch rule {rule} is DELETED" in digest["Message"]
+
+
+class TestTheRecords:
+    """The records of a started stream live in a Kinesis stream Aurora creates: the insider need not stop anything
+    to lose them (issue 25)."""
+
+    def test_lowering_the_retention_is_reported_at_once_and_raised_again_by_the_next_sweep(
+        self, guarded: Guarded, world: World
+    ) -> None:
+        d = guarded.deployment
+        document = copy.deepcopy(DEMO_POLICY)
+        document["rules"][1]["records"] = {"retention_hours": 168}  # regulated-data: enforce
+        d.put_policy(document)
+        world.advance(minutes=2)
+        d.sweep()
+        stream = d.stream("orders-pg")["KinesisStreamName"]
+        kinesis = guarded.insider().client("kinesis")
+        assert (
+            kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["RetentionPeriodHours"]
+            == 168
+        )
+
+        kinesis.decrease_stream_retention_period(StreamName=stream, RetentionPeriodHours=24)
+        guarded.cloudtrail(
+            "kinesis.amazonaws.com",
+            "DecreaseStreamRetentionPeriod",
+            {"streamName": stream, "retentionPeriodHours": 24},
+            by=BOB,
+        )
+        [alert] = watch_alerts_about(guarded, "DecreaseStreamRetentionPeriod")
+        assert BOB in alert
+        assert alert_topic_messages_about(d, "DecreaseStreamRetentionPeriod"), "on both paths"
+
+        world.advance(days=1)
+        d.sweep("next-day")
+        assert (
+            kinesis.describe_stream_summary(StreamName=stream)["StreamDescriptionSummary"]["RetentionPeriodHours"]
+            == 168
+        )
+
+    def test_deleting_the_kinesis_stream_is_reported_at_once_and_fails_the_cluster(
+        self, guarded: Guarded, world: World
+    ) -> None:
+        d = guarded.deployment
+        document = copy.deepcopy(DEMO_POLICY)
+        document["rules"][1]["records"] = {"retention_hours": 24}
+        d.put_policy(document)
+        world.advance(minutes=2)
+        stream = d.stream("orders-pg")["KinesisStreamName"]
+        guarded.insider().client("kinesis").delete_stream(StreamName=stream)
+        guarded.cloudtrail("kinesis.amazonaws.com", "DeleteStream", {"streamName": stream}, by=BOB)
+        [alert] = watch_alerts_about(guarded, "DeleteStream")
+        assert BOB in alert
+        d.sweep("after-delete")
+        [decision] = [x for x in d.decisions() if x.get("cluster_id") == "orders-pg"][-1:]
+        assert (decision["reason"], decision["severity"]) == ("RecordsStreamMissing", "CRITICAL")
 
 
 class TestLoopDetection:

@@ -50,7 +50,7 @@ def test_changes_to_das_guard_itself_and_its_keys_go_straight_to_the_alert_topic
 ) -> None:
     event = json.loads(path.read_text(encoding="utf-8"))
     [rule] = [n for n, pattern in rules(template).items() if matches(pattern, event)]
-    assert rule in {"GuardWatchRule", "KeyWatchRule"}
+    assert rule in {"GuardWatchRule", "KeyWatchRule", "RecordsWatchRule"}
     targets = Resolver(template)(template["Resources"][rule]["Properties"]["Targets"])
     # not through the queue and function an insider may starve; and by two topics with keys of their own, so an
     # attack on one topic (a filter policy, an unsubscribe, its key disabled) is reported through the other
@@ -68,6 +68,13 @@ def test_the_watch_covers_every_way_the_issue_names_to_starve_das_guard() -> Non
     assert any(c.startswith("CreateFunction") for c in calls)
     assert any(c.startswith("CreateEventSourceMapping") for c in calls)
     assert {"PutRolePolicy", "SetSubscriptionAttributes"} <= calls
+    # the records (issue 25): the Kinesis stream of an activity stream deleted, shortened, encrypted, unread
+    assert {
+        "DeleteStream",
+        "DecreaseStreamRetentionPeriod",
+        "StartStreamEncryption",
+        "DeregisterStreamConsumer",
+    } <= calls
 
 
 def test_the_self_watch_rule_is_watched_by_the_other(template: dict[str, Any]) -> None:
@@ -116,6 +123,7 @@ def test_every_trigger_the_issue_names_has_a_routed_sample(template: dict[str, A
         "RDS-EVENT-0005",
         "RDS-EVENT-0014",
         "RDS-EVENT-0180",
+        "RDS-EVENT-0179",
         "RDS-EVENT-0248",
     }
     assert any(e["detail"].get("requestParameters", {}).get("globalClusterIdentifier") for e in events)

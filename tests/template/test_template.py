@@ -152,6 +152,8 @@ class TestLeastPrivilege:
         "rds:DescribeOrderableDBInstanceOptions",
         "ec2:DescribeVpcEndpoints",
         "ec2:DescribeRegions",
+        "firehose:ListDeliveryStreams",
+        "lambda:ListEventSourceMappings",
     }
     # Reads that must reach other regions of this account (issue 24, "nothing unseen"): which hold Aurora clusters,
     # and whether this deployment's enforcer runs there. Reads only, this account only.
@@ -176,6 +178,8 @@ class TestLeastPrivilege:
             resources = json.dumps(statement["Resource"]).replace(":cluster:*", "").replace(":db:*", "")
             resources = resources.replace("${AWS::AccountId}:key/*", "")  # keys of this account and region only
             resources = resources.replace(":cluster-snapshot:*", "")
+            resources = resources.replace(":stream/aws-rds-das-*", "")  # the Kinesis streams of activity streams only
+            resources = resources.replace(":deliverystream/*", "")  # which delivery streams read them (describe)
             if ":rule/${Prefix}-*" in resources:  # this stack's rules by name (GetAtt would be circular): read only
                 assert actions(statement) == ["events:DescribeRule"], statement["Sid"]
                 resources = resources.replace(":rule/${Prefix}-*", "")
@@ -210,7 +214,7 @@ class TestEventDelivery:
         rules = {n: r for n, r in resources_of(template, "AWS::Events::Rule").items() if resolve.deployed(n)}
         queued = {n for n, r in rules.items() if r["Properties"]["Targets"][0]["Arn"] != {"Ref": "AlertTopic"}}
         assert queued == {"RdsApiCallRule", "RdsTagChangeRule", "RdsChangeRule", "RdsEventRule", "PolicyChangeRule"}
-        assert set(rules) - queued == {"GuardWatchRule", "KeyWatchRule"}
+        assert set(rules) - queued == {"GuardWatchRule", "KeyWatchRule", "RecordsWatchRule"}
         for rule in rules.values():
             target = rule["Properties"]["Targets"][0]  # the watch rules' second target is the central bus, if any
             if target["Arn"] != {"Ref": "AlertTopic"}:

@@ -19,6 +19,7 @@ RDS_EVENTS: dict[str, About] = {
     "RDS-EVENT-0005": "instance",  # DB instance created
     "RDS-EVENT-0014": "instance",  # the instance's class changed
     "RDS-EVENT-0180": "stream-stopped",  # Database Activity Streams is stopped on your database cluster
+    "RDS-EVENT-0179": "cluster",  # ... is started: its Kinesis stream exists now (records kept? retention raised)
     "RDS-EVENT-0150": "cluster",  # DB cluster stopped: its own non-failing state (ClusterStopped)
     "RDS-EVENT-0151": "cluster",  # DB cluster started: evaluated again
     "RDS-EVENT-0153": "cluster",  # started because it exceeded the maximum stop time (7 days)

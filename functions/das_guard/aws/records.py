@@ -1,0 +1,118 @@
+"""Kinesis and the services that read from it, as far as a started stream's records are concerned: does the stream
+Aurora writes to exist, how long does it keep records, is it encrypted a second time, and who reads it. Also the one
+write: raising the retention (IncreaseStreamRetentionPeriod; raising never loses records)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any
+
+import boto3
+
+from ..clock import Clock
+from ..gateway import AwsError
+from ..model import KinesisFacts
+from .calls import CLIENT_CONFIG, TtlCache, call, pages
+
+FIREHOSE_CACHE_SECONDS = 300  # the delivery streams reading Kinesis change rarely; one listing serves a sweep
+
+
+class KinesisRecords:
+    def __init__(self, session: boto3.Session, clock: Clock) -> None:
+        self._session = session
+        self._firehose_sources = TtlCache(FIREHOSE_CACHE_SECONDS, clock)
+
+    @cached_property
+    def _kinesis(self) -> Any:
+        return self._session.client("kinesis", config=CLIENT_CONFIG)
+
+    @cached_property
+    def _firehose(self) -> Any:
+        return self._session.client("firehose", config=CLIENT_CONFIG)
+
+    @cached_property
+    def _lambda(self) -> Any:
+        return self._session.client("lambda", config=CLIENT_CONFIG)
+
+    def facts(self, stream_name: str, readers: bool = True) -> KinesisFacts:
+        """What AWS says about the stream (and, if asked, who reads it); never raises (a failure is the facts'
+        `error`)."""
+        try:
+            summary = call(
+                "kinesis:DescribeStreamSummary", self._kinesis.describe_stream_summary, StreamName=stream_name
+            ).get("StreamDescriptionSummary", {})
+        except AwsError as err:
+            if err.code == "ResourceNotFoundException":
+                return KinesisFacts(stream_name, exists=False)
+            return KinesisFacts(stream_name, error=f"{err.code}: {err.message}")
+        arn = summary.get("StreamARN")
+        retention = summary.get("RetentionPeriodHours")
+        try:
+            found = self._readers(str(arn)) if arn and readers else ()
+        except AwsError as err:
+            return KinesisFacts(stream_name, error=f"its readers could not be listed: {err}")
+        return KinesisFacts(
+            stream_name,
+            retention_hours=retention if isinstance(retention, int) else None,
+            encryption=summary.get("EncryptionType") if isinstance(summary.get("EncryptionType"), str) else None,
+            readers=found,
+        )
+
+    def raise_retention(self, stream_name: str, hours: int) -> None:
+        call(
+            "kinesis:IncreaseStreamRetentionPeriod",
+            self._kinesis.increase_stream_retention_period,
+            StreamName=stream_name,
+            RetentionPeriodHours=hours,
+        )
+
+    def _readers(self, stream_arn: str) -> tuple[str, ...]:
+        consumers = [
+            f"consumer:{c.get('ConsumerName')}"
+            for page in pages(self._kinesis, "kinesis:ListStreamConsumers", "Consumers", StreamARN=stream_arn)
+            for c in page
+            if c.get("ConsumerStatus", "ACTIVE") == "ACTIVE"
+        ]
+        mappings = [
+            f"lambda:{m.get('UUID')}"
+            for page in pages(
+                self._lambda, "lambda:ListEventSourceMappings", "EventSourceMappings", EventSourceArn=stream_arn
+            )
+            for m in page
+            if m.get("State") in ("Enabled", "Enabling", "Updating", None)
+        ]
+        firehoses = [f"firehose:{name}" for name in self._delivery_streams_by_source().get(stream_arn, [])]
+        return (*consumers, *mappings, *firehoses)
+
+    def _delivery_streams_by_source(self) -> dict[str, list[str]]:
+        """Firehose delivery streams that read a Kinesis stream, by that stream's ARN (listed once per container
+        and cached: a sweep asks for every started stream)."""
+        return self._firehose_sources.get_or_load("all", self._list_delivery_streams)
+
+    def forget_delivery_streams(self) -> None:
+        """DAS Guard created one: the next look lists them again."""
+        self._firehose_sources = TtlCache(FIREHOSE_CACHE_SECONDS, self._firehose_sources.clock)
+
+    def _list_delivery_streams(self) -> dict[str, list[str]]:
+        by_source: dict[str, list[str]] = {}
+        names: list[str] = []
+        start: str | None = None
+        while True:
+            kwargs: dict[str, Any] = {"DeliveryStreamType": "KinesisStreamAsSource", "Limit": 100}
+            if start:
+                kwargs["ExclusiveStartDeliveryStreamName"] = start
+            page = call("firehose:ListDeliveryStreams", self._firehose.list_delivery_streams, **kwargs)
+            names += [str(n) for n in page.get("DeliveryStreamNames", [])]
+            if not page.get("HasMoreDeliveryStreams") or not names:
+                break
+            start = names[-1]
+        for name in names:
+            description = call(
+                "firehose:DescribeDeliveryStream", self._firehose.describe_delivery_stream, DeliveryStreamName=name
+            ).get("DeliveryStreamDescription", {})
+            if description.get("DeliveryStreamStatus") not in ("ACTIVE", "CREATING", None):
+                continue
+            source = (description.get("Source") or {}).get("KinesisStreamSourceDescription") or {}
+            if source.get("KinesisStreamARN"):
+                by_source.setdefault(str(source["KinesisStreamARN"]), []).append(name)
+        return by_source

@@ -1,0 +1,94 @@
+"""Are a started stream's records kept? Pure logic: the facts come from Kinesis and its readers (aws/records.py).
+
+A started activity stream is half an audit trail: Aurora writes the records to a Kinesis stream it creates with a
+24-hour retention and deletes when the activity stream stops. The policy's `records` says how long Kinesis must keep
+them and who must read them (policy_terms.RecordsTerms); what fails here fails the cluster's verdict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .model import Finding, KinesisFacts
+from .policy_terms import Reader, RecordsTerms
+
+KINESIS_PREFIX = "aws-rds-das-"  # Aurora names the stream aws-rds-das-<DbClusterResourceId>
+ARCHIVE_PREFIX = "das-guard-archive-"  # DAS Guard's own Firehose delivery streams: <prefix><DbClusterResourceId>
+
+
+@dataclass(frozen=True)
+class RecordsVerdict:
+    problems: tuple[Finding, ...] = ()  # each fails the cluster
+    raise_to: int | None = None  # the retention DAS Guard should set (an enforce rule; raising never loses records)
+
+
+def judge_records(facts: KinesisFacts, terms: RecordsTerms, *, enforce: bool) -> RecordsVerdict:
+    """What is wrong with how `facts`' stream keeps its records, by the rule's `terms`."""
+    if facts.error is not None:
+        return RecordsVerdict(
+            (
+                Finding(
+                    "RecordsUnverifiable",
+                    f"DAS Guard cannot describe the Kinesis stream {facts.name}: {facts.error}",
+                    "Let the DAS Guard role call kinesis:DescribeStreamSummary on streams named aws-rds-das-*.",
+                ),
+            )
+        )
+    if not facts.exists:
+        return RecordsVerdict(
+            (
+                Finding(
+                    "RecordsStreamMissing",
+                    f"the activity stream is started but its Kinesis stream {facts.name} does not exist: the records "
+                    "written since it was deleted are lost",
+                    "Find who deleted it (CloudTrail kinesis DeleteStream); a person stops the activity stream and "
+                    "starts it again, and Aurora creates a new Kinesis stream.",
+                ),
+            )
+        )
+    problems: list[Finding] = []
+    if facts.encryption not in (None, "NONE"):
+        problems.append(
+            Finding(
+                "RecordsStreamEncrypted",
+                f"the Kinesis stream {facts.name} has server-side encryption ({facts.encryption}), which AWS says is "
+                "incompatible with database activity streams",
+                f"aws kinesis stop-stream-encryption --stream-name {facts.name} --encryption-type KMS --key-id <key>",
+            )
+        )
+    raise_to = None
+    kept = facts.retention_hours
+    kept_text = f"{kept} hours" if kept is not None else "an unknown time"
+    if kept is None or kept < terms.retention_hours:
+        if enforce and kept is not None:
+            raise_to = terms.retention_hours
+        else:
+            problems.append(
+                Finding(
+                    "RecordsRetentionShort",
+                    f"the Kinesis stream {facts.name} keeps records for {kept_text}; the rule asks for "
+                    f"{terms.retention_hours} hours",
+                    f"aws kinesis increase-stream-retention-period --stream-name {facts.name} "
+                    f"--retention-period-hours {terms.retention_hours}",
+                )
+            )
+    archived = [r for r in facts.readers if r.startswith(f"firehose:{ARCHIVE_PREFIX}")]
+    if terms.reader is Reader.ANY and not facts.readers:
+        problems.append(
+            Finding(
+                "RecordsUnread",
+                f"nothing reads the Kinesis stream {facts.name} (no enhanced fan-out consumer, Lambda event source "
+                f"mapping or Firehose delivery stream): records older than {kept_text} are lost",
+                "Attach the SIEM's consumer, or set reader: archive and let DAS Guard keep the records.",
+            )
+        )
+    elif terms.reader is Reader.ARCHIVE and not archived:
+        problems.append(
+            Finding(
+                "RecordsNotArchived",
+                f"no DAS Guard archive ({ARCHIVE_PREFIX}...) reads the Kinesis stream {facts.name}",
+                "Check the archive bucket and the Firehose quota in this region; DAS Guard creates the archive when "
+                "it next evaluates the cluster.",
+            )
+        )
+    return RecordsVerdict(tuple(problems), raise_to)
