@@ -10,17 +10,22 @@ Everything goes through the local world (localaws/world.py):
 3. lets twenty minutes pass (RDS finishes creating a cluster, streams settle, delayed retries become due) and
    polls again;
 4. runs the reconciliation sweep;
-5. prints what happened: outcomes per event, each cluster's ActivityStreamStatus before and after, the alerts.
+5. writes database activity on a regulated cluster and reads its records back, decrypted (`das-guard records`);
+6. prints what happened: outcomes per event, each cluster's ActivityStreamStatus before and after, the alerts, the
+   records read back.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
+from .activity import Statement
 from .events import load_sample, sample_names
 from .scenario import DEMO_POLICY
 from .world import World
@@ -73,6 +78,8 @@ def run(log_path: Path, out: TextIO = sys.stdout) -> dict[str, Any]:
         world.advance(minutes=20)
         # The scheduled reconciliation sweep: every cluster of the region, read in bulk.
         sweep = account.sweep("demo-sweep")
+
+        read_back, kept, archived, from_archive = _records(world, account)
 
         after = account.streams()
         alerts = account.alerts()
@@ -143,6 +150,7 @@ def run(log_path: Path, out: TextIO = sys.stdout) -> dict[str, Any]:
     say(f"\n6) what each violation tells a person to do ({len(fixes)}):\n")
     for (cluster, reason), fix in sorted(fixes.items(), key=lambda item: str(item[0])):
         say(f"   - {cluster} ({reason}): {fix}")
+    _say_records(say, read_back, kept, archived, from_archive)
     say(f"\nDead-letter queue: {dlq} message(s). Structured logs and EMF metrics: {log_path}")
     return {
         "decisions": decisions,
@@ -152,7 +160,73 @@ def run(log_path: Path, out: TextIO = sys.stdout) -> dict[str, Any]:
         "dlq": dlq,
         "rows": rows,
         "sweep": sweep,
+        "records": read_back,
+        "archived": archived,
+        "from_archive": from_archive,
     }
+
+
+ACTIVITY = (
+    Statement("bob", "vault", "SELECT", "select pan, expiry from cards where customer_id = $1", "public.cards"),
+    Statement("carol", "vault", "UPDATE", "update cards set expiry = $1 where id = $2", "public.cards"),
+    Statement("bob", "vault", "GRANT", "grant select on cards to reporting"),
+)
+
+
+def _say_records(
+    say: Any,
+    read_back: list[dict[str, Any]],
+    kept: dict[str, Any],
+    archived: list[str],
+    from_archive: list[dict[str, Any]],
+) -> None:
+    say(f"\n7) records read back: das-guard records vault-pg ({len(read_back)} event(s); the heartbeat dropped)\n")
+    for event in read_back:
+        say(f"   {event['dbUserName']:<6} {event['databaseName']:<8} {event['command']:<7} {event['commandText']}")
+    say(
+        f"\n8) records kept: regulated-data now says records {{retention_hours: 72, reader: archive}}; the sweep "
+        f"({kept['clusters_seen']} clusters) created {len(archived)} archive(s) ({', '.join(archived)}) and raised "
+        f"their Kinesis retention; read back from the Object Lock bucket: das-guard records vault-pg --source archive\n"
+    )
+    for event in from_archive:
+        say(f"   {event['dbUserName']:<6} {event['databaseName']:<8} {event['command']:<7} {event['commandText']}")
+
+
+def _records(
+    world: World, account: Any
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[str], list[dict[str, Any]]]:
+    """Somebody works on a regulated cluster: Aurora writes encrypted activity records to its Kinesis stream, and
+    `das-guard records` reads them back (KMS data key, Encryption SDK, gunzip; heartbeats dropped). Then the
+    compliance team keeps regulated records (reader: archive on regulated-data): the next sweep creates a Firehose
+    delivery stream per regulated stream into the Object Lock bucket, where records land within its buffer interval
+    and outlive the Kinesis stream. Returns (read back, the sweep's summary, archived clusters, read from the
+    archive)."""
+    account.database_activity("vault-pg", *ACTIVITY)
+    read_back = _read_back(world, "vault-pg")
+    keep = copy.deepcopy(DEMO_POLICY)
+    keep["rules"][1]["records"] = {"retention_hours": 72, "reader": "archive"}
+    account.put_policy(keep)
+    world.advance(minutes=2)  # the policy cache
+    kept = account.sweep("demo-records")
+    archived = sorted(
+        {
+            str(d.get("cluster_id"))
+            for d in account.decisions()
+            if d.get("trigger") == "Sweep"
+            and any(w.get("code") == "RecordsArchiveCreated" for w in d.get("warnings", []))
+        }
+    )
+    account.database_activity("vault-pg", ACTIVITY[0])
+    world.advance(minutes=5)  # Firehose's buffer interval
+    return read_back, kept, archived, _read_back(world, "vault-pg", archive=account.stack.archive_bucket)
+
+
+def _read_back(world: World, cluster: str, archive: str | None = None) -> list[dict[str, Any]]:
+    """What `das-guard records <cluster> [--source archive]` prints, through the CLI's own reader."""
+    from das_guard_cli.records import Filters, Tally, read_cluster  # noqa: PLC0415 - the CLI extra, for this step only
+
+    session = world.session()
+    return [json.loads(line) for line in read_cluster(session, cluster, Filters(), Tally(), archive)]
 
 
 def _warnings(decision: dict[str, Any]) -> str:

@@ -25,7 +25,7 @@ from das_guard import handlers
 from das_guard.observability import logger as function_logger
 from das_guard.settings import Settings
 
-from . import das_extension, scenario
+from . import activity, das_extension, scenario
 from .das_extension.access import Principal
 from .events import redate
 from .runtime import ACCOUNT, LambdaContext, PollResult, QueuePoller, sqs_event
@@ -253,6 +253,17 @@ class Deployment:
         stopped["detail"]["SourceArn"] = arn
         stopped["detail"]["SourceIdentifier"] = f"rds:{cluster_id}"
         self.send(stopped, call, redate=False)
+
+    def database_activity(self, cluster_id: str, *statements: activity.Statement, heartbeat: bool = True) -> None:
+        """People run statements on the cluster: Aurora puts one encrypted activity record on the stream's Kinesis
+        stream (`activity.py`), as it does while the activity stream is started."""
+        cluster = self.aws.client("rds").describe_db_clusters(DBClusterIdentifier=cluster_id)["DBClusters"][0]
+        data = activity.activity_record(self.aws, cluster, statements, self.world.now(), heartbeat=heartbeat)
+        self.aws.client("kinesis").put_record(
+            StreamName=cluster["ActivityStreamKinesisStreamName"],
+            Data=data,
+            PartitionKey=cluster["DbClusterResourceId"],
+        )
 
     def cluster_event(self, cluster_id: str, event_id: str, message: str) -> None:
         """RDS announces something about a cluster (RDS-EVENT-0150 stopped, 0151 started, 0176 major version

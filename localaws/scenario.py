@@ -59,6 +59,8 @@ class Stack:
     alerts_url: str
     policy_parameter: str = POLICY_PARAMETER
     state_table: str = STATE_TABLE
+    archive_bucket: str = ""  # the records archive (S3 Object Lock); "" where none was deployed
+    archive_role_arn: str = ""
     account: str = ACCOUNT
     region: str = REGION
 
@@ -75,6 +77,8 @@ class Stack:
             "DAS_GUARD_READINESS_TIMEOUT_MINUTES": "180",
             "DAS_GUARD_POLICY_CACHE_SECONDS": "60",
             "DAS_GUARD_MAX_RECEIVE_COUNT": "3",
+            "DAS_GUARD_ARCHIVE_BUCKET": self.archive_bucket,
+            "DAS_GUARD_ARCHIVE_ROLE_ARN": self.archive_role_arn,
             "POWERTOOLS_SERVICE_NAME": "das-guard",
             "POWERTOOLS_METRICS_NAMESPACE": "DASGuard",
         }
@@ -120,7 +124,50 @@ def seed_stack(session: Any, policy: dict[str, Any] | str | None = None, *, max_
     alerts_url = sqs.create_queue(QueueName="das-guard-alert-inbox")["QueueUrl"]
     alerts_arn = sqs.get_queue_attributes(QueueUrl=alerts_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=alerts_arn)
-    return Stack(key["Arn"], queue_url, dlq_url, topic_arn, alerts_url, account=account, region=region)
+    bucket, role = seed_archive(session, account, region)
+    return Stack(
+        key["Arn"],
+        queue_url,
+        dlq_url,
+        topic_arn,
+        alerts_url,
+        account=account,
+        region=region,
+        archive_bucket=bucket,
+        archive_role_arn=role,
+    )
+
+
+ARCHIVE_RETENTION_DAYS = 365
+
+
+def seed_archive(session: Any, account: str, region: str) -> tuple[str, str]:
+    """The records archive as template.yaml deploys it: a bucket with Object Lock (COMPLIANCE, 365 days by default)
+    and versioning, and the role Firehose writes it with. Returns (bucket, role ARN)."""
+    bucket = f"das-guard-records-{account}-{region}"
+    s3 = session.client("s3", region_name=region)
+    where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+    s3.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True, **where)
+    s3.put_object_lock_configuration(
+        Bucket=bucket,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": ARCHIVE_RETENTION_DAYS}},
+        },
+    )
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "firehose.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    iam = session.client("iam")
+    name = f"das-guard-archive-{region}"
+    try:
+        role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    except iam.exceptions.EntityAlreadyExistsException:
+        role = iam.get_role(RoleName=name)["Role"]["Arn"]
+    return bucket, str(role)
 
 
 def create_cluster(

@@ -55,6 +55,7 @@ FAKE_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
+ARCHIVE_BUFFER = timedelta(minutes=5)  # the archive delivery streams' buffer interval (IntervalInSeconds 300)
 STREAMS_SETTLE = timedelta(minutes=1)  # RDS takes minutes to start or stop a stream; the world: one minute
 
 
@@ -211,6 +212,8 @@ class World:
         das_extension.let_time_pass_in_queues(step.total_seconds())
         if step >= STREAMS_SETTLE:
             das_extension.settle_activity_streams()
+        if step >= ARCHIVE_BUFFER:  # Firehose's buffer interval: what the Kinesis streams got reaches the archive
+            das_extension.deliver_archives(self.session)
 
     def now(self) -> datetime:
         return self.clock.now()

@@ -35,6 +35,10 @@ EXCEPTIONS = {
     "ConsumeAndDeferEvents": "Lambda's SQS event source mapping receives and deletes with the role (deferral "
     "SendMessage is measured)",
     "ParkFailedSweeps": "Lambda's asynchronous-invocation DLQ sends the failed sweep event with the role",
+    "TagTheArchive": "Firehose authorises CreateDeliveryStream with Tags as firehose:TagDeliveryStream as well "
+    "(Firehose API reference, CreateDeliveryStream)",
+    "HandTheArchiveRoleToFirehose": "CreateDeliveryStream passes ArchiveDeliveryRole to Firehose: IAM authorises "
+    "iam:PassRole on the caller's rights",
 }
 
 

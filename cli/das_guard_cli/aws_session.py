@@ -1,8 +1,9 @@
 """AWS sessions for the CLI: real credentials, an endpoint URL, or the embedded local AWS; read-only by default.
 
-Read-only commands (audit, explain, simulate, validate) install a botocore hook that refuses every call that is
-not a read (Describe*, Get*, BatchGet*, List*, Scan, Query, Lookup*), so "read-only" is a property of the session, not a
-promise of the code. Every call is also recorded in `CALLS` (for `--debug` and the tests).
+Read-only commands (audit, explain, simulate, validate, records) install a botocore hook that refuses every call
+that is not a read (Describe*, Get*, BatchGet*, List*, Scan, Query, Lookup*, and KMS Decrypt), so "read-only"
+is a property of the session, not a promise of the code. Every call is also recorded in `CALLS` (for `--debug`
+and the tests).
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import boto3
 import botocore.loaders
 import botocore.session
 
-READ_PREFIXES = ("Describe", "Get", "BatchGet", "List", "Scan", "Query", "Lookup")
+# Decrypt changes nothing (`das-guard records` reads activity records with it; CloudTrail logs every call)
+READ_PREFIXES = ("Describe", "Get", "BatchGet", "List", "Scan", "Query", "Lookup", "Decrypt")
 CALLS: list[str] = []
 
 

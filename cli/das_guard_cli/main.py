@@ -18,6 +18,7 @@ The commands, one module each, over what they share (`common.py`):
   policy_commands.py  policy validate | explain | push, with policy_check.py (every remark about a file) and
                       policy_analysis.py (shadowed rules, expiring exemptions, which tags would change a rule)
   simulate.py         simulate an event through the enforcer, read-only
+  records.py          records: a cluster's activity records, decrypted, as JSON lines
   local_commands.py   local start | stop | status
 """
 
@@ -27,7 +28,7 @@ from typing import Annotated
 
 import typer
 
-from . import audit, local_commands, policy_commands, simulate
+from . import audit, local_commands, policy_commands, records, simulate
 from .common import out
 
 app = typer.Typer(
@@ -39,6 +40,7 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(local_app, name="local")
 app.command()(audit.audit)
 app.command()(simulate.simulate)
+app.command()(records.records)
 policy_app.command("validate")(policy_commands.policy_validate)
 policy_app.command("explain")(policy_commands.policy_explain)
 policy_app.command("push")(policy_commands.policy_push)

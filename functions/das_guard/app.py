@@ -112,7 +112,9 @@ def build(
         new_cluster_window=settings.readiness_timeout + NEW_CLUSTER_MARGIN,
         readiness_timeout=settings.readiness_timeout,
         upgrade_grace=settings.upgrade_grace,
-        records=KinesisRecords(session, clock),
+        records=KinesisRecords(
+            session, clock, archive_bucket=settings.archive_bucket, archive_role=settings.archive_role_arn
+        ),
     )
     return App(
         settings=settings,

@@ -55,6 +55,7 @@ class Inputs:
     lookup_kms_endpoint: checks.KmsEndpointLookup | None = None  # by VPC: an interface endpoint for KMS there?
     upgrade_grace: timedelta = timedelta(minutes=15)  # how long a stopped PostgreSQL stream waits for its upgrade
     lookup_records: Callable[[str, bool], KinesisFacts] | None = None  # (Kinesis stream, list its readers?)
+    can_archive: bool = False  # the stack has a records archive DAS Guard may create delivery streams into
 
 
 # A start requested for the maintenance window must show `started` this long after the window's end (RDS may
@@ -401,10 +402,16 @@ def _kept(active: Decision, cluster: ClusterInfo, rule: EffectiveRule, inputs: I
     name = cluster.stream_kinesis_name or f"{KINESIS_PREFIX}{cluster.resource_id}"
     enforce = rule.action is Action.ENFORCE and not inputs.report_only and not inputs.dry_run
     facts = inputs.lookup_records(name, rule.records.reader is not Reader.NONE)
-    judged = judge_records(facts, rule.records, enforce=enforce)
+    judged = judge_records(
+        facts, rule.records, enforce=enforce, resource_id=cluster.resource_id, can_archive=inputs.can_archive
+    )
     decided = _violation(active, list(judged.problems)) if judged.problems else active
     # raising never loses records: done whatever else is wrong (it buys time while a reader is missing)
-    return replace(decided, raise_retention=(name, judged.raise_to)) if judged.raise_to is not None else decided
+    if judged.raise_to is not None:
+        decided = replace(decided, raise_retention=(name, judged.raise_to))
+    if judged.archive is not None and facts.arn:
+        decided = replace(decided, create_archive=(judged.archive, facts.arn, cluster.resource_id))
+    return decided
 
 
 KEY_GOING_AWAY = {

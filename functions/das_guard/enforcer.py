@@ -57,6 +57,19 @@ class _ClusterState:
 TRANSIENT_REFUSALS = frozenset({"InvalidDBClusterStateFault", "InvalidDBInstanceState"})
 
 
+def _fails_too(decision: Decision, problem: Finding) -> Decision:
+    """The decision, failing for `problem` as well: named in the detail of one that fails already, else its reason."""
+    if decision.outcome is Outcome.VIOLATION:
+        return replace(decision, detail=f"{decision.detail}; {problem.detail}")
+    return replace(
+        decision,
+        outcome=Outcome.VIOLATION,
+        reason=problem.code,
+        detail=f"{decision.detail}; {problem.detail}",
+        fix=problem.fix,
+    )
+
+
 class Enforcer:
     def __init__(
         self,
@@ -127,6 +140,7 @@ class Enforcer:
             self._clusters.has_kms_endpoint,
             self._upgrade_grace,
             self._records.facts if self._records is not None else None,
+            self._records is not None and self._records.archive is not None,
         )
 
     def evaluate(self, target: Target) -> list[Decision]:
@@ -276,10 +290,12 @@ class Enforcer:
         return replace(decision, warnings=(*decision.warnings, lowered)) if lowered else decision
 
     def act(self, decision: Decision, policy: PolicyDocument, inputs: Inputs) -> Decision:
-        """Carry out a decision: call StartActivityStream for Started, raise a Kinesis stream's retention where the
-        rule keeps records longer, nothing otherwise."""
+        """Carry out a decision: call StartActivityStream for Started; for a started stream, raise its Kinesis
+        retention and create its archive where the rule says so; nothing otherwise."""
         if decision.raise_retention is not None:
-            return self._keep_longer(decision, *decision.raise_retention)
+            decision = self._keep_longer(decision, *decision.raise_retention)
+        if decision.create_archive is not None:
+            return self._archive(decision, *decision.create_archive)
         if decision.outcome not in (Outcome.STARTED, Outcome.SCHEDULED) or decision.start is None or self._dry_run:
             return decision
         try:
@@ -309,23 +325,49 @@ class Enforcer:
                 f"the Kinesis stream {stream_name} keeps records for less than the rule's {hours} hours and DAS Guard "
                 f"could not raise it: {err}"
             )
-            if decision.outcome is Outcome.VIOLATION:  # already failing for another reason: say this too
-                return replace(decision, detail=f"{decision.detail}; {unraised}", raise_retention=None)
-            return replace(
-                decision,
-                outcome=Outcome.VIOLATION,
-                reason="RecordsRetentionShort",
-                detail=f"{decision.detail}; {unraised}",
-                fix=f"aws kinesis increase-stream-retention-period --stream-name {stream_name} "
-                f"--retention-period-hours {hours}",
-                raise_retention=None,
+            fix = (
+                f"aws kinesis increase-stream-retention-period --stream-name {stream_name} "
+                f"--retention-period-hours {hours}"
             )
+            return replace(_fails_too(decision, Finding("RecordsRetentionShort", unraised, fix)), raise_retention=None)
         raised = Finding(
             "RecordsRetentionRaised",
             f"the Kinesis stream {stream_name} kept records for less than the rule's {hours} hours; DAS Guard raised "
             f"its retention to {hours} hours",
         )
         return replace(decision, warnings=(*decision.warnings, raised), raise_retention=None)
+
+    def _archive(self, decision: Decision, name: str, stream_arn: str, resource_id: str) -> Decision:
+        """DAS Guard's archive for this Kinesis stream; a refusal (the Firehose quota, most likely) fails the cluster,
+        said with what to do - the Kinesis retention keeps the records meanwhile."""
+        if self._records is None or self._dry_run:
+            return replace(decision, create_archive=None)
+        try:
+            self._records.create_archive(name, stream_arn, resource_id)
+        except AwsError as err:
+            quota = err.code == "LimitExceededException"  # Firehose's quota of delivery streams, not a throttle
+            if err.transient and not quota:
+                raise
+            detail = (
+                f"DAS Guard could not create its archive {name}: "
+                + ("the region's quota of Firehose delivery streams is reached" if quota else str(err))
+                + "; until it exists, the records are kept only as long as the Kinesis stream's retention"
+            )
+            problem = Finding(
+                "RecordsNotArchived",
+                detail,
+                "Request a higher Firehose quota of delivery streams for this region (Service Quotas), or delete "
+                "unused ones; the next evaluation creates the archive."
+                if quota
+                else "Check the archive role and bucket (template ArchiveDeliveryRole, RecordsArchiveBucket).",
+            )
+            return replace(_fails_too(decision, problem), create_archive=None)
+        created = Finding(
+            "RecordsArchiveCreated",
+            f"DAS Guard created {name}: Firehose now copies the records of {stream_arn.rsplit('/', 1)[-1]} into "
+            f"the archive bucket under {resource_id}/, as RDS wrote them",
+        )
+        return replace(decision, warnings=(*decision.warnings, created), create_archive=None)
 
     def _remember(self, decision: Decision, state: str) -> tuple[Finding, ...]:
         if not (decision.resource_id and decision.cluster_arn) or self._dry_run:

@@ -363,6 +363,9 @@ class KinesisFacts:
     encryption: str | None = None  # EncryptionType: NONE or KMS
     readers: tuple[str, ...] = ()  # "consumer:<name>", "lambda:<uuid>", "firehose:<name>"
     error: str | None = None
+    arn: str | None = None
+    created: int | None = None  # StreamCreationTimestamp (epoch seconds): every restart is a new Kinesis stream
+    behind_ms: float | None = None  # the slowest reader's GetRecords.IteratorAgeMilliseconds (max, last hour)
 
 
 @dataclass(frozen=True)
@@ -383,6 +386,7 @@ class Decision:
     actor: StopInfo | None = None
     protection: Protection | None = None  # how firmly the rule guards the stream (None: not an Aurora cluster)
     raise_retention: tuple[str, int] | None = None  # (Kinesis stream, hours): the records must be kept longer
+    create_archive: tuple[str, str, str] | None = None  # (delivery stream, Kinesis ARN, resource id): archive them
 
     @classmethod
     def about(cls, cluster: ClusterInfo, outcome: Outcome, reason: str, detail: str, **fields: Any) -> Decision:

@@ -225,6 +225,9 @@ _ROWS: tuple[Reason, ...] = (
            "stream: records older than its retention are lost", "Attach the reader (a SIEM's consumer, a Lambda event "
            "source mapping or a Firehose delivery stream), or set reader: archive to let DAS Guard keep them.", _H,
            _FAIL),
+    Reason("RecordsReaderBehind", _O.VIOLATION, "the slowest reader of the Kinesis stream is more than half its "
+           "retention behind: records may expire before they are read", "Scale the lagging consumer, or raise "
+           "retention_hours to buy it time.", _H, _FAIL),
     Reason("RecordsNotArchived", _O.VIOLATION, "the rule requires DAS Guard's archive and no archive delivery stream "
            "reads the Kinesis stream", "Check the archive bucket and DAS Guard's Firehose quota in the region; the "
            "next evaluation creates the delivery stream again.", _H, _FAIL),
@@ -280,6 +283,8 @@ _ROWS: tuple[Reason, ...] = (
     Reason("RecordsRetentionRaised", None, "the Kinesis stream kept records for less than the rule's retention_hours; "
            "DAS Guard raised it", "Nothing; find who lowered it if it was raised before (CloudTrail "
            "DecreaseStreamRetentionPeriod).", _L, None),
+    Reason("RecordsArchiveCreated", None, "DAS Guard created the archive delivery stream of a started stream",
+           "Nothing; the archive bucket receives its records within minutes.", _I, None),
     Reason("StreamNotRecorded", None, "a started stream could not be recorded in the state table",
            "Nothing; the sweep records it.", _L, None),
     Reason("KmsNetworkUnconfirmed", None, "Aurora MySQL of this version needs its instances to reach KMS; DAS Guard "

@@ -16,14 +16,25 @@ KINESIS_PREFIX = "aws-rds-das-"  # Aurora names the stream aws-rds-das-<DbCluste
 ARCHIVE_PREFIX = "das-guard-archive-"  # DAS Guard's own Firehose delivery streams: <prefix><DbClusterResourceId>
 
 
+def archive_name(resource_id: str, created: int | None) -> str:
+    """DAS Guard's delivery stream for one Kinesis stream: Aurora creates a new Kinesis stream (same name) at every
+    start, so the name carries the stream's creation time and each incarnation gets its own (64 characters at most:
+    18 + 34 + 1 + 10)."""
+    return f"{ARCHIVE_PREFIX}{resource_id.lower()[:34]}-{created or 0}"
+
+
 @dataclass(frozen=True)
 class RecordsVerdict:
     problems: tuple[Finding, ...] = ()  # each fails the cluster
     raise_to: int | None = None  # the retention DAS Guard should set (an enforce rule; raising never loses records)
+    archive: str | None = None  # the delivery stream DAS Guard should create (an enforce rule, archive deployed)
 
 
-def judge_records(facts: KinesisFacts, terms: RecordsTerms, *, enforce: bool) -> RecordsVerdict:
-    """What is wrong with how `facts`' stream keeps its records, by the rule's `terms`."""
+def judge_records(
+    facts: KinesisFacts, terms: RecordsTerms, *, enforce: bool, resource_id: str = "", can_archive: bool = False
+) -> RecordsVerdict:
+    """What is wrong with how `facts`' stream keeps its records, by the rule's `terms`. `can_archive`: the stack has
+    an archive (bucket and role) DAS Guard may create delivery streams into."""
     if facts.error is not None:
         return RecordsVerdict(
             (
@@ -72,7 +83,19 @@ def judge_records(facts: KinesisFacts, terms: RecordsTerms, *, enforce: bool) ->
                     f"--retention-period-hours {terms.retention_hours}",
                 )
             )
-    archived = [r for r in facts.readers if r.startswith(f"firehose:{ARCHIVE_PREFIX}")]
+    if facts.behind_ms is not None and kept is not None and facts.behind_ms > kept * 3600 * 1000 / 2:
+        problems.append(
+            Finding(
+                "RecordsReaderBehind",
+                f"the slowest reader of {facts.name} is {facts.behind_ms / 3_600_000:.1f} hours behind; the stream "
+                f"keeps records {kept} hours, so it has less time left than it is behind before records expire unread",
+                "Find the lagging consumer (CloudWatch GetRecords.IteratorAgeMilliseconds) and scale it, or raise "
+                "retention_hours to buy it time.",
+            )
+        )
+    archive = archive_name(resource_id, facts.created)
+    archived = f"firehose:{archive}" in facts.readers
+    create = None
     if terms.reader is Reader.ANY and not facts.readers:
         problems.append(
             Finding(
@@ -83,12 +106,15 @@ def judge_records(facts: KinesisFacts, terms: RecordsTerms, *, enforce: bool) ->
             )
         )
     elif terms.reader is Reader.ARCHIVE and not archived:
-        problems.append(
-            Finding(
-                "RecordsNotArchived",
-                f"no DAS Guard archive ({ARCHIVE_PREFIX}...) reads the Kinesis stream {facts.name}",
-                "Check the archive bucket and the Firehose quota in this region; DAS Guard creates the archive when "
-                "it next evaluates the cluster.",
+        if enforce and can_archive and facts.arn:
+            create = archive
+        else:
+            why = "the stack has no records archive" if not can_archive else "the rule only reports"
+            problems.append(
+                Finding(
+                    "RecordsNotArchived",
+                    f"no DAS Guard archive ({archive}) reads the Kinesis stream {facts.name} ({why})",
+                    "Deploy the stack's records archive and use an enforce rule, or archive the stream yourself.",
+                )
             )
-        )
-    return RecordsVerdict(tuple(problems), raise_to)
+    return RecordsVerdict(tuple(problems), raise_to, create)

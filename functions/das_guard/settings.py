@@ -37,6 +37,8 @@ class Settings:
     upgrade_grace: timedelta = timedelta(minutes=15)  # a stopped PostgreSQL stream waits this long for its upgrade
     enforcer_function: str | None = None  # the enforcer's name in every region: the sweep looks for regions without it
     watch_rules: tuple[str, ...] = ()  # the rules that watch DAS Guard itself: the sweep says when one is off
+    archive_bucket: str | None = None  # the records archive (rules with reader: archive); None: no archive deployed
+    archive_role_arn: str | None = None  # the role Firehose reads Kinesis and writes the archive with
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -69,6 +71,8 @@ class Settings:
             max_exemption_days=_int(env, "DAS_GUARD_MAX_EXEMPTION_DAYS", default.max_exemption_days),
             security_hub=env.get("DAS_GUARD_SECURITY_HUB") == "true",
             enforcer_function=env.get("DAS_GUARD_ENFORCER_FUNCTION") or None,
+            archive_bucket=env.get("DAS_GUARD_ARCHIVE_BUCKET") or None,
+            archive_role_arn=env.get("DAS_GUARD_ARCHIVE_ROLE_ARN") or None,
             watch_rules=tuple(n.strip() for n in env.get("DAS_GUARD_WATCH_RULES", "").split(",") if n.strip()),
             upgrade_grace=timedelta(
                 minutes=_int(env, "DAS_GUARD_UPGRADE_GRACE_MINUTES", int(default.upgrade_grace.total_seconds()) // 60)

@@ -51,7 +51,8 @@ for a function's code), with IAM's rules in `iam_policy.py`. SNS refuses to publ
 (`KMSDisabled`/`KMSInvalidState`); EventBridge delivers only from enabled rules, matches patterns inside arrays of
 objects (CloudTrail's `resources[].ARN`), and delivers to a topic only as the topic's policy lets
 `events.amazonaws.com` publish, parking what fails in the target's DLQ (`eventbridge_failures()`); moto's
-CloudFormation applies AWS::SNS::TopicPolicy and AWS::SQS::QueuePolicy.
+CloudFormation applies AWS::SNS::TopicPolicy and AWS::SQS::QueuePolicy. KMS refuses Encrypt, Decrypt and
+GenerateDataKey with a key that is disabled or pending deletion.
 
 The package, one job per module: `streams.py` (the activity-stream API and orderable options), `controls.py`
 (simulation controls), `fixes.py` (where moto misstates an API), `org_scale.py` (what an organisation roll-out
@@ -73,8 +74,10 @@ from . import access
 from .clock import use_clock
 from .controls import (
     add_foreign_cluster,
+    deliver_archives,
     drop_pending_start,
     hold_cluster_status,
+    kinesis_reading,
     let_time_pass_in_queues,
     next_window,
     pin_blue_green,
@@ -85,6 +88,7 @@ from .controls import (
 from .fixes import (
     _cluster_filters_with_resource_id,
     _create_key_with_default_usage,
+    _cryptography_refused_on_keys_that_are_off,
     _paged,
     _parse_each_input_path_once,
     _patterns_match_inside_arrays_of_objects,
@@ -154,6 +158,7 @@ def install() -> None:
         install_organisation()
         _parse_each_input_path_once()
         _patterns_match_inside_arrays_of_objects()
+        _cryptography_refused_on_keys_that_are_off()
         _installed = True
 
 
@@ -165,11 +170,13 @@ __all__ = [
     "add_foreign_cluster",
     "counting_operations",
     "counting_starts",
+    "deliver_archives",
     "drop_pending_start",
     "eventbridge_failures",
     "hold_cluster_status",
     "install",
     "install_organisation",
+    "kinesis_reading",
     "let_time_pass_in_queues",
     "next_window",
     "orderable_classes",

@@ -158,3 +158,91 @@ def _all_clusters() -> list[DBCluster]:
         for backend in account_backends.values():
             clusters.extend(backend.clusters.values())
     return clusters
+
+
+# --- Amazon Data Firehose reading a Kinesis stream into S3 ------------------------------------------------------
+def deliver_archives(session_for: Any) -> int:
+    """What Firehose does on its own (moto stores delivery streams but delivers nothing from a Kinesis source): every
+    delivery stream of type KinesisStreamAsSource with an S3 destination reads, from where it started (LATEST: the
+    records that arrived after it was created), the records its Kinesis stream got since its last delivery and
+    writes them as one object under its `Prefix` (`!{timestamp:yyyy/MM/dd}` expanded by the world's clock), each
+    record followed by a newline where the AppendDelimiterToRecord processor is on, as the Firehose developer guide
+    describes; S3 applies the bucket's default Object Lock. A delivery stream whose Kinesis
+    stream is gone, or was re-created since, delivers nothing (Firehose reports it in its error logs).
+    `session_for(account, region)` is a boto3 session there. Returns the number of objects written."""
+    from base64 import b64decode  # noqa: PLC0415
+
+    from moto.firehose.models import firehose_backends  # noqa: PLC0415
+    from moto.kinesis.models import kinesis_backends  # noqa: PLC0415
+
+    written = 0
+    for account, regions in firehose_backends.items():
+        for region, backend in regions.items():
+            for stream in list(backend.delivery_streams.values()):
+                source = (stream.source or {}).get("KinesisStreamARN")
+                destination = stream.destinations[0].get("ExtendedS3") or stream.destinations[0].get("S3")
+                if not source or not destination:
+                    continue
+                kinesis = kinesis_backends[account][region].streams.get(str(source).rsplit("/", 1)[1])
+                # bound to the Kinesis stream that existed when it first read: Aurora re-creates the stream under the
+                # same name at every start, and what a delivery stream does then is undocumented - this model
+                # delivers nothing from the new one (DAS Guard creates a delivery stream per incarnation)
+                if kinesis is None or stream.__dict__.setdefault("_das_source", kinesis) is not kinesis:
+                    continue
+                delivered: dict[str, int] = stream.__dict__.setdefault("_das_delivered", {})
+                data: list[bytes] = []
+                for shard_id, shard in kinesis.shards.items():
+                    for sequence, record in shard.records.items():
+                        # Firehose starts reading a Kinesis source at LATEST: what arrived before it existed is not
+                        # delivered (it stays only as long as the Kinesis retention)
+                        if record.created_at_datetime < stream.create_timestamp:
+                            continue
+                        if int(sequence) > delivered.get(shard_id, -1):
+                            data.append(b64decode(record.data))
+                            delivered[shard_id] = int(sequence)
+                if not data:
+                    continue
+                lines = any(
+                    p.get("Type") == "AppendDelimiterToRecord"
+                    for p in (destination.get("ProcessingConfiguration") or {}).get("Processors", [])
+                )
+                body = b"".join(d + b"\n" for d in data) if lines else b"".join(data)
+                at = _now()
+                day = at.strftime("%Y/%m/%d")
+                prefix = str(destination.get("Prefix", "")).replace("!{timestamp:yyyy/MM/dd}", day)
+                key = f"{prefix}{stream.delivery_stream_name}-1-{at.strftime('%Y-%m-%d-%H-%M-%S')}-{written:04d}"
+                bucket = str(destination["BucketARN"]).rsplit(":", 1)[1]
+                session_for(account, region).client("s3").put_object(Bucket=bucket, Key=key, Body=body)
+                written += 1
+    return written
+
+
+def kinesis_reading(
+    stream_name: str, *, behind_ms: float, records: int, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT_ID
+) -> None:
+    """What Kinesis publishes about a stream's readers (AWS/Kinesis GetRecords.IteratorAgeMilliseconds and
+    GetRecords.Records, by StreamName), at the world's clock: a reader that reads, `behind_ms` behind the tip. moto
+    has no Kinesis metrics of its own."""
+    from moto.cloudwatch.models import cloudwatch_backends  # noqa: PLC0415
+
+    dimensions = [{"Name": "StreamName", "Value": stream_name}]
+    minute_ago = _now() - timedelta(minutes=1)  # Kinesis publishes each minute's metrics after that minute
+    cloudwatch_backends[account][region].put_metric_data(
+        "AWS/Kinesis",
+        [
+            {
+                "MetricName": "GetRecords.IteratorAgeMilliseconds",
+                "Dimensions": dimensions,
+                "Value": behind_ms,
+                "Unit": "Milliseconds",
+                "Timestamp": minute_ago,
+            },
+            {
+                "MetricName": "GetRecords.Records",
+                "Dimensions": dimensions,
+                "Value": float(records),
+                "Unit": "Count",
+                "Timestamp": minute_ago,
+            },
+        ],
+    )

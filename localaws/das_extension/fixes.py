@@ -274,3 +274,29 @@ def _patterns_match_inside_arrays_of_objects() -> None:
         return result
 
     EventPattern._flatten_dict = staticmethod(flatten)  # type: ignore[method-assign]
+
+
+def _cryptography_refused_on_keys_that_are_off() -> None:
+    """KMS refuses to encrypt, decrypt or generate data keys with a key that is disabled (`DisabledException`) or
+    pending deletion (`KMSInvalidStateException`) - the KMS API reference for Decrypt/Encrypt/GenerateDataKey. moto
+    uses the key regardless, which would hide the one thing a disabled stream key does: every record it sealed
+    becomes unreadable."""
+    from moto.core.exceptions import JsonRESTError  # noqa: PLC0415
+
+    def guarded(operation: Any, key_of: Any) -> Any:
+        def call(self: KmsBackend, *args: Any, **kwargs: Any) -> Any:
+            result = operation(self, *args, **kwargs)
+            key_id = key_of(self, result, *args, **kwargs)
+            key = self.keys.get(self.any_id_to_key_id(key_id)) if key_id else None
+            if key is not None and key.key_state != "Enabled":
+                code = "KMSInvalidStateException" if key.key_state == "PendingDeletion" else "DisabledException"
+                raise JsonRESTError(code, f"{key.arn} is {key.key_state}.")
+            return result
+
+        return call
+
+    KmsBackend.decrypt = guarded(KmsBackend.decrypt, lambda _s, result, *a, **k: result[1])  # type: ignore[method-assign]
+    KmsBackend.encrypt = guarded(KmsBackend.encrypt, lambda _s, result, *a, **k: result[1])  # type: ignore[method-assign]
+    KmsBackend.generate_data_key = guarded(  # type: ignore[method-assign]
+        KmsBackend.generate_data_key, lambda _s, result, *a, **k: result[2]
+    )

@@ -245,7 +245,8 @@ def kinesis_follows(cluster: DBCluster) -> None:
     name = STREAM_PREFIX + cluster.db_cluster_resource_id
     backend = kinesis_backends[cluster.account_id][cluster.region]
     if stream["status"] in ("starting", "started") and name not in backend.streams:
-        backend.create_stream(name, 1, retention_period_hours=RECORDS_RETENTION_HOURS)
+        created = backend.create_stream(name, 1, retention_period_hours=RECORDS_RETENTION_HOURS)
+        created.creation_datetime = _now()  # created now by the world's clock (each incarnation its own time)
     elif stream["status"] == "stopped" and name in backend.streams:
         backend.delete_stream(stream_arn=None, stream_name=name)
 

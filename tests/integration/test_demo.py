@@ -23,6 +23,17 @@ def test_demo_reaches_every_expected_outcome_and_shows_it(tmp_path: Path) -> Non
         for name, e in scenario.DEMO_EXPECTATIONS.items()
     }
     assert {row[0]: row[1:4] for row in result["rows"]} == expected
+    # a record written as Aurora writes it (encrypted, a heartbeat first) read back by `das-guard records`
+    assert [(e["dbUserName"], e["command"]) for e in result["records"]] == [
+        ("bob", "SELECT"),
+        ("carol", "UPDATE"),
+        ("bob", "GRANT"),
+    ]
+    assert "7) records read back: das-guard records vault-pg (3 event(s); the heartbeat dropped)" in text
+    # the policy asks regulated-data to archive its records: one archive per regulated stream, and what arrives
+    # after it exists is read back from the Object Lock bucket
+    assert "vault-pg" in result["archived"]
+    assert [(e["dbUserName"], e["command"]) for e in result["from_archive"]] == [("bob", "SELECT")]
 
     # streams went from stopped to started where the policy enforces, the tampered one was restarted, and the
     # one stopped by the break-glass role stayed stopped
@@ -62,7 +73,9 @@ def test_demo_reaches_every_expected_outcome_and_shows_it(tmp_path: Path) -> Non
     assert "DAS Guard HIGH: activity stream STOPPED on reports-pg by DBA/bob in 123456789012/us-east-1" in subjects
     assert "DAS Guard notice: allowed stop on warehouse-pg by BreakGlass/carol in 123456789012/us-east-1" in subjects
     assert "DAS Guard: exemption expired for legacy-import in 123456789012/us-east-1" in subjects
-    [digest] = [a for a in result["alerts"] if a["Subject"].startswith("DAS Guard sweep")]
+    [digest] = [
+        a for a in result["alerts"] if a["Subject"].startswith("DAS Guard sweep") and "demo-sweep" in a["Message"]
+    ]
     assert digest["Subject"] == "DAS Guard sweep: 3 violation(s), 0 exemption(s) expiring in 123456789012/us-east-1"
     assert "legacy-import: UnsupportedEngineVersion" in digest["Message"]
     assert result["dlq"] == 0

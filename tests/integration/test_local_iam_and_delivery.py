@@ -228,3 +228,18 @@ def test_cloudformation_applies_topic_and_queue_policies(world: World) -> None:
     url = hand.client("sqs").get_queue_url(QueueName="cfn-queue")["QueueUrl"]
     policy = hand.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["Policy"])["Attributes"]["Policy"]
     assert json.loads(policy) == document
+
+
+def test_kms_refuses_cryptography_with_a_key_that_is_off(world: World) -> None:
+    kms = world.session().client("kms")
+    key = kms.create_key()["KeyMetadata"]["KeyId"]
+    sealed = kms.encrypt(KeyId=key, Plaintext=b"audit", EncryptionContext={"aws:rds:dbc-id": "cluster-1"})
+    kms.disable_key(KeyId=key)
+    blob = sealed["CiphertextBlob"]
+    assert code(kms.decrypt, CiphertextBlob=blob, EncryptionContext={"aws:rds:dbc-id": "cluster-1"}) == (
+        "DisabledException"
+    )
+    assert code(kms.generate_data_key, KeyId=key, KeySpec="AES_256") == "DisabledException"
+    kms.enable_key(KeyId=key)
+    kms.schedule_key_deletion(KeyId=key, PendingWindowInDays=7)
+    assert code(kms.encrypt, KeyId=key, Plaintext=b"x") == "KMSInvalidStateException"

@@ -10,9 +10,11 @@ import json
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from das_guard.policy import PolicyError, parse_policy
-from localaws import World
+from localaws import World, das_extension
+from localaws.activity import Statement
 from localaws.scenario import DEMO_POLICY
 from localaws.world import Deployment
 
@@ -198,3 +200,93 @@ def test_a_rules_records_replace_the_defaults(world: World) -> None:
     default = parsed.rule_for({})
     assert (regulated.records.retention_hours, regulated.records.reader) == (24, "any")  # type: ignore[union-attr]
     assert (default.records.retention_hours, default.records.reader) == (168, "none")  # type: ignore[union-attr]
+
+
+class TestArchive:
+    """reader: archive - DAS Guard keeps the records itself: a Firehose delivery stream per Kinesis stream into the
+    stack's Object Lock bucket, records as RDS wrote them."""
+
+    @pytest.fixture
+    def deployment(self, world: World) -> Deployment:
+        return running(world, {"reader": "archive"})
+
+    def archives(self, deployment: Deployment) -> list[str]:
+        names = deployment.aws.client("firehose").list_delivery_streams(DeliveryStreamType="KinesisStreamAsSource")
+        return [str(n) for n in names["DeliveryStreamNames"]]
+
+    def test_an_enforce_rule_creates_the_archive_once_and_passes(self, deployment: Deployment) -> None:
+        decision = evaluated(deployment, "orders-pg")
+        assert (decision["reason"], decision["compliance"]) == ("StreamActive", "pass")
+        assert [w["code"] for w in decision["warnings"]] == ["RecordsArchiveCreated"]
+        [archive] = self.archives(deployment)
+        assert archive.startswith(f"das-guard-archive-{deployment.resource_id('orders-pg').lower()}-")
+        assert len(archive) <= 64
+        assert "warnings" not in evaluated(deployment, "orders-pg"), "created once, then found"
+        assert self.archives(deployment) == [archive]
+
+    def test_the_records_reach_the_locked_bucket_as_rds_wrote_them(self, deployment: Deployment, world: World) -> None:
+        evaluated(deployment, "orders-pg")
+        deployment.database_activity("orders-pg", Statement("bob", "orders", "SELECT", "select 1"))
+        world.advance(minutes=5)  # the delivery stream's buffer interval
+        s3, bucket = deployment.aws.client("s3"), deployment.stack.archive_bucket
+        resource_id = deployment.resource_id("orders-pg")
+        [item] = s3.list_objects_v2(Bucket=bucket, Prefix=f"{resource_id}/")["Contents"]
+        body = s3.get_object(Bucket=bucket, Key=item["Key"])
+        [line] = body["Body"].read().splitlines()
+        assert json.loads(line)["type"] == "DatabaseActivityMonitoringRecords", "still encrypted: no decrypt rights"
+        assert body["ObjectLockMode"] == "COMPLIANCE"
+        with pytest.raises(ClientError) as refused:
+            s3.delete_object(Bucket=bucket, Key=item["Key"], VersionId=body["VersionId"])
+        assert refused.value.response["Error"]["Code"] == "AccessDenied", "nobody deletes an archived record"
+
+    def test_a_restarted_stream_gets_an_archive_of_its_own(self, deployment: Deployment, world: World) -> None:
+        evaluated(deployment, "orders-pg")
+        deployment.stop_stream("orders-pg")
+        deployment.drain()
+        world.advance(minutes=20)  # the stop's grace for an upgrade, then the restart: a new Kinesis stream
+        deployment.drain()
+        world.advance(minutes=10)
+        assert deployment.stream("orders-pg")["Status"] == "started"
+        evaluated(deployment, "orders-pg")
+        assert len(self.archives(deployment)) == 2, "one per Kinesis stream Aurora created"
+
+    def test_past_the_firehose_quota_the_cluster_fails_with_what_to_do(self, deployment: Deployment) -> None:
+        deployment.fail("CreateDeliveryStream", "LimitExceededException")
+        decision = evaluated(deployment, "orders-pg")
+        assert (decision["reason"], decision["compliance"]) == ("RecordsNotArchived", "fail")
+        assert "quota of Firehose delivery streams is reached" in decision["detail"]
+        assert "Service Quotas" in decision["fix"]
+
+    def test_a_report_only_rule_only_reports_a_missing_archive(self, deployment: Deployment) -> None:
+        deployment.add_cluster("trial-pg", tags={"team": "analytics"}, stream="started")
+        decision = evaluated(deployment, "trial-pg")
+        assert (decision["reason"], decision["compliance"]) == ("RecordsNotArchived", "fail")
+        assert not any(a.endswith(deployment.resource_id("trial-pg").lower()) for a in self.archives(deployment))
+
+
+class TestReadersFromMetrics:
+    """A reader that is not a registered consumer, mapping or Firehose stream (a KCL application, a SIEM polling
+    GetRecords) shows in the stream's CloudWatch metrics; so does how far behind the slowest reader is."""
+
+    @pytest.fixture
+    def deployment(self, world: World) -> Deployment:
+        return running(world, {"reader": "any"})
+
+    def test_a_plain_getrecords_reader_counts(self, deployment: Deployment) -> None:
+        stream = deployment.stream("orders-pg")["KinesisStreamName"]
+        das_extension.kinesis_reading(stream, behind_ms=2_000, records=120)
+        assert evaluated(deployment, "orders-pg")["reason"] == "StreamActive"
+
+    def test_a_reader_twenty_hours_behind_on_a_day_of_retention_fails(self, deployment: Deployment) -> None:
+        stream = deployment.stream("orders-pg")["KinesisStreamName"]
+        das_extension.kinesis_reading(stream, behind_ms=20 * 3_600_000, records=120)
+        decision = evaluated(deployment, "orders-pg")
+        assert (decision["reason"], decision["compliance"]) == ("RecordsReaderBehind", "fail")
+        assert "20.0 hours behind" in decision["detail"]
+        assert "keeps records 24 hours" in decision["detail"]
+
+    def test_an_hour_old_reading_is_not_todays(self, deployment: Deployment, world: World) -> None:
+        stream = deployment.stream("orders-pg")["KinesisStreamName"]
+        das_extension.kinesis_reading(stream, behind_ms=2_000, records=120)
+        world.advance(hours=2)
+        assert evaluated(deployment, "orders-pg")["reason"] == "RecordsUnread", "nobody read in the last hour"

@@ -154,6 +154,7 @@ class TestLeastPrivilege:
         "ec2:DescribeRegions",
         "firehose:ListDeliveryStreams",
         "lambda:ListEventSourceMappings",
+        "cloudwatch:GetMetricData",
     }
     # Reads that must reach other regions of this account (issue 24, "nothing unseen"): which hold Aurora clusters,
     # and whether this deployment's enforcer runs there. Reads only, this account only.
@@ -180,6 +181,7 @@ class TestLeastPrivilege:
             resources = resources.replace(":cluster-snapshot:*", "")
             resources = resources.replace(":stream/aws-rds-das-*", "")  # the Kinesis streams of activity streams only
             resources = resources.replace(":deliverystream/*", "")  # which delivery streams read them (describe)
+            resources = resources.replace(":deliverystream/das-guard-archive-*", "")  # DAS Guard's own archive
             if ":rule/${Prefix}-*" in resources:  # this stack's rules by name (GetAtt would be circular): read only
                 assert actions(statement) == ["events:DescribeRule"], statement["Sid"]
                 resources = resources.replace(":rule/${Prefix}-*", "")
@@ -203,8 +205,9 @@ class TestLeastPrivilege:
 
     def test_sam_adds_no_managed_policies(self, transformed: dict[str, Any]) -> None:
         roles = resources_of(transformed, "AWS::IAM::Role")
-        assert sorted(roles) == ["AuditRole", "CentralForwardRole", "EnforcerRole"]
-        assert [n for n in roles if Resolver(transformed).deployed(n)] == ["EnforcerRole"]  # single account
+        assert sorted(roles) == ["ArchiveDeliveryRole", "AuditRole", "CentralForwardRole", "EnforcerRole"]
+        deployed = [n for n in roles if Resolver(transformed).deployed(n)]
+        assert sorted(deployed) == ["ArchiveDeliveryRole", "EnforcerRole"]  # single account
         assert "ManagedPolicyArns" not in roles["EnforcerRole"]["Properties"]
 
 

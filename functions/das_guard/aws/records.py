@@ -4,6 +4,7 @@ write: raising the retention (IncreaseStreamRetentionPeriod; raising never loses
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 from typing import Any
 
@@ -18,8 +19,19 @@ FIREHOSE_CACHE_SECONDS = 300  # the delivery streams reading Kinesis change rare
 
 
 class KinesisRecords:
-    def __init__(self, session: boto3.Session, clock: Clock) -> None:
+    def __init__(
+        self,
+        session: boto3.Session,
+        clock: Clock,
+        *,
+        archive_bucket: str | None = None,
+        archive_role: str | None = None,
+    ) -> None:
+        """`archive_bucket`/`archive_role`: the stack's records archive and the role Firehose uses for it (both, or
+        no archive)."""
         self._session = session
+        self._clock = clock
+        self.archive = (archive_bucket, archive_role) if archive_bucket and archive_role else None
         self._firehose_sources = TtlCache(FIREHOSE_CACHE_SECONDS, clock)
 
     @cached_property
@@ -34,6 +46,10 @@ class KinesisRecords:
     def _lambda(self) -> Any:
         return self._session.client("lambda", config=CLIENT_CONFIG)
 
+    @cached_property
+    def _cloudwatch(self) -> Any:
+        return self._session.client("cloudwatch", config=CLIENT_CONFIG)
+
     def facts(self, stream_name: str, readers: bool = True) -> KinesisFacts:
         """What AWS says about the stream (and, if asked, who reads it); never raises (a failure is the facts'
         `error`)."""
@@ -47,8 +63,14 @@ class KinesisRecords:
             return KinesisFacts(stream_name, error=f"{err.code}: {err.message}")
         arn = summary.get("StreamARN")
         retention = summary.get("RetentionPeriodHours")
+        created = summary.get("StreamCreationTimestamp")
+        behind: float | None = None
         try:
             found = self._readers(str(arn)) if arn and readers else ()
+            if readers:
+                behind, read = self._reading(stream_name)
+                if read and not found:  # a plain GetRecords caller (a KCL application, a SIEM's poller)
+                    found = (f"getrecords:{int(read)} records in the last hour",)
         except AwsError as err:
             return KinesisFacts(stream_name, error=f"its readers could not be listed: {err}")
         return KinesisFacts(
@@ -56,6 +78,9 @@ class KinesisRecords:
             retention_hours=retention if isinstance(retention, int) else None,
             encryption=summary.get("EncryptionType") if isinstance(summary.get("EncryptionType"), str) else None,
             readers=found,
+            arn=str(arn) if arn else None,
+            created=int(created.timestamp()) if hasattr(created, "timestamp") else None,
+            behind_ms=behind,
         )
 
     def raise_retention(self, stream_name: str, hours: int) -> None:
@@ -65,6 +90,71 @@ class KinesisRecords:
             StreamName=stream_name,
             RetentionPeriodHours=hours,
         )
+
+    def _reading(self, stream_name: str) -> tuple[float | None, float]:
+        """(how far behind the slowest reader is, in ms; records read) over the last hour, from the stream's own
+        CloudWatch metrics (GetRecords.IteratorAgeMilliseconds maximum, GetRecords.Records sum). None: no reader
+        reported an age."""
+        now = self._clock.now()
+        dimension = [{"Name": "StreamName", "Value": stream_name}]
+
+        def query(id_: str, metric: str, stat: str) -> dict[str, Any]:
+            return {
+                "Id": id_,
+                "MetricStat": {
+                    "Metric": {"Namespace": "AWS/Kinesis", "MetricName": metric, "Dimensions": dimension},
+                    "Period": 300,
+                    "Stat": stat,
+                },
+            }
+
+        answer = call(
+            "cloudwatch:GetMetricData",
+            self._cloudwatch.get_metric_data,
+            MetricDataQueries=[
+                query("age", "GetRecords.IteratorAgeMilliseconds", "Maximum"),
+                query("read", "GetRecords.Records", "Sum"),
+            ],
+            StartTime=now - timedelta(hours=1),
+            EndTime=now,
+        )
+        values = {
+            r.get("Id"): [v for v in r.get("Values", []) if isinstance(v, int | float)]
+            for r in answer.get("MetricDataResults", [])
+        }
+        ages, read = values.get("age") or [], values.get("read") or []
+        return (max(ages) if ages else None), float(sum(read))
+
+    def create_archive(self, name: str, stream_arn: str, resource_id: str) -> None:
+        """A Firehose delivery stream reading the Kinesis stream into the archive bucket, records as RDS wrote them
+        (one per line, under <resource id>/), so the archive needs no decrypt rights. Raises AwsError (the quota
+        of delivery streams per region: LimitExceededException)."""
+        if self.archive is None:
+            raise AwsError(
+                "firehose:CreateDeliveryStream", "NoArchive", "the stack has no records archive", transient=False
+            )
+        bucket, role = self.archive
+        call(
+            "firehose:CreateDeliveryStream",
+            self._firehose.create_delivery_stream,
+            DeliveryStreamName=name,
+            DeliveryStreamType="KinesisStreamAsSource",
+            KinesisStreamSourceConfiguration={"KinesisStreamARN": stream_arn, "RoleARN": role},
+            ExtendedS3DestinationConfiguration={
+                "BucketARN": f"arn:aws:s3:::{bucket}",
+                "RoleARN": role,
+                "Prefix": f"{resource_id}/{name}/!{{timestamp:yyyy/MM/dd}}/",
+                "ErrorOutputPrefix": f"errors/{resource_id}/!{{firehose:error-output-type}}/",
+                "BufferingHints": {"IntervalInSeconds": 300, "SizeInMBs": 64},
+                "CompressionFormat": "UNCOMPRESSED",  # the records are compressed and encrypted already
+                "ProcessingConfiguration": {
+                    "Enabled": True,
+                    "Processors": [{"Type": "AppendDelimiterToRecord", "Parameters": []}],  # one record per line
+                },
+            },
+            Tags=[{"Key": "das-guard:cluster-resource-id", "Value": resource_id}],
+        )
+        self.forget_delivery_streams()
 
     def _readers(self, stream_arn: str) -> tuple[str, ...]:
         consumers = [
