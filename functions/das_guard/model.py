@@ -366,6 +366,7 @@ class KinesisFacts:
     arn: str | None = None
     created: int | None = None  # StreamCreationTimestamp (epoch seconds): every restart is a new Kinesis stream
     behind_ms: float | None = None  # the slowest reader's GetRecords.IteratorAgeMilliseconds (max, last hour)
+    archive_freshness_s: float | None = None  # DAS Guard's archive: DeliveryToS3.DataFreshness (max, last hour)
 
 
 @dataclass(frozen=True)

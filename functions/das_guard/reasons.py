@@ -228,6 +228,9 @@ _ROWS: tuple[Reason, ...] = (
     Reason("RecordsReaderBehind", _O.VIOLATION, "the slowest reader of the Kinesis stream is more than half its "
            "retention behind: records may expire before they are read", "Scale the lagging consumer, or raise "
            "retention_hours to buy it time.", _H, _FAIL),
+    Reason("RecordsArchiveStale", _O.VIOLATION, "DAS Guard's archive delivery stream has held records back for over "
+           "an hour: deliveries to the bucket are failing", "Read the delivery stream's errors; check the archive "
+           "role and bucket policy.", _H, _FAIL),
     Reason("RecordsNotArchived", _O.VIOLATION, "the rule requires DAS Guard's archive and no archive delivery stream "
            "reads the Kinesis stream", "Check the archive bucket and DAS Guard's Firehose quota in the region; the "
            "next evaluation creates the delivery stream again.", _H, _FAIL),

@@ -13,7 +13,8 @@ from .model import Finding, KinesisFacts
 from .policy_terms import Reader, RecordsTerms
 
 KINESIS_PREFIX = "aws-rds-das-"  # Aurora names the stream aws-rds-das-<DbClusterResourceId>
-ARCHIVE_PREFIX = "das-guard-archive-"  # DAS Guard's own Firehose delivery streams: <prefix><DbClusterResourceId>
+ARCHIVE_PREFIX = "das-guard-archive-"  # DAS Guard's own Firehose delivery streams (archive_name)
+ARCHIVE_STALE_SECONDS = 3600  # twelve of the archive's 5-minute buffer intervals without a delivery: it is failing
 
 
 def archive_name(resource_id: str, created: int | None) -> str:
@@ -103,6 +104,16 @@ def judge_records(
                 f"nothing reads the Kinesis stream {facts.name} (no enhanced fan-out consumer, Lambda event source "
                 f"mapping or Firehose delivery stream): records older than {kept_text} are lost",
                 "Attach the SIEM's consumer, or set reader: archive and let DAS Guard keep the records.",
+            )
+        )
+    elif terms.reader is Reader.ARCHIVE and archived and (facts.archive_freshness_s or 0) > ARCHIVE_STALE_SECONDS:
+        problems.append(
+            Finding(
+                "RecordsArchiveStale",
+                f"the archive {archive} holds records back: its oldest undelivered record is "
+                f"{(facts.archive_freshness_s or 0) / 60:.0f} minutes old (Firehose DeliveryToS3.DataFreshness)",
+                f"Read the delivery stream's errors (bucket prefix errors/, its CloudWatch logs); check "
+                f"ArchiveDeliveryRole and the bucket policy. Kinesis keeps the records {kept_text} meanwhile.",
             )
         )
     elif terms.reader is Reader.ARCHIVE and not archived:

@@ -74,6 +74,7 @@ from . import access
 from .clock import use_clock
 from .controls import (
     add_foreign_cluster,
+    archive_freshness,
     deliver_archives,
     drop_pending_start,
     hold_cluster_status,
@@ -168,6 +169,7 @@ __all__ = [
     "STREAM_PREFIX",
     "access",
     "add_foreign_cluster",
+    "archive_freshness",
     "counting_operations",
     "counting_starts",
     "deliver_archives",

@@ -246,3 +246,25 @@ def kinesis_reading(
             },
         ],
     )
+
+
+def archive_freshness(
+    delivery_stream: str, seconds: float, *, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT_ID
+) -> None:
+    """What Firehose publishes about a delivery stream (AWS/Firehose DeliveryToS3.DataFreshness: the age of the
+    oldest record not yet delivered to S3), at the world's clock; `seconds` far beyond the buffer interval means
+    deliveries fail. moto has no Firehose metrics of its own."""
+    from moto.cloudwatch.models import cloudwatch_backends  # noqa: PLC0415
+
+    cloudwatch_backends[account][region].put_metric_data(
+        "AWS/Firehose",
+        [
+            {
+                "MetricName": "DeliveryToS3.DataFreshness",
+                "Dimensions": [{"Name": "DeliveryStreamName", "Value": delivery_stream}],
+                "Value": float(seconds),
+                "Unit": "Seconds",
+                "Timestamp": _now() - timedelta(minutes=1),
+            }
+        ],
+    )

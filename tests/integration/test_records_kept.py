@@ -290,3 +290,15 @@ class TestReadersFromMetrics:
         das_extension.kinesis_reading(stream, behind_ms=2_000, records=120)
         world.advance(hours=2)
         assert evaluated(deployment, "orders-pg")["reason"] == "RecordsUnread", "nobody read in the last hour"
+
+
+def test_an_archive_that_stopped_delivering_fails_the_stream(world: World) -> None:
+    deployment = running(world, {"reader": "archive"})
+    evaluated(deployment, "orders-pg")  # DAS Guard creates the archive
+    [archive] = deployment.aws.client("firehose").list_delivery_streams()["DeliveryStreamNames"]
+    das_extension.archive_freshness(archive, 240)  # within its 5-minute buffer: delivering
+    assert evaluated(deployment, "orders-pg")["reason"] == "StreamActive"
+    das_extension.archive_freshness(archive, 2 * 3600)
+    decision = evaluated(deployment, "orders-pg")
+    assert (decision["reason"], decision["compliance"]) == ("RecordsArchiveStale", "fail")
+    assert "120 minutes old" in decision["detail"]

@@ -13,6 +13,7 @@ import boto3
 from ..clock import Clock
 from ..gateway import AwsError
 from ..model import KinesisFacts
+from ..records import KINESIS_PREFIX, archive_name
 from .calls import CLIENT_CONFIG, TtlCache, call, pages
 
 FIREHOSE_CACHE_SECONDS = 300  # the delivery streams reading Kinesis change rarely; one listing serves a sweep
@@ -65,10 +66,14 @@ class KinesisRecords:
         retention = summary.get("RetentionPeriodHours")
         created = summary.get("StreamCreationTimestamp")
         behind: float | None = None
+        freshness: float | None = None
         try:
             found = self._readers(str(arn)) if arn and readers else ()
             if readers:
-                behind, read = self._reading(stream_name)
+                archive = archive_name(stream_name.removeprefix(KINESIS_PREFIX), _epoch(created))
+                behind, read, freshness = self._reading(
+                    stream_name, archive if f"firehose:{archive}" in found else None
+                )
                 if read and not found:  # a plain GetRecords caller (a KCL application, a SIEM's poller)
                     found = (f"getrecords:{int(read)} records in the last hour",)
         except AwsError as err:
@@ -79,8 +84,9 @@ class KinesisRecords:
             encryption=summary.get("EncryptionType") if isinstance(summary.get("EncryptionType"), str) else None,
             readers=found,
             arn=str(arn) if arn else None,
-            created=int(created.timestamp()) if hasattr(created, "timestamp") else None,
+            created=_epoch(created),
             behind_ms=behind,
+            archive_freshness_s=freshness,
         )
 
     def raise_retention(self, stream_name: str, hours: int) -> None:
@@ -91,30 +97,38 @@ class KinesisRecords:
             RetentionPeriodHours=hours,
         )
 
-    def _reading(self, stream_name: str) -> tuple[float | None, float]:
-        """(how far behind the slowest reader is, in ms; records read) over the last hour, from the stream's own
-        CloudWatch metrics (GetRecords.IteratorAgeMilliseconds maximum, GetRecords.Records sum). None: no reader
-        reported an age."""
+    def _reading(self, stream_name: str, archive: str | None) -> tuple[float | None, float, float | None]:
+        """(how far behind the slowest reader is, in ms; records read; how old the oldest record DAS Guard's archive
+        has not delivered yet is, in s) over the last hour, from CloudWatch in one call: the stream's
+        GetRecords.IteratorAgeMilliseconds maximum and GetRecords.Records sum, and the archive's
+        DeliveryToS3.DataFreshness maximum. None: nothing reported."""
         now = self._clock.now()
-        dimension = [{"Name": "StreamName", "Value": stream_name}]
+        stream = [{"Name": "StreamName", "Value": stream_name}]
 
-        def query(id_: str, metric: str, stat: str) -> dict[str, Any]:
+        def query(
+            id_: str, metric: str, stat: str, namespace: str = "AWS/Kinesis", dims: Any = stream
+        ) -> dict[str, Any]:
             return {
                 "Id": id_,
                 "MetricStat": {
-                    "Metric": {"Namespace": "AWS/Kinesis", "MetricName": metric, "Dimensions": dimension},
+                    "Metric": {"Namespace": namespace, "MetricName": metric, "Dimensions": dims},
                     "Period": 300,
                     "Stat": stat,
                 },
             }
 
+        queries = [
+            query("age", "GetRecords.IteratorAgeMilliseconds", "Maximum"),
+            query("read", "GetRecords.Records", "Sum"),
+        ]
+        if archive is not None:
+            delivery = [{"Name": "DeliveryStreamName", "Value": archive}]
+            queries.append(query("fresh", "DeliveryToS3.DataFreshness", "Maximum", "AWS/Firehose", delivery))
+
         answer = call(
             "cloudwatch:GetMetricData",
             self._cloudwatch.get_metric_data,
-            MetricDataQueries=[
-                query("age", "GetRecords.IteratorAgeMilliseconds", "Maximum"),
-                query("read", "GetRecords.Records", "Sum"),
-            ],
+            MetricDataQueries=queries,
             StartTime=now - timedelta(hours=1),
             EndTime=now,
         )
@@ -122,8 +136,8 @@ class KinesisRecords:
             r.get("Id"): [v for v in r.get("Values", []) if isinstance(v, int | float)]
             for r in answer.get("MetricDataResults", [])
         }
-        ages, read = values.get("age") or [], values.get("read") or []
-        return (max(ages) if ages else None), float(sum(read))
+        ages, read, fresh = values.get("age") or [], values.get("read") or [], values.get("fresh") or []
+        return (max(ages) if ages else None), float(sum(read)), (max(fresh) if fresh else None)
 
     def create_archive(self, name: str, stream_arn: str, resource_id: str) -> None:
         """A Firehose delivery stream reading the Kinesis stream into the archive bucket, records as RDS wrote them
@@ -206,3 +220,7 @@ class KinesisRecords:
             if source.get("KinesisStreamARN"):
                 by_source.setdefault(str(source["KinesisStreamARN"]), []).append(name)
         return by_source
+
+
+def _epoch(moment: Any) -> int | None:
+    return int(moment.timestamp()) if hasattr(moment, "timestamp") else None
