@@ -13,7 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import boto3
 import typer
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError, ProfileNotFound
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -94,6 +94,8 @@ def aws_errors() -> Iterator[None]:
     """Credential, region and permission problems are usage errors (exit 2) with a readable message."""
     try:
         yield
+    except ProfileNotFound as error:
+        raise Usage(f"{error}: list yours with `aws configure list-profiles`, or pass --profile") from error
     except (NoCredentialsError, NoRegionError) as error:
         raise Usage(f"{error}. Configure credentials and a region (or use --local).") from error
     except AwsError as error:
@@ -105,7 +107,8 @@ def aws_errors() -> Iterator[None]:
 def run(body: Any) -> None:
     """Run a command body, mapping failures to exit codes."""
     try:
-        code = body()
+        with aws_errors():  # AWS configuration problems met outside a command's own AWS block are usage errors too
+            code = body()
     except Usage as error:
         err.print(Text.assemble(("error:", "red"), f" {error}"))
         raise typer.Exit(USAGE) from error

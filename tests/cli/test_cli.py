@@ -158,6 +158,19 @@ class TestAudit:
         assert result.exit_code == 2
         assert "Unable to locate credentials" in result.stderr
 
+    @pytest.mark.parametrize("command", [["audit"], ["audit", *REGION], ["records", "orders-pg", *REGION]])
+    def test_a_profile_that_does_not_exist_is_one_line_and_exit_2(
+        self, monkeypatch: pytest.MonkeyPatch, command: list[str]
+    ) -> None:
+        """Not a traceback, and not exit 1 (which means findings to a pipeline)."""
+        monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+        result = cli(*command)
+        assert result.exit_code == 2
+        assert result.stderr.strip().splitlines() == [
+            "error: The config profile (no-such-profile) could not be found: list yours with "
+            "`aws configure list-profiles`, or pass --profile"
+        ]
+
 
 class TestValidate:
     def write(self, tmp_path: Path, text: str, name: str = "policy.yaml") -> Path:
