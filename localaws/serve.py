@@ -1,6 +1,6 @@
 """A local AWS that outlives one command: `das-guard local start` runs this in the background.
 
-    python -m localaws.serve --state .das-guard-local.json
+    python -m localaws.serve --state ~/.local/state/das-guard/local.json   (what `das-guard local start` runs)
 
 The demo's account (the stack and one cluster per sample event) on a moto server at 127.0.0.1; the state file
 says where, and goes when the server stops (SIGTERM from `das-guard local stop`). What one command changes

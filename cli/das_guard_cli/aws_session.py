@@ -71,7 +71,16 @@ def _refuse_writes(model: Any, **_: Any) -> None:
         raise ReadOnlyViolation(f"{model.service_model.service_name}:{model.name} refused: this command is read-only")
 
 
-LOCAL_STATE = Path(os.environ.get("DAS_GUARD_LOCAL_STATE", ".das-guard-local.json"))
+def _local_state_path() -> Path:
+    """Where `das-guard local start` records the server it left running: one place per user, so every command
+    finds it from any directory and any shell (`DAS_GUARD_LOCAL_STATE` overrides; XDG's state directory)."""
+    if explicit := os.environ.get("DAS_GUARD_LOCAL_STATE"):
+        return Path(explicit)
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "das-guard" / "local.json"
+
+
+LOCAL_STATE = _local_state_path()
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
@@ -93,6 +102,8 @@ def endpoint(url: str | None, local: bool) -> Iterator[str | None]:
         state = running_local()
         if state is not None:
             values = LOCAL_CREDENTIALS | {"AWS_ENDPOINT_URL": state["endpoint"]}
+            # the local account's region unless one is chosen: `--local` needs no AWS configuration at all
+            values["AWS_DEFAULT_REGION"] = os.environ.get("AWS_DEFAULT_REGION") or str(state.get("region", "us-east-1"))
             values.setdefault("DAS_GUARD_STATE_TABLE", os.environ.get("DAS_GUARD_STATE_TABLE", state["state_table"]))
             with mock.patch.dict(os.environ, values):
                 yield state["endpoint"]

@@ -20,6 +20,7 @@ def local_start() -> None:
             out.print(f"already running at {state['endpoint']} (pid {state['pid']})")
             return 0
         aws_session.LOCAL_STATE.unlink(missing_ok=True)
+        aws_session.LOCAL_STATE.parent.mkdir(parents=True, exist_ok=True)
         log = aws_session.LOCAL_STATE.with_suffix(".log").open("w", encoding="utf-8")
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
             [sys.executable, "-m", "localaws.serve", "--state", str(aws_session.LOCAL_STATE)],

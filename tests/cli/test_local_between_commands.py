@@ -49,3 +49,29 @@ def test_a_pushed_policy_is_seen_by_the_next_command(das_guard: Run, tmp_path: P
     assert "stopped the local AWS" in stopped.stdout
     assert das_guard("local", "status").returncode == 1
     assert not (tmp_path / "local.json").exists()
+
+
+def test_the_local_aws_is_found_from_any_directory_with_no_aws_configuration(tmp_path: Path) -> None:
+    """After `local start`, every `--local` command works from another directory and another shell, with no region
+    and no variable set; `local status` and `local stop` find the server too (its state is per user)."""
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "DAS_GUARD_", "XDG_"))} | {
+        "HOME": str(home)
+    }
+    here, elsewhere = tmp_path / "here", tmp_path / "elsewhere"
+    here.mkdir()
+    elsewhere.mkdir()
+
+    def run(where: Path, *args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-c", "from das_guard_cli.main import main; main()", *args]
+        return subprocess.run(command, capture_output=True, text=True, env=env, cwd=where, timeout=180, check=False)  # noqa: S603
+
+    try:
+        assert run(here, "local", "start").returncode == 0
+        assert run(elsewhere, "local", "status").returncode == 0
+        audited = run(elsewhere, "audit", "--local", "--format", "json")
+        assert audited.returncode in (0, 1), audited.stderr
+        assert len(json.loads(audited.stdout)) == 27
+        assert (home / ".local" / "state" / "das-guard" / "local.json").exists()
+    finally:
+        assert "stopped the local AWS" in run(elsewhere, "local", "stop").stdout
