@@ -6,14 +6,20 @@ import contextlib
 import io
 import re
 
+import pytest
+
 from localaws import demo_org
 
 
-def test_the_organisation_demo_shows_what_readme_promises() -> None:
+def test_the_organisation_demo_shows_what_readme_promises(capsys: pytest.CaptureFixture[str]) -> None:
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert demo_org.main() == 0
     text = out.getvalue()
+    # quiet: no page of local-AWS warnings before the result, one line saying what was not modelled
+    assert text.startswith("organisation o-")
+    assert "No Moto CloudFormation support" not in capsys.readouterr().err
+    assert re.search(r"\(the local CloudFormation does not model AWS::CloudWatch::Alarm x\d+", text)
     assert "StackSet das-guard-members: 6 stack instances" in text
     assert text.count("CURRENT") == 6
     assert re.search(r"DAS Guard Violation \d{12}/eu-west-1: prod-b-orders \(UnsupportedInstanceClass\)", text)
