@@ -165,9 +165,7 @@ class DecryptionFailed(Exception):
 def decrypt(kms: Any, data: bytes, resource_id: str) -> list[dict[str, Any]]:
     """One Kinesis record of an activity stream: its activity events (heartbeats included)."""
     import aws_encryption_sdk  # noqa: PLC0415 - loaded only by this command (cryptography is heavy)
-    from aws_encryption_sdk.identifiers import CommitmentPolicy, EncryptionKeyType, WrappingAlgorithm  # noqa: PLC0415
-    from aws_encryption_sdk.internal.crypto.wrapping_keys import WrappingKey  # noqa: PLC0415
-    from aws_encryption_sdk.key_providers.raw import RawMasterKey  # noqa: PLC0415
+    from aws_encryption_sdk.identifiers import CommitmentPolicy  # noqa: PLC0415
     from botocore.exceptions import ClientError  # noqa: PLC0415
 
     record = json.loads(data)
@@ -179,15 +177,7 @@ def decrypt(kms: Any, data: bytes, resource_id: str) -> list[dict[str, Any]]:
         )["Plaintext"]
     except ClientError as error:
         raise DecryptionFailed(f"KMS refused the record's data key: {error}") from error
-    master_key = RawMasterKey(
-        provider_id="BC",
-        key_id=b"DataKey",
-        wrapping_key=WrappingKey(
-            wrapping_algorithm=WrappingAlgorithm.AES_256_GCM_IV12_TAG16_NO_PADDING,
-            wrapping_key=key,
-            wrapping_key_type=EncryptionKeyType.SYMMETRIC,
-        ),
-    )
+    master_key = data_key_master(key)
     client = aws_encryption_sdk.EncryptionSDKClient(commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_ALLOW_DECRYPT)
     try:
         plaintext, _ = client.decrypt(
@@ -198,6 +188,24 @@ def decrypt(kms: Any, data: bytes, resource_id: str) -> list[dict[str, Any]]:
     payload = json.loads(gzip.decompress(plaintext))
     events = payload.get("databaseActivityEventList", [])
     return [e for e in events if isinstance(e, dict)]
+
+
+def data_key_master(plaintext_key: bytes) -> Any:
+    """A record's decrypted data key as the Encryption SDK master key RDS sealed the events with (raw AES,
+    provider "BC", key "DataKey")."""
+    from aws_encryption_sdk.identifiers import EncryptionKeyType, WrappingAlgorithm  # noqa: PLC0415
+    from aws_encryption_sdk.internal.crypto.wrapping_keys import WrappingKey  # noqa: PLC0415
+    from aws_encryption_sdk.key_providers.raw import RawMasterKey  # noqa: PLC0415
+
+    return RawMasterKey(
+        provider_id="BC",
+        key_id=b"DataKey",
+        wrapping_key=WrappingKey(
+            wrapping_algorithm=WrappingAlgorithm.AES_256_GCM_IV12_TAG16_NO_PADDING,
+            wrapping_key=plaintext_key,
+            wrapping_key_type=EncryptionKeyType.SYMMETRIC,
+        ),
+    )
 
 
 def _kinesis_records(kinesis: Any, stream: str, filters: Filters) -> Iterator[bytes]:

@@ -221,30 +221,17 @@ def kinesis_reading(
     stream_name: str, *, behind_ms: float, records: int, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT_ID
 ) -> None:
     """What Kinesis publishes about a stream's readers (AWS/Kinesis GetRecords.IteratorAgeMilliseconds and
-    GetRecords.Records, by StreamName), at the world's clock: a reader that reads, `behind_ms` behind the tip. moto
-    has no Kinesis metrics of its own."""
-    from moto.cloudwatch.models import cloudwatch_backends  # noqa: PLC0415
-
+    GetRecords.Records, by StreamName): a reader that reads, `behind_ms` behind the tip. moto has no Kinesis metrics
+    of its own."""
     dimensions = [{"Name": "StreamName", "Value": stream_name}]
-    minute_ago = _now() - timedelta(minutes=1)  # Kinesis publishes each minute's metrics after that minute
-    cloudwatch_backends[account][region].put_metric_data(
+    _publish(
         "AWS/Kinesis",
         [
-            {
-                "MetricName": "GetRecords.IteratorAgeMilliseconds",
-                "Dimensions": dimensions,
-                "Value": behind_ms,
-                "Unit": "Milliseconds",
-                "Timestamp": minute_ago,
-            },
-            {
-                "MetricName": "GetRecords.Records",
-                "Dimensions": dimensions,
-                "Value": float(records),
-                "Unit": "Count",
-                "Timestamp": minute_ago,
-            },
+            ("GetRecords.IteratorAgeMilliseconds", dimensions, behind_ms, "Milliseconds"),
+            ("GetRecords.Records", dimensions, float(records), "Count"),
         ],
+        region,
+        account,
     )
 
 
@@ -252,19 +239,22 @@ def archive_freshness(
     delivery_stream: str, seconds: float, *, region: str = "us-east-1", account: str = DEFAULT_ACCOUNT_ID
 ) -> None:
     """What Firehose publishes about a delivery stream (AWS/Firehose DeliveryToS3.DataFreshness: the age of the
-    oldest record not yet delivered to S3), at the world's clock; `seconds` far beyond the buffer interval means
-    deliveries fail. moto has no Firehose metrics of its own."""
+    oldest record not yet delivered to S3); `seconds` far beyond the buffer interval means deliveries fail. moto has
+    no Firehose metrics of its own."""
+    dimensions = [{"Name": "DeliveryStreamName", "Value": delivery_stream}]
+    _publish("AWS/Firehose", [("DeliveryToS3.DataFreshness", dimensions, float(seconds), "Seconds")], region, account)
+
+
+def _publish(namespace: str, metrics: list[tuple[str, Any, float, str]], region: str, account: str) -> None:
+    """AWS's own metrics, as the service publishes them: each minute's data after that minute (a minute ago by the
+    world's clock), straight into moto's CloudWatch (PutMetricData refuses AWS/ namespaces to callers)."""
     from moto.cloudwatch.models import cloudwatch_backends  # noqa: PLC0415
 
+    minute_ago = _now() - timedelta(minutes=1)
     cloudwatch_backends[account][region].put_metric_data(
-        "AWS/Firehose",
+        namespace,
         [
-            {
-                "MetricName": "DeliveryToS3.DataFreshness",
-                "Dimensions": [{"Name": "DeliveryStreamName", "Value": delivery_stream}],
-                "Value": float(seconds),
-                "Unit": "Seconds",
-                "Timestamp": _now() - timedelta(minutes=1),
-            }
+            {"MetricName": name, "Dimensions": dimensions, "Value": value, "Unit": unit, "Timestamp": minute_ago}
+            for name, dimensions, value, unit in metrics
         ],
     )

@@ -13,14 +13,12 @@ from typing import Any
 
 import aws_encryption_sdk
 import pytest
-from aws_encryption_sdk.identifiers import CommitmentPolicy, EncryptionKeyType, WrappingAlgorithm
-from aws_encryption_sdk.internal.crypto.wrapping_keys import WrappingKey
-from aws_encryption_sdk.key_providers.raw import RawMasterKey
+from aws_encryption_sdk.identifiers import CommitmentPolicy
 from typer.testing import CliRunner
 
 from das_guard_cli import aws_session
 from das_guard_cli.main import app
-from das_guard_cli.records import decrypt
+from das_guard_cli.records import data_key_master, decrypt
 from localaws import World
 from localaws.activity import Statement
 from localaws.scenario import DEMO_POLICY
@@ -136,15 +134,7 @@ def test_the_records_are_the_messages_that_trap_awss_published_samples(audited: 
     plain = kms.decrypt(
         CiphertextBlob=base64.b64decode(record["key"]), EncryptionContext={"aws:rds:dbc-id": resource_id}
     )["Plaintext"]
-    master = RawMasterKey(
-        provider_id="BC",
-        key_id=b"DataKey",
-        wrapping_key=WrappingKey(
-            wrapping_algorithm=WrappingAlgorithm.AES_256_GCM_IV12_TAG16_NO_PADDING,
-            wrapping_key=plain,
-            wrapping_key_type=EncryptionKeyType.SYMMETRIC,
-        ),
-    )
+    master = data_key_master(plain)
     with pytest.raises(aws_encryption_sdk.exceptions.ActionNotAllowedError, match="committed"):
         strict.decrypt(source=base64.b64decode(record["databaseActivityEvents"]), key_provider=master)
     with pytest.raises(Exception, match="InvalidCiphertext"):  # the context binds the data key to the cluster
