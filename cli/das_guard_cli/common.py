@@ -3,7 +3,9 @@ built as the function is (the composition root), read-only."""
 
 from __future__ import annotations
 
+import re
 import sys
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,7 +36,8 @@ out = Console(soft_wrap=True, markup=False, highlight=False, emoji=False)
 err = Console(stderr=True, soft_wrap=True, markup=False, highlight=False, emoji=False)
 
 
-FINDINGS, USAGE = 1, 2
+FINDINGS, USAGE, INTERNAL = 1, 2, 3
+DEBUG = {"on": False}  # --debug: a failure shows its traceback (set by the top-level option)
 
 DEFAULT_PARAMETER = "/das-guard/policy"
 Region = Annotated[list[str] | None, typer.Option("--region", "-r", help="AWS region (repeatable).")]
@@ -89,9 +92,32 @@ class Usage(Exception):
     """Exit 2 with this message."""
 
 
+# AWS error codes that mean the same thing to a person, and what to do about it
+_EXPIRED = frozenset({"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"})
+_THROTTLED = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded"})
+_DENIED = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "AuthorizationError"})
+_INVALID_CREDENTIALS = frozenset({"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch"})
+
+
+def aws_problem(operation: str, code: str, message: str) -> str:
+    """One line naming the cause and the fix of an AWS error a person can act on (the CLI's credentials or rights)."""
+    first = message.splitlines()[0][:300] if message else code
+    if code in _EXPIRED:
+        return f"your AWS credentials have expired ({operation}: {code}): refresh them (e.g. `aws sso login`) and rerun"
+    if code in _INVALID_CREDENTIALS:
+        return f"AWS does not accept these credentials ({operation}: {code}): check the profile or the keys"
+    if code in _THROTTLED:
+        return f"AWS throttled {operation} after retries ({code}): rerun later, or with fewer regions or --parallel"
+    if code in _DENIED:
+        action = re.search(r"perform: ([a-z0-9-]+:[A-Za-z0-9]+)", message or "")
+        needed = action.group(1) if action else f"the permission for {operation}"
+        return f"access denied: these credentials lack {needed} ({operation}: {code}); grant it or use another role"
+    return f"{operation} failed: {code}: {first}"
+
+
 @contextmanager
 def aws_errors() -> Iterator[None]:
-    """Credential, region and permission problems are usage errors (exit 2) with a readable message."""
+    """Credential, region and permission problems are usage errors (exit 2): one line with the cause and the fix."""
     try:
         yield
     except ProfileNotFound as error:
@@ -99,23 +125,47 @@ def aws_errors() -> Iterator[None]:
     except (NoCredentialsError, NoRegionError) as error:
         raise Usage(f"{error}. Configure credentials and a region (or use --local).") from error
     except AwsError as error:
-        raise Usage(f"{error.operation} failed: {error.code}: {error.message}") from error
-    except (ClientError, BotoCoreError) as error:
-        raise Usage(str(error)) from error
+        raise Usage(aws_problem(error.operation, error.code, error.message)) from error
+    except ClientError as error:
+        details = error.response.get("Error", {})
+        raise Usage(
+            aws_problem(error.operation_name, str(details.get("Code", "?")), str(details.get("Message", "")))
+        ) from error
+    except BotoCoreError as error:
+        raise Usage(str(error).splitlines()[0]) from error
 
 
 def run(body: Any) -> None:
-    """Run a command body, mapping failures to exit codes."""
+    """Run a command body, mapping failures to exit codes: 2 for usage and configuration, 3 for a failure of
+    DAS Guard itself (one line; the traceback with --debug)."""
     try:
         with aws_errors():  # AWS configuration problems met outside a command's own AWS block are usage errors too
             code = body()
     except Usage as error:
-        err.print(Text.assemble(("error:", "red"), f" {error}"))
-        raise typer.Exit(USAGE) from error
+        _fail(error, USAGE, f" {error}")
     except PolicyError as error:  # a policy used as input (--policy, or the deployed one): an input error
-        err.print(Text.assemble(("error:", "red"), f" the policy is invalid: {'; '.join(error.problems)}"))
-        raise typer.Exit(USAGE) from error
+        _fail(error, USAGE, f" the policy is invalid: {'; '.join(error.problems)}")
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as error:  # noqa: BLE001 - the last line of defence: one line and a distinct exit code
+        where = error.__traceback__
+        while where is not None and where.tb_next is not None:
+            where = where.tb_next
+        place = f" at {Path(where.tb_frame.f_code.co_filename).name}:{where.tb_lineno}" if where else ""
+        _fail(
+            error,
+            INTERNAL,
+            f" internal error: {type(error).__name__}: {str(error).splitlines()[0][:200] if str(error) else ''}"
+            f"{place} (a DAS Guard bug: rerun with --debug for the traceback and report it)",
+        )
     raise typer.Exit(code or 0)
+
+
+def _fail(error: BaseException, code: int, message: str) -> None:
+    if DEBUG["on"]:
+        traceback.print_exception(error)
+    err.print(Text.assemble(("error:", "red"), message))
+    raise typer.Exit(code) from error
 
 
 def print_table(title: str, columns: list[str], rows: list[list[str]], failing: list[bool]) -> None:

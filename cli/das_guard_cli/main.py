@@ -7,8 +7,12 @@ Exit codes, the same for every command:
   0  all good: compliant, valid, nothing for a person to do
   1  findings: a cluster without the stream the policy requires, a violation, a region without DAS Guard,
      an invalid policy file (validate, push)
-  2  usage or input error: a bad option, no credentials, an unreadable file, an invalid policy used as input
-     (audit/explain/simulate --policy, or the deployed one)
+  2  usage or configuration error: a bad option, no credentials, an expired token, a missing permission, AWS
+     throttling, an unreadable file, an invalid policy used as input (audit/explain/simulate --policy, or the
+     deployed one)
+  3  internal error: a DAS Guard bug (one line; --debug shows the traceback)
+
+Every failure is one line on stderr naming the cause and the fix; --debug adds the traceback.
 
 Output never interprets markup in user or AWS text, and tables are plain, full-width text when stdout is not a
 terminal (a file, a pipe, a CI log); rich tables only on a terminal.
@@ -29,7 +33,7 @@ from typing import Annotated
 import typer
 
 from . import audit, local_commands, policy_commands, records, simulate
-from .common import out
+from .common import DEBUG, out
 
 app = typer.Typer(
     help=__doc__.splitlines()[0] if __doc__ else None, no_args_is_help=True, pretty_exceptions_enable=False
@@ -63,8 +67,12 @@ def _options(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", envvar="DAS_GUARD_DEBUG", help="Show the traceback of a failure.")
+    ] = False,
 ) -> None:
     """das-guard: audit, explain and validate DAS Guard's policy without reading code or logs."""
+    DEBUG["on"] = debug
 
 
 def main() -> None:  # pragma: no cover - the console script
