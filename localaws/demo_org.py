@@ -119,7 +119,7 @@ def _audit(world: World, org: Organisation) -> None:
     with mock.patch.dict(os.environ, as_security):
         args = ["audit", "--org", "--parameter", central.policy_arn, "--format", "json"]
         result = CliRunner().invoke(cli.app, [*args, "--region", REGIONS[0], "--region", REGIONS[1]])
-    for row in json.loads(result.stdout):
+    for row in json.loads(result.stdout)["clusters"]:
         print(f"  {row['account']} {row['region']:10} {row['cluster']:16} {row['verdict']:15} {row['reason']}")
     for line in result.stderr.strip().splitlines():
         print(f"  {line}")

@@ -55,4 +55,5 @@ def test_the_default_environment_is_a_safe_first_roll_out() -> None:
     overrides = environments()["default"]["deploy"]["parameters"]["parameter_overrides"]
     assert "DefaultAction=report-only" in overrides
     assert "ApplyImmediately=new-clusters" in overrides
+    assert any(o.startswith("AlertEmail=") and "@" in o for o in overrides), "somebody hears of a violation"
     assert "build" in tomllib.loads((ROOT / "samconfig.toml").read_text(encoding="utf-8"))["default"]

@@ -10,8 +10,9 @@ import json
 import sys
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
+from importlib import metadata
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import boto3
 import typer
@@ -43,6 +44,7 @@ from .common import (
     err,
     load_policy,
     not_deployed,
+    plain_table,
     print_table,
     read_only_enforcer,
     reader_for,
@@ -54,7 +56,18 @@ from .common import (
 # One vocabulary: an audit's verdict is the outcome the deployed function would record for the cluster now (README,
 # outcome catalogue), in its dry-run form - a stream DAS Guard would start is `WouldStart` (reason `StreamMissing`),
 # since nothing was started. Whether it fails is the catalogue's compliance state, as in every other output.
-FORMATS = ("table", "json", "csv", "markdown", "html", "asff", "ocsf")
+FORMATS = {
+    "table": "a table to read (a terminal: fits 100 columns; a file or pipe: every column, full width)",
+    "json": "one document: the scope of the audit and every cluster's row (evidence)",
+    "csv": "every cluster's row, and a NotAudited row per region or account that was not looked at",
+    "markdown": "the scope, then every row, for a ticket or a wiki",
+    "html": "one self-contained page to file: scope, legend, summaries, failing clusters first with why and fix",
+    "asff": "Security Hub findings (BatchImportFindings)",
+    "ocsf": "OCSF 1.5.0 Compliance Findings, for a SIEM or Security Lake",
+}
+EXTENSIONS = {"table": "txt", "json": "json", "csv": "csv", "markdown": "md", "html": "html", "asff": "asff.json"}
+EXTENSIONS["ocsf"] = "ocsf.json"
+NOT_AUDITED = "NotAudited"  # the verdict of a region or account the audit could not look at (rows in csv/markdown)
 
 
 def audited(decision: Decision) -> Decision:
@@ -96,7 +109,87 @@ class AuditRow:
     fix: str = "-"
     warnings: str = "-"
     checked_at: str = "-"  # when DAS Guard read the cluster (UTC, ISO 8601)
-    policy: str = "-"  # which policy decided: the parameter and its version, or the file and its digest
+    policy: str = "-"  # which policy decided: the parameter, its version and digest, or the file and its digest
+    das_guard_version: str = "-"  # the das-guard that judged
+
+
+@dataclass(frozen=True)
+class NotAuditedScope:
+    """A region of an account (or a whole account, region "*") the audit could not look at, and why."""
+
+    account: str
+    region: str
+    why: str
+    name: str = ""  # the account's name, where the organisation gives one
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What an audit looked at and by what: an auditor files this with the rows (a clean report of the wrong scope
+    proves nothing)."""
+
+    generated_at: str
+    das_guard_version: str
+    accounts: tuple[str, ...]
+    regions: tuple[str, ...]
+    policies: tuple[str, ...]
+    not_audited: tuple[NotAuditedScope, ...] = ()
+    failing_only: bool = False
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+    def gaps(self) -> list[str]:
+        """What was not audited, one line per cause (34 regions without DAS Guard are one line, not 34)."""
+        by_cause: dict[str, list[str]] = {}
+        for s in self.not_audited:
+            if s.region == "*":  # a whole account (audit --org)
+                where = f"{s.account} ({s.name})" if s.name else s.account
+            else:
+                where = s.region if len(self.accounts) <= 1 else f"{s.account}/{s.region}"
+            by_cause.setdefault(s.why, []).append(where)
+        return [f"not audited ({len(places)}): {why}: {', '.join(places)}" for why, places in by_cause.items()]
+
+    def sentence(self) -> str:
+        """One line: the scope as a person reads it."""
+        skipped = "; ".join(line.removeprefix("not audited ") for line in self.gaps()) or "none"
+        return (
+            f"{len(self.accounts)} account(s) ({', '.join(self.accounts) or '-'}), region(s) "
+            f"{', '.join(self.regions) or '-'}; not audited: {skipped}; policy {', '.join(self.policies) or '-'}; "
+            f"das-guard {self.das_guard_version}; generated {self.generated_at}"
+            + ("; failing clusters only" if self.failing_only else "")
+        )
+
+
+def das_guard_version() -> str:
+    try:
+        return metadata.version("das-guard")
+    except metadata.PackageNotFoundError:  # pragma: no cover - run from a source tree without installing
+        return "unknown"
+
+
+def not_audited_rows(scope: Scope) -> list[AuditRow]:
+    """A row per region or account that was not looked at, in the rows' own shape (csv, markdown, table)."""
+    return [
+        AuditRow(
+            s.region,
+            "-",
+            "-",
+            "-",
+            "-",
+            "-",
+            "-",
+            NOT_AUDITED,
+            NOT_AUDITED,
+            s.why,
+            compliance=Compliance.FAIL.value,
+            account=s.account,
+            fix="Deploy DAS Guard there, or grant the audit role, then audit again.",
+            checked_at=scope.generated_at,
+            das_guard_version=scope.das_guard_version,
+        )
+        for s in scope.not_audited
+    ]
 
 
 def audit_region(
@@ -158,6 +251,7 @@ def _row(
         "; ".join(f"{w.code}: {w.detail}" for w in decision.warnings) or "-",
         checked_at,
         policy_ref,
+        das_guard_version(),
     )
 
 
@@ -167,41 +261,117 @@ def policy_reference(path: Path | None, reader: composition.App) -> str:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
         return f"{path} sha256:{digest}"
     parameter = reader.policy_parameter
-    return f"{parameter.parameter} v{parameter.version}" if parameter.version else parameter.parameter
+    digest = hashlib.sha256(parameter.text().encode()).hexdigest()[:12]  # cached: the text that decided
+    version = f" v{parameter.version}" if parameter.version else ""
+    return f"{parameter.parameter}{version} sha256:{digest}"
 
 
-def show(rows: list[AuditRow], fmt: str, title: str, columns: list[str]) -> None:
-    """The rows on stdout: a table of `columns` (failing rows marked), or every field in `fmt`."""
-    if fmt != "table":
-        sys.stdout.write(render(rows, fmt))
-        return
-    cells = [[str(getattr(r, c)) for c in columns] for r in rows]
-    print_table(title, columns, cells, [r.compliance == Compliance.FAIL.value for r in rows])
+def failing_row(row: AuditRow) -> bool:
+    return row.compliance == Compliance.FAIL.value
 
 
-def render(rows: list[AuditRow], fmt: str) -> str:
+def table_columns(rows: list[AuditRow], scope: Scope) -> list[str]:
+    """What a person reads in a terminal (100 columns): the cluster, its engine, stream, rule, verdict and reason;
+    account and region only when the audit spans several. Every other field is in the file formats."""
+    columns = ["cluster", "engine", "stream", "rule", "verdict", "reason"]
+    if len({r.region for r in rows} | set(scope.regions)) > 1:
+        columns.insert(0, "region")
+    if len({r.account for r in rows} | set(scope.accounts)) > 1:
+        columns.insert(0, "account")
+    return columns
+
+
+def table_cell(row: AuditRow, column: str) -> str:
+    if column == "engine":
+        short = row.engine.removeprefix("aurora-").replace("postgresql", "pg")
+        # Aurora MySQL's own version is what people say ("3.05.2"), not "8.0.mysql_aurora.3.05.2".
+        version = row.version.rpartition(".mysql_aurora.")[2]
+        return f"{short} {version}" if version != "-" else short
+    return str(getattr(row, column))
+
+
+def render(rows: list[AuditRow], results: list[tuple[AuditRow, Decision]], scope: Scope, fmt: str) -> str:
+    """The audit in `fmt`: every format carries the scope (what was looked at, what was not and why, the policy,
+    the version, the time)."""
     fields = list(AuditRow.__dataclass_fields__)
+    listed = rows + not_audited_rows(scope)
+    if fmt == "table":
+        columns = table_columns(listed, scope)
+        cells = [[table_cell(r, c) for c in columns] for r in listed]
+        return plain_table(f"DAS Guard audit: {scope.sentence()}", columns, cells)
     if fmt == "json":
-        return json.dumps([asdict(r) for r in rows], indent=2) + "\n"
+        return json.dumps({"scope": scope.as_dict(), "clusters": [asdict(r) for r in rows]}, indent=2) + "\n"
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(asdict(r) for r in rows)
+        writer.writerows(asdict(r) for r in listed)
         return buffer.getvalue()
     if fmt == "html":
-        return report.html(rows)
+        return report.html(rows, scope)
     if fmt == "markdown":
-        lines = ["| " + " | ".join(fields) + " |", "|" + "---|" * len(fields)]
-        lines += ["| " + " | ".join(str(getattr(r, f)).replace("|", "\\|") for f in fields) + " |" for r in rows]
+        lines = [f"**DAS Guard audit.** {_md(scope.sentence())}", ""]
+        lines += ["| " + " | ".join(fields) + " |", "|" + "---|" * len(fields)]
+        lines += ["| " + " | ".join(_md(str(getattr(r, f))) for f in fields) + " |" for r in listed]
         return "\n".join(lines) + "\n"
+    if fmt in ("asff", "ocsf"):
+        return evidence(results, fmt, datetime.fromisoformat(scope.generated_at), scope)
     raise Usage(f"unknown format {fmt!r}")
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def deliver(
+    rows: list[AuditRow],
+    results: list[tuple[AuditRow, Decision]],
+    scope: Scope,
+    formats: list[str],
+    output: Path | None,
+) -> None:
+    """One format on stdout (a table as a table), or every format asked into `output` (one file each)."""
+    if output is None:
+        [fmt] = formats
+        if fmt == "table":
+            columns = table_columns(rows, scope)
+            listed = rows + not_audited_rows(scope)
+            cells = [[table_cell(r, c) for c in columns] for r in listed]
+            print_table(f"DAS Guard audit: {len(rows)} clusters", columns, cells, [failing_row(r) for r in listed])
+            err.print(scope.sentence())
+        else:
+            sys.stdout.write(render(rows, results, scope, fmt))
+        return
+    output.mkdir(parents=True, exist_ok=True)
+    for fmt in formats:
+        path = output / f"das-guard-audit.{EXTENSIONS[fmt]}"
+        path.write_text(render(rows, results, scope, fmt), encoding="utf-8")
+        err.print(f"wrote {path}")
+
+
+def chosen_formats(formats: list[str] | None, output: Path | None) -> list[str]:
+    chosen = list(dict.fromkeys(formats or ["table"]))
+    unknown = [f for f in chosen if f not in FORMATS]
+    if unknown:
+        raise Usage(f"--format must be one of {', '.join(FORMATS)}, not {unknown[0]!r}")
+    if len(chosen) > 1 and output is None:
+        raise Usage("several --format values need --output DIR (one file each)")
+    return chosen
+
+
+FORMAT_HELP = "Repeatable with --output. " + "; ".join(f"{name}: {text}" for name, text in FORMATS.items()) + "."
 
 
 def audit(
     region: Region = None,
     all_regions: Annotated[bool, typer.Option("--all-regions", help="Every region enabled in the account.")] = False,
-    fmt: Annotated[str, typer.Option("--format", "-f", help=", ".join(FORMATS) + ".")] = "table",
+    fmt: Annotated[list[str] | None, typer.Option("--format", "-f", help=FORMAT_HELP)] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write each --format to DIR/das-guard-audit.<ext>.")
+    ] = None,
+    failing_only: Annotated[
+        bool, typer.Option("--failing-only", help="Only the clusters that fail (the scope still says what was seen).")
+    ] = False,
     policy: PolicyPath = None,
     parameter: Parameter = DEFAULT_PARAMETER,
     state_table: StateTable = None,
@@ -217,63 +387,83 @@ def audit(
     ] = org_audit.DEFAULT_ROLE,
     parallel: Annotated[int, typer.Option(min=1, max=64, help="With --org: accounts read at the same time.")] = 8,
 ) -> None:
-    """Evaluate every cluster (read-only) and print its verdict. Exit 1 if any cluster lacks a stream it needs."""
+    """Evaluate every cluster (read-only) and print its verdict. Exit 1 if any cluster lacks a stream it needs, or a
+    region or account could not be audited."""
 
     def body() -> int:
-        if fmt not in FORMATS:
-            raise Usage(f"--format must be {', '.join(FORMATS[:-1])} or {FORMATS[-1]}, not {fmt!r}")
+        formats = chosen_formats(fmt, output)
         if ou and not org:
             raise Usage("--ou needs --org")
-        if org:
-            with aws_session.endpoint(endpoint_url, local):
-                return audit_organisation(
-                    region, fmt, policy, parameter, state_table, profile, ou or [], role_name, parallel
-                )
         with aws_session.endpoint(endpoint_url, local):
-            target = aws_session.Target(regions_of(region, default_region()), profile)
-            if all_regions:
-                with aws_errors():
-                    ec2 = target.session(target.regions[0]).client("ec2")
-                    enabled = sorted(r["RegionName"] for r in ec2.describe_regions()["Regions"])
-                target = aws_session.Target(tuple(enabled), profile)
-            results: list[tuple[AuditRow, Decision]] = []
-            uncovered: list[str] = []
-            with (
-                Progress(
-                    TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
-                ) as progress,
-                aws_errors(),
-            ):
-                for each in target.regions:
-                    reader = reader_for(target, each, parameter, state_table)
-                    try:
-                        region_policy = load_policy(policy, reader.policy_parameter)
-                    except Usage as error:
-                        if not all_regions:
-                            raise
-                        uncovered.append(f"{each}: not audited: {not_deployed(error, parameter)}")
-                        continue
-                    ref = policy_reference(policy, reader)
-                    results += audit_region(reader, each, region_policy, progress, "-", ref)
+            if org:
+                results, scope = audit_organisation(
+                    region, policy, parameter, state_table, profile, ou or [], role_name, parallel
+                )
+            else:
+                results, scope = audit_account(region, all_regions, policy, parameter, state_table, profile)
+        results = [pair for pair in results if failing_row(pair[0])] if failing_only else results
+        scope = replace(scope, failing_only=failing_only)
         rows = [row for row, _ in results]
-        columns = ["region", "cluster", "engine", "version", "classes", "stream", "rule", "verdict", "reason"]
-        if fmt in ("asff", "ocsf"):
-            sys.stdout.write(evidence(results, fmt, SystemClock().now()))
-        else:
-            show(rows, fmt, f"DAS Guard audit: {len(rows)} clusters", columns)
-        for line in uncovered:
+        deliver(rows, results, scope, formats, output)
+        failures = sum(1 for r in rows if failing_row(r))
+        for line in scope.gaps():
             err.print(line)
-        failures = sum(1 for r in rows if r.compliance == Compliance.FAIL.value)
-        gaps = f"; {len(uncovered)} region(s) without DAS Guard" if uncovered else ""
+        gaps = f"; {len(scope.not_audited)} region(s) or account(s) not audited" if scope.not_audited else ""
         err.print(f"{len(rows)} clusters, {failures} without the stream the policy requires{gaps}")
-        return FINDINGS if failures or uncovered else 0
+        return FINDINGS if failures or scope.not_audited else 0
 
     run(body)
 
 
+def audit_account(
+    region: list[str] | None,
+    all_regions: bool,
+    policy: Path | None,
+    parameter: str,
+    state_table: str | None,
+    profile: str | None,
+) -> tuple[list[tuple[AuditRow, Decision]], Scope]:
+    """One account: the regions asked (or every enabled one); a region without DAS Guard is in the scope as not
+    audited (with --all-regions; asked for by name, it is an error)."""
+    target = aws_session.Target(regions_of(region, default_region()), profile)
+    with aws_errors():
+        home = target.session(target.regions[0])
+        account = str(home.client("sts").get_caller_identity().get("Account", "-"))
+        if all_regions:
+            enabled = sorted(r["RegionName"] for r in home.client("ec2").describe_regions()["Regions"])
+            target = aws_session.Target(tuple(enabled), profile)
+    results: list[tuple[AuditRow, Decision]] = []
+    skipped: list[NotAuditedScope] = []
+    policies: list[str] = []
+    with (
+        Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True
+        ) as bar,
+        aws_errors(),
+    ):
+        for each in target.regions:
+            reader = reader_for(target, each, parameter, state_table)
+            try:
+                region_policy = load_policy(policy, reader.policy_parameter)
+            except Usage as error:
+                if not all_regions:
+                    raise
+                skipped.append(NotAuditedScope(account, each, not_deployed(error, parameter)))
+                continue
+            ref = policy_reference(policy, reader)
+            policies.append(ref)
+            results += audit_region(reader, each, region_policy, bar, "-", ref)
+    audited = tuple(r for r in target.regions if r not in {s.region for s in skipped})
+    scope = Scope(now_text(), das_guard_version(), (account,), audited, tuple(dict.fromkeys(policies)), tuple(skipped))
+    return results, scope
+
+
+def now_text() -> str:
+    return SystemClock().now().isoformat(timespec="seconds")
+
+
 def audit_organisation(
     region: list[str] | None,
-    fmt: str,
     policy: Path | None,
     parameter: str,
     state_table: str | None,
@@ -281,8 +471,9 @@ def audit_organisation(
     ous: list[str],
     role_name: str,
     parallel: int,
-) -> int:
-    """audit --org: every account (or OU), every region asked, in parallel; the same rows, with an account column."""
+) -> tuple[list[tuple[AuditRow, Decision]], Scope]:
+    """audit --org: every account (or OU), every region asked, in parallel; the same rows, with an account column;
+    an account that cannot be read is in the scope as not audited, with why."""
     home = aws_session.Target(regions_of(region, default_region()), profile)
     regions = home.regions
     caller = boto3.Session(profile_name=profile, region_name=regions[0])  # unguarded: sts:AssumeRole only
@@ -290,7 +481,7 @@ def audit_organisation(
         chosen = org_audit.accounts(home.session(regions[0]), ous)
     if not chosen:
         raise Usage("no account found (are you in the management account or a delegated administrator?)")
-    now = SystemClock().now()
+    generated = now_text()
 
     def one(account: org_audit.Account) -> list[tuple[AuditRow, Decision]]:
         target = org_audit.guarded_target(regions, org_audit.assume(caller, account, role_name))
@@ -310,27 +501,39 @@ def audit_organisation(
             chosen, one, parallel=parallel, advance=lambda: progress.advance(task)
         )
     results.sort(key=lambda pair: (pair[0].account, pair[0].region, pair[0].cluster))
-    rows = [row for row, _ in results]
-    if fmt in ("asff", "ocsf"):
-        sys.stdout.write(evidence(results, fmt, now))
-    else:
-        columns = ["account", "region", "cluster", "engine", "version", "stream", "rule", "verdict", "reason"]
-        show(rows, fmt, f"DAS Guard audit: {len(rows)} clusters in {len(chosen) - len(skipped)} accounts", columns)
-    for gap in skipped:
-        err.print(f"account {gap.account.id} ({gap.account.name}): not audited: {gap.why}")
-    failures = sum(1 for r in rows if r.compliance == Compliance.FAIL.value)
-    err.print(
-        f"{len(rows)} clusters in {len(chosen) - len(skipped)} of {len(chosen)} accounts, "
-        f"{failures} without the stream the policy requires"
+    gone = {gap.account.id for gap in skipped}
+    scope = Scope(
+        generated,
+        das_guard_version(),
+        tuple(a.id for a in chosen if a.id not in gone),
+        regions,
+        tuple(sorted({row.policy for row, _ in results})),
+        tuple(NotAuditedScope(gap.account.id, "*", gap.why, gap.account.name) for gap in skipped),
     )
-    return 1 if failures or skipped else 0
+    return results, scope
 
 
-def evidence(results: list[tuple[AuditRow, Decision]], fmt: str, now: datetime) -> str:
+def evidence(results: list[tuple[AuditRow, Decision]], fmt: str, now: datetime, scope: Scope) -> str:
     """ASFF findings (BatchImportFindings' shape) or OCSF Compliance Findings: one per cluster whose decision is a
-    verdict on its audit, built by the same functions the deployed one uses."""
-    documents = [
-        (finding if fmt == "asff" else ocsf_finding)(decision, account=row.account, region=row.region, now=now)
-        for row, decision in results
-    ]
-    return json.dumps([d for d in documents if d is not None], indent=2) + "\n"
+    verdict on its audit, built by the same functions the deployed one uses; each also names the policy that
+    decided, the das-guard that judged and the audit's scope (Security Hub keeps findings, not files)."""
+    documents: list[dict[str, Any]] = []
+    scope_text = scope.sentence()
+    for row, decision in results:
+        if fmt == "asff":
+            document = finding(decision, account=row.account, region=row.region, now=now)
+            if document is not None:
+                document["ProductFields"] |= {
+                    "das-guard/policy": row.policy[:2048],
+                    "das-guard/version": scope.das_guard_version,
+                    "das-guard/scope": scope_text[:2048],
+                }
+        else:
+            document = ocsf_finding(
+                decision, account=row.account, region=row.region, now=now, version=scope.das_guard_version
+            )
+            if document is not None:
+                document["unmapped"] |= {"policy": row.policy, "scope": scope.as_dict()}
+        if document is not None:
+            documents.append(document)
+    return json.dumps(documents, indent=2) + "\n"

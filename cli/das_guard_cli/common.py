@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 import boto3
 import typer
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError, ProfileNotFound
+from rich import box
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -168,20 +169,29 @@ def _fail(error: BaseException, code: int, message: str) -> None:
     raise typer.Exit(code) from error
 
 
+WHOLE_COLUMNS = ("account", "region", "cluster", "engine", "stream", "rule", "verdict")  # names are never broken
+
+
 def print_table(title: str, columns: list[str], rows: list[list[str]], failing: list[bool]) -> None:
-    """A rich table on a terminal; plain, aligned, full-width text elsewhere (nothing folded or cut)."""
+    """A rich table on a terminal (compact: it reads at 100 columns, long text folds inside its cell, names never
+    wrap); plain, aligned, full-width text elsewhere (nothing folded or cut)."""
     if out.is_terminal:
-        table = Table(title=title)
+        table = Table(title=title, box=box.SIMPLE_HEAD, show_edge=False, padding=(0, 1), collapse_padding=True)
         for name in columns:
-            table.add_column(name, overflow="fold", no_wrap=name in ("account", "cluster", "verdict"))
+            table.add_column(name, overflow="fold", no_wrap=name in WHOLE_COLUMNS)
         for row, bad in zip(rows, failing, strict=True):
             table.add_row(*row, style="red" if bad else None)
         out.print(table)
         return
+    sys.stdout.write(plain_table(title, columns, rows))
+
+
+def plain_table(title: str, columns: list[str], rows: list[list[str]]) -> str:
+    """Aligned text, every cell whole: for files, pipes and CI logs."""
     widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(columns)]
     lines = [title, "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in rows]
-    sys.stdout.write("\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
 
 
 def not_deployed(error: Exception, parameter: str) -> str:

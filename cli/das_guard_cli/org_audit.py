@@ -81,10 +81,21 @@ def audit_accounts(
             try:
                 rows += future.result()
             except Exception as err:  # noqa: BLE001 - one account's failure is reported, the others go on
-                skipped.append(Skipped(account, f"{type(err).__name__}: {err}"[:300]))
+                skipped.append(Skipped(account, why_not_audited(err)))
             advance()
     return rows, sorted(skipped, key=lambda s: s.account.id)
 
 
 def guarded_target(regions: tuple[str, ...], credentials: dict[str, str]) -> aws_session.Target:
     return aws_session.Target(regions, credentials=credentials)
+
+
+def why_not_audited(error: Exception) -> str:
+    """One line a person acts on: "not deployed" said plainly (the usual cause: the management or a security
+    account outside the StackSet's targets), anything else as AWS said it."""
+    text = str(error)
+    if "ResourceNotFoundException" in text and "dynamodb" in text:
+        return "DAS Guard is not deployed in this account (no state table)"
+    if "ParameterNotFound" in text:
+        return "DAS Guard is not deployed in this account (no policy parameter)"
+    return f"{type(error).__name__}: {text}"[:300]

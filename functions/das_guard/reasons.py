@@ -34,6 +34,18 @@ class Compliance(StrEnum):
     NOT_APPLICABLE = "not-applicable"  # nothing to audit: not Aurora, deleted, stopped, no instance to run
 
 
+# What each state means, in the words every output uses (the HTML report's legend, docs/evidence.md)
+COMPLIANCE_MEANINGS: Mapping[Compliance, str] = {
+    Compliance.PASS: "audited: the stream is started with the rule's key and mode, the key is healthy and vouched "
+    "for, and its records are kept as the rule requires",
+    Compliance.FAIL: "not audited, or not as the policy requires: a person must act (the fix says how)",
+    Compliance.PENDING: "on its way within minutes (the stream is starting, the cluster is being created): not "
+    "audited yet, checked again by the next event or sweep",
+    Compliance.EXEMPT: "the policy accepts it unaudited, with a reason and an end (an exemption or a break-glass hold)",
+    Compliance.NOT_APPLICABLE: "nothing to audit: not Aurora, deleted, stopped, or no instance to run a stream",
+}
+
+
 class Severity(StrEnum):
     """ASFF's labels (OCSF's severity_id 1..5 in the same order)."""
 

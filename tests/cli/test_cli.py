@@ -58,7 +58,7 @@ class TestAudit:
         before = streams(rds)
         result = cli("audit", *REGION, "--format", "json")
         assert result.exit_code == 1, result.output
-        rows = {r["cluster"]: r for r in json.loads(result.stdout)}
+        rows = {r["cluster"]: r for r in json.loads(result.stdout)["clusters"]}
         assert len(rows) == 27
         assert {
             k: (rows[k]["verdict"], rows[k]["reason"])
@@ -89,8 +89,9 @@ class TestAudit:
 
     def test_markdown_and_table(self, demo_account: Any) -> None:
         markdown = cli("audit", *REGION, "--format", "markdown").stdout.splitlines()
-        assert markdown[0].startswith("| region | cluster | engine | version | classes | stream | rule | verdict |")
-        assert len(markdown) == 2 + 27
+        assert markdown[0].startswith("**DAS Guard audit.** 1 account(s) (123456789012), region(s) us-east-1;")
+        assert markdown[2].startswith("| region | cluster | engine | version | classes | stream | rule | verdict |")
+        assert len(markdown) == 2 + 2 + 27
         table = cli("audit", *REGION).stdout
         assert "DAS Guard audit: 27 clusters" in table
         assert "dev-burst" in table
@@ -112,21 +113,23 @@ class TestAudit:
     @pytest.mark.usefixtures("second_region")
     def test_several_regions(self) -> None:
         result = cli("audit", "--region", "us-east-1", "--region", "eu-west-1", "--format", "json")
-        regions = [r["region"] for r in json.loads(result.stdout)]
+        regions = [r["region"] for r in json.loads(result.stdout)["clusters"]]
         assert (regions.count("us-east-1"), regions.count("eu-west-1")) == (27, 1)
 
     @pytest.mark.usefixtures("second_region")
     def test_all_regions_skips_those_without_das_guard(self) -> None:
         result = cli("audit", *REGION, "--all-regions", "--format", "json")
         assert result.exit_code == 1, result.stderr[-500:]
-        assert {r["region"] for r in json.loads(result.stdout)} == {"us-east-1", "eu-west-1"}
-        lines = [line for line in result.stderr.splitlines() if "not audited" in line]
-        assert (
-            "ap-southeast-2: not audited: DAS Guard is not deployed here (no policy parameter /das-guard/policy)"
-            in lines
-        )
-        assert len(lines) == len({line.split(":")[0] for line in lines})  # one line per region
-        assert "region(s) without DAS Guard" in result.stderr.splitlines()[-1]
+        assert {r["region"] for r in json.loads(result.stdout)["clusters"]} == {"us-east-1", "eu-west-1"}
+        [gap] = [line for line in result.stderr.splitlines() if line.startswith("not audited")]  # one line per cause
+        cause, places = gap.rsplit(": ", 1)
+        assert cause.endswith("DAS Guard is not deployed here (no policy parameter /das-guard/policy)")
+        assert "ap-southeast-2" in places.split(", ")
+        assert "eu-west-1" not in places.split(", ")
+        assert cause.startswith(f"not audited ({len(places.split(', '))})")
+        assert "region(s) or account(s) not audited" in result.stderr.splitlines()[-1]
+        scope = json.loads(result.stdout)["scope"]
+        assert "ap-southeast-2" in {s["region"] for s in scope["not_audited"]}  # the file says so too
 
     def test_a_local_policy_file_instead_of_the_deployed_one(self, demo_account: Any, tmp_path: Path) -> None:
         policy = tmp_path / "p.json"
@@ -144,7 +147,7 @@ class TestAudit:
         assert result.exit_code == 0
         # with everything exempt nothing is missing (a running stream on an exempt cluster is exempt too: the rule
         # designates no key to vouch for); streams still stopping are not-ready, not failures
-        verdicts = {(r["verdict"], r["compliance"]) for r in json.loads(result.stdout)}
+        verdicts = {(r["verdict"], r["compliance"]) for r in json.loads(result.stdout)["clusters"]}
         assert verdicts == {
             ("Exempt", "exempt"),
             ("NotApplicable", "not-applicable"),

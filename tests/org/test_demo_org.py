@@ -24,4 +24,6 @@ def test_the_organisation_demo_shows_what_readme_promises(capsys: pytest.Capture
     assert text.count("CURRENT") == 6
     assert re.search(r"DAS Guard Violation \d{12}/eu-west-1: prod-b-orders \(UnsupportedInstanceClass\)", text)
     assert re.search(r"\d{12}/eu-west-1 +FAILED  Aurora cluster prod-b-orders", text)
-    assert "3 clusters in 3 of 5 accounts, 1 without the stream the policy requires" in text
+    assert "3 clusters, 1 without the stream the policy requires; 2 region(s) or account(s) not audited" in text
+    # the two accounts outside the StackSet's targets, said plainly, one line per cause
+    assert re.search(r"not audited \(2\): DAS Guard is not deployed in this account \(no state table\): \d{12}", text)

@@ -145,7 +145,7 @@ def test_audit_org_lists_every_cluster_with_its_account(org: Organisation, as_se
     burstable_cluster(org, "audit-t3")
     args = ["audit", "--org", "--region", REGIONS[0], "--region", REGIONS[1], "--parameter", org.central.policy_arn]
     result = CliRunner().invoke(cli.app, [*args, "--format", "json"])
-    rows = json.loads(result.stdout)
+    rows = json.loads(result.stdout)["clusters"]
     clusters = {(r["account"], r["region"], r["cluster"]) for r in rows}
     for account in org.members().values():
         for region in REGIONS:
@@ -179,7 +179,7 @@ def test_audit_org_of_one_ou_reads_only_its_accounts_through_their_role(
     if "dev-audit-pg" not in dev.streams():
         dev.add_cluster("dev-audit-pg")
     args = ["audit", "--org", "--ou", org.ous["dev"], "--region", "us-east-1", "--parameter", org.central.policy_arn]
-    rows = json.loads(CliRunner().invoke(cli.app, [*args, "--format", "json"]).stdout)
+    rows = json.loads(CliRunner().invoke(cli.app, [*args, "--format", "json"]).stdout)["clusters"]
     assert {r["account"] for r in rows} == {org.members()["dev-a"]}
     assert iam.get_role(RoleName="das-guard-audit")["Role"]["RoleName"] == "das-guard-audit"
 

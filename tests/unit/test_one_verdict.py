@@ -97,11 +97,12 @@ def test_every_reason_reads_the_same_in_every_output(code: str) -> None:
     state = judged.compliance.value if judged.compliance else None
     row = audit._row(REGION, cluster(), shown, "-", NOW.isoformat(), "policy v1")
     assert row.compliance == (state or "-")
-    assert json.loads(audit.render([row], "json"))[0]["compliance"] == row.compliance
-    assert next(csv.DictReader(io.StringIO(audit.render([row], "csv"))))["compliance"] == row.compliance
-    assert f"| {row.compliance} |" in audit.render([row], "markdown")
-    page = audit.render([row], "html")
-    assert ("class=failing" in page) is (judged.compliance is Compliance.FAIL)
+    scope = audit.Scope(NOW.isoformat(), "1.0", ("123456789012",), (REGION,), ("policy v1",))
+    assert json.loads(audit.render([row], [], scope, "json"))["clusters"][0]["compliance"] == row.compliance
+    assert next(csv.DictReader(io.StringIO(audit.render([row], [], scope, "csv"))))["compliance"] == row.compliance
+    assert f"| {row.compliance} |" in audit.render([row], [], scope, "markdown")
+    page = audit.render([row], [], scope, "html")
+    assert ("<tr class=fail>" in page) is (judged.compliance is Compliance.FAIL)
     assert audit.failing(decision) is (judged.compliance is Compliance.FAIL)
 
     # an alert, where one is sent, says the verdict and the catalogue's fix
@@ -123,8 +124,9 @@ def test_an_uncatalogued_reason_never_passes() -> None:
 
 def test_the_audit_exports_validate_for_one_account_as_for_an_organisation() -> None:
     rows = [(audit._row(REGION, cluster(), d, "-", NOW.isoformat(), "p"), d) for d in map(decision_for, DECISIONS)]
-    asff = json.loads(audit.evidence(rows, "asff", NOW))
-    ocsf = json.loads(audit.evidence(rows, "ocsf", NOW))
+    scope = audit.Scope(NOW.isoformat(), "1.0.0", (ACCOUNT,), (REGION,), ("p",))
+    asff = json.loads(audit.evidence(rows, "asff", NOW, scope))
+    ocsf = json.loads(audit.evidence(rows, "ocsf", NOW, scope))
     assert len(asff) == len(ocsf) > 20
     assert asff_problems(asff) == ""
     assert {a["AwsAccountId"] for a in asff} == {ACCOUNT}, "one account: the ARN names it"
