@@ -10,6 +10,7 @@ import json
 import sys
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
+from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import Annotated, Any
@@ -65,8 +66,15 @@ FORMATS = {
     "asff": "Security Hub findings (BatchImportFindings)",
     "ocsf": "OCSF 1.5.0 Compliance Findings, for a SIEM or Security Lake",
 }
-EXTENSIONS = {"table": "txt", "json": "json", "csv": "csv", "markdown": "md", "html": "html", "asff": "asff.json"}
-EXTENSIONS["ocsf"] = "ocsf.json"
+EXTENSIONS = {
+    "table": "txt",
+    "json": "json",
+    "csv": "csv",
+    "markdown": "md",
+    "html": "html",
+    "asff": "asff.json",
+    "ocsf": "ocsf.json",
+}
 NOT_AUDITED = "NotAudited"  # the verdict of a region or account the audit could not look at (rows in csv/markdown)
 
 
@@ -161,6 +169,7 @@ class Scope:
         )
 
 
+@cache  # read once per run, not once per cluster row
 def das_guard_version() -> str:
     try:
         return metadata.version("das-guard")
@@ -290,14 +299,21 @@ def table_cell(row: AuditRow, column: str) -> str:
     return str(getattr(row, column))
 
 
+def table(rows: list[AuditRow], scope: Scope) -> tuple[list[str], list[list[str]], list[bool]]:
+    """The table's columns, its cells (the clusters, then a NotAudited row per gap) and which rows fail: one
+    shape for the terminal and the file."""
+    listed = rows + not_audited_rows(scope)
+    columns = table_columns(listed, scope)
+    return columns, [[table_cell(r, c) for c in columns] for r in listed], [failing_row(r) for r in listed]
+
+
 def render(rows: list[AuditRow], results: list[tuple[AuditRow, Decision]], scope: Scope, fmt: str) -> str:
     """The audit in `fmt`: every format carries the scope (what was looked at, what was not and why, the policy,
     the version, the time)."""
     fields = list(AuditRow.__dataclass_fields__)
     listed = rows + not_audited_rows(scope)
     if fmt == "table":
-        columns = table_columns(listed, scope)
-        cells = [[table_cell(r, c) for c in columns] for r in listed]
+        columns, cells, _ = table(rows, scope)
         return plain_table(f"DAS Guard audit: {scope.sentence()}", columns, cells)
     if fmt == "json":
         return json.dumps({"scope": scope.as_dict(), "clusters": [asdict(r) for r in rows]}, indent=2) + "\n"
@@ -334,10 +350,7 @@ def deliver(
     if output is None:
         [fmt] = formats
         if fmt == "table":
-            columns = table_columns(rows, scope)
-            listed = rows + not_audited_rows(scope)
-            cells = [[table_cell(r, c) for c in columns] for r in listed]
-            print_table(f"DAS Guard audit: {len(rows)} clusters", columns, cells, [failing_row(r) for r in listed])
+            print_table(f"DAS Guard audit: {len(rows)} clusters", *table(rows, scope))
             err.print(scope.sentence())
         else:
             sys.stdout.write(render(rows, results, scope, fmt))
