@@ -6,6 +6,11 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 TOOLS ?= .venv-tools
 CHECKOV := $(TOOLS)/bin/checkov
+# AWS's cfn-guard binary, as AWS ships it in its CDK validator plugin on npm (pinned, checksum-verified): the Guard
+# rules registry's engine. cfn-guard-rs (PyPI) truncates large reports, so the suite runs the real CLI.
+CFN_GUARD_PACKAGE := https://registry.npmjs.org/@cdklabs/cdk-validator-cfnguard/-/cdk-validator-cfnguard-0.0.62.tgz
+CFN_GUARD_SHA256 := 660c14562d4c79d524d0623d80d494e41797acae9da23ecb10915d7f66ada80c
+CFN_GUARD := $(TOOLS)/cfn-guard-3.1.1
 
 .PHONY: demo demo-org schema outcomes test lint typecheck unit events validate scan bench clean org-package org-publish
 
@@ -32,8 +37,16 @@ demo-org: $(INSTALLED)
 	$(PY) -m localaws.demo_org
 
 ## test: lint, type-check and run the whole test suite (what CI runs)
-test: lint typecheck $(INSTALLED) $(CHECKOV)
-	DAS_GUARD_CHECKOV=$(CHECKOV) $(PY) -m pytest -n auto -q
+$(CFN_GUARD):
+	@mkdir -p $(TOOLS)/download
+	curl -fsSL -o $(TOOLS)/download/cfnguard.tgz $(CFN_GUARD_PACKAGE)
+	echo "$(CFN_GUARD_SHA256)  $(TOOLS)/download/cfnguard.tgz" | sha256sum -c --quiet
+	tar -xzf $(TOOLS)/download/cfnguard.tgz -C $(TOOLS)/download package/bin/ubuntu/$$(uname -m)/cfn-guard
+	mv $(TOOLS)/download/package/bin/ubuntu/$$(uname -m)/cfn-guard $@ && rm -rf $(TOOLS)/download
+	@$@ --version
+
+test: lint typecheck $(INSTALLED) $(CHECKOV) $(CFN_GUARD)
+	DAS_GUARD_CHECKOV=$(CHECKOV) DAS_GUARD_CFN_GUARD=$(CFN_GUARD) $(PY) -m pytest -n auto -q
 
 ## bench: benchmarks (not part of CI; minutes): writes docs/benchmarks.md. Cloud Custodian gets its own venv.
 bench: $(INSTALLED)
@@ -52,9 +65,9 @@ org-publish: $(INSTALLED)
 	@test -n "$(VERSION)" -a -n "$(BUCKET_PREFIX)" -a -n "$(REGIONS)" || { echo "usage: make org-publish VERSION=x.y.z BUCKET_PREFIX=acme-das-guard REGIONS=us-east-1,eu-west-1"; exit 2; }
 	$(PY) -m org.package publish --version $(VERSION) --bucket-prefix $(BUCKET_PREFIX) --regions $(REGIONS)
 
-## scan: checkov over the deployed (SAM-transformed) template
-scan: $(INSTALLED) $(CHECKOV)
-	DAS_GUARD_CHECKOV=$(CHECKOV) $(PY) -m pytest -q tests/template/test_security_scan.py
+## scan: checkov and the AWS Guard rules registry (cfn-guard) over every template DAS Guard ships
+scan: $(INSTALLED) $(CHECKOV) $(CFN_GUARD)
+	DAS_GUARD_CHECKOV=$(CHECKOV) DAS_GUARD_CFN_GUARD=$(CFN_GUARD) $(PY) -m pytest -q tests/template/test_security_scan.py tests/template/test_guard_rules_registry.py
 
 lint: $(INSTALLED)
 	$(PY) -m ruff check .

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,8 @@ def template() -> dict[str, Any]:
     return dict(yaml_parse((ROOT / "template.yaml").read_text(encoding="utf-8")))
 
 
-@pytest.fixture(scope="session")
-def transformed(template: dict[str, Any]) -> dict[str, Any]:
-    """The CloudFormation template SAM deploys (aws-sam-translator, offline, as after `sam package`)."""
+def deployed(template: dict[str, Any]) -> dict[str, Any]:
+    """A SAM template as CloudFormation deploys it (aws-sam-translator, offline, as after `sam package`)."""
 
     class NoManagedPolicies:
         def load(self) -> dict[str, str]:
@@ -30,3 +30,26 @@ def transformed(template: dict[str, Any]) -> dict[str, Any]:
         if resource["Type"] == "AWS::Serverless::Function":
             resource["Properties"]["CodeUri"] = "s3://das-guard-artifacts/enforcer.zip"
     return dict(transform(packaged, {}, NoManagedPolicies()))
+
+
+@pytest.fixture(scope="session")
+def transformed(template: dict[str, Any]) -> dict[str, Any]:
+    """The CloudFormation template SAM deploys."""
+    return deployed(template)
+
+
+@pytest.fixture(scope="session")
+def shipped_templates(transformed: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every template DAS Guard ships, as CloudFormation receives it: the one SAM deploys, the StackSet's member
+    template, the organisation's central stack (SAM too) and its artifact bucket."""
+    from org import package as org_package  # noqa: PLC0415 - builds the member template (a zip) only when asked
+
+    def read(name: str) -> dict[str, Any]:
+        return dict(yaml_parse((ROOT / "org" / name).read_text(encoding="utf-8")))
+
+    return {
+        "single-account": transformed,
+        "member": json.loads(org_package.build("1.0.0").template_body),
+        "central": deployed(read("central.yaml")),
+        "artifact-bucket": read("artifact-bucket.yaml"),
+    }
