@@ -120,7 +120,7 @@ class Organisation:
             s3 = security.client("s3", region_name=region)
             config = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
             s3.create_bucket(Bucket=f"{self.bucket_prefix}-{region}", **config)
-        built = package.build(VERSION)
+        built = package.build(VERSION, bundle_dependencies=False)  # handlers run in-process here, not from the zip
         url = package.publish(built, bucket_prefix=self.bucket_prefix, regions=list(self.regions), session=security)
         return self.deploy_central(url)
 

@@ -22,16 +22,23 @@ import io
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template.yaml"
 CODE = ROOT / "functions"
+REQUIREMENTS = CODE / "requirements.txt"
+DEPENDENCY_CACHE = ROOT / ".venv-tools" / "lambda-dependencies"
+# Lambda's architecture -> the wheels pip may take for it (manylinux2014 is what Lambda's Amazon Linux 2023 runs)
+WHEEL_PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
 DIST = ROOT / "dist" / "org"
 ARTIFACT_KEY = "das-guard/{version}/functions.zip"
 TEMPLATE_KEY = "das-guard/{version}/member-template.json"
@@ -54,21 +61,68 @@ class Package:
     version: str
     template: dict[str, Any]
     template_body: str
-    code_zip: bytes
+    code_dir: Path
+    bundle_dependencies: bool
+
+    @cached_property
+    def code_zip(self) -> bytes:
+        """Built when first asked for: installing the dependencies for Lambda's platform takes pip and a while."""
+        dependencies = install_dependencies(lambda_platform(self.template)) if self.bundle_dependencies else None
+        return zip_code(self.code_dir, dependencies)
 
     @property
     def code_sha256(self) -> str:
         return hashlib.sha256(self.code_zip).hexdigest()
 
 
-def build(version: str, *, template_path: Path = TEMPLATE, code_dir: Path = CODE) -> Package:
-    """Translate template.yaml into the member template for `version` and zip the functions' code."""
+def build(
+    version: str, *, template_path: Path = TEMPLATE, code_dir: Path = CODE, bundle_dependencies: bool = True
+) -> Package:
+    """Translate template.yaml into the member template for `version`; its code zip bundles functions/requirements.txt
+    (what `sam build` does for the single-account stack) unless `bundle_dependencies` is False - the local world's
+    choice, which runs the handlers in-process and never executes the zip."""
     if not _VERSION.match(version):
         raise PackageError(f"version must look like 1.2.3, not {version!r}")
     template = member_template(_read_sam(template_path), version)
     body = json.dumps(template, indent=None, separators=(",", ":"), sort_keys=False)
     check_limits(template, body)
-    return Package(version=version, template=template, template_body=body, code_zip=zip_code(code_dir))
+    return Package(
+        version=version,
+        template=template,
+        template_body=body,
+        code_dir=code_dir,
+        bundle_dependencies=bundle_dependencies,
+    )
+
+
+def lambda_platform(template: dict[str, Any]) -> tuple[str, str]:
+    """(Python version, wheel platform) of the template's functions, which must all agree."""
+    functions = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    platforms = {(f["Runtime"].removeprefix("python"), WHEEL_PLATFORMS[f["Architectures"][0]]) for f in functions}
+    if len(platforms) != 1:
+        raise PackageError(f"the functions must share one runtime and architecture to share a zip: {sorted(platforms)}")
+    return platforms.pop()
+
+
+def install_dependencies(platform: tuple[str, str], requirements: Path = REQUIREMENTS) -> Path:
+    """functions/requirements.txt installed for Lambda's Python and architecture (binary wheels only, no
+    dependency resolution: the file is the full, pinned closure), cached by the file's hash."""
+    python, wheel_platform = platform
+    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()[:12]
+    target = DEPENDENCY_CACHE / f"python{python}-{wheel_platform}-{digest}"
+    if target.is_dir():
+        return target
+    staging = target.with_name(target.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
+    command += ["--target", str(staging), "--platform", wheel_platform, "--python-version", python]
+    command += ["--implementation", "cp", "--only-binary=:all:", "--no-deps", "-r", str(requirements)]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 - our own pip
+    if completed.returncode != 0:
+        raise PackageError(f"pip could not install {requirements.name} for Lambda: {completed.stderr.strip()[-500:]}")
+    shutil.rmtree(staging / "bin", ignore_errors=True)  # console scripts: nothing in Lambda runs them
+    staging.rename(target)
+    return target
 
 
 def _read_sam(path: Path) -> dict[str, Any]:
@@ -138,15 +192,19 @@ def check_limits(template: dict[str, Any], body: str) -> None:
         raise PackageError("; ".join(problems))
 
 
-def zip_code(code_dir: Path) -> bytes:
-    """The functions' code (das_guard/), byte-for-byte reproducible."""
+def zip_code(code_dir: Path, dependencies: Path | None = None) -> bytes:
+    """The functions' code (das_guard/) and, when given, the installed dependencies at the zip's root (where Lambda
+    puts /var/task, first on sys.path) - byte-for-byte reproducible."""
+    files = {path.relative_to(code_dir).as_posix(): path for path in code_dir.rglob("*.py")}
+    if dependencies is not None:
+        files |= {path.relative_to(dependencies).as_posix(): path for path in dependencies.rglob("*") if path.is_file()}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(code_dir.rglob("*.py")):
+        for name, path in sorted(files.items()):
             if "__pycache__" in path.parts:
                 continue
-            info = zipfile.ZipInfo(path.relative_to(code_dir).as_posix(), date_time=_ZIP_TIME)
-            info.external_attr = 0o644 << 16
+            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+            info.external_attr = (0o755 if name.endswith(".so") else 0o644) << 16
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, path.read_bytes())
     return buffer.getvalue()

@@ -21,7 +21,7 @@ VERSION = "1.4.2"
 
 @pytest.fixture(scope="module")
 def member() -> org_package.Package:
-    return org_package.build(VERSION)
+    return org_package.build(VERSION, bundle_dependencies=False)
 
 
 def test_a_service_managed_stackset_would_accept_it(member: org_package.Package) -> None:
