@@ -12,7 +12,7 @@ CFN_GUARD_PACKAGE := https://registry.npmjs.org/@cdklabs/cdk-validator-cfnguard/
 CFN_GUARD_SHA256 := 660c14562d4c79d524d0623d80d494e41797acae9da23ecb10915d7f66ada80c
 CFN_GUARD := $(TOOLS)/cfn-guard-3.1.1
 
-.PHONY: demo demo-org schema outcomes test lint typecheck unit events validate scan bench clean org-package org-publish
+.PHONY: demo demo-org rehearse docs schema outcomes test lint typecheck unit events validate scan bench clean org-package org-publish
 
 $(INSTALLED): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "DAS Guard needs Python 3.11 or newer (set PYTHON=python3.x)")'
@@ -31,6 +31,16 @@ $(CHECKOV): constraints-tools.txt
 ## demo: run the real handler on an embedded local AWS (moto server on 127.0.0.1) and show what it did
 demo: $(INSTALLED)
 	$(PY) -m localaws.demo
+
+## rehearse: docs/deploying.md's first-deploy checklist, step by step, on the embedded local AWS
+rehearse: $(INSTALLED)
+	$(PY) -m localaws.rehearsal
+
+## docs: regenerate the generated pages and blocks (outcome catalogue, policy schema, policy and CLI references)
+docs: $(INSTALLED)
+	$(PY) -m das_guard_cli.outcomes_page > docs/outcomes.md
+	$(PY) -m das_guard_cli.schema > docs/policy.schema.json
+	$(PY) -m das_guard_cli.reference_docs
 
 ## demo-org: DAS Guard rolled out to a local organisation by the central stack's StackSet (3 accounts, 2 OUs, 2 regions)
 demo-org: $(INSTALLED)

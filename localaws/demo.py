@@ -27,6 +27,7 @@ from typing import Any, TextIO
 
 from .activity import Statement
 from .events import load_sample, sample_names
+from .progress import SILENT, Progress
 from .scenario import DEMO_POLICY
 from .world import World
 
@@ -56,8 +57,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(out)
 
 
-def run(log_path: Path, out: TextIO = sys.stdout) -> dict[str, Any]:
-    """Run the demo; returns what happened (the tests assert on it)."""
+def run(log_path: Path, out: TextIO = sys.stdout, progress: Progress = SILENT) -> dict[str, Any]:
+    """Run the demo; returns what happened (the tests assert on it). `progress` says each phase as it begins."""
+    progress("starting a local AWS (moto on 127.0.0.1), the stack, one cluster and one event per sample")
     with World(server=True) as world:
         account = world.deploy()
         account.seed_demo_clusters()
@@ -73,13 +75,13 @@ def run(log_path: Path, out: TextIO = sys.stdout) -> dict[str, Any]:
         account.finish_creating("payments-pg", "payments-pg-1")
         settling = sum(1 for status in account.streams().values() if status in ("starting", "stopping"))
         due = sum(1 for message in account.queued() if message["delay"] > 0)
+        progress("twenty minutes pass on the local clock: the delayed re-checks, then the daily sweep")
         world.advance(minutes=20)
         second = account.drain()
         world.advance(minutes=20)
         # The scheduled reconciliation sweep: every cluster of the region, read in bulk.
         sweep = account.sweep("demo-sweep")
-
-        read_back, kept, archived, from_archive = _records(world, account)
+        read_back, kept, archived, from_archive = _records(world, account, progress)
 
         after = account.streams()
         alerts = account.alerts()
@@ -193,7 +195,7 @@ def _say_records(
 
 
 def _records(
-    world: World, account: Any
+    world: World, account: Any, progress: Progress
 ) -> tuple[list[dict[str, Any]], dict[str, Any], list[str], list[dict[str, Any]]]:
     """Somebody works on a regulated cluster: Aurora writes encrypted activity records to its Kinesis stream, and
     `das-guard records` reads them back (KMS data key, Encryption SDK, gunzip; heartbeats dropped). Then the
@@ -201,6 +203,7 @@ def _records(
     delivery stream per regulated stream into the Object Lock bucket, where records land within its buffer interval
     and outlive the Kinesis stream. Returns (read back, the sweep's summary, archived clusters, read from the
     archive)."""
+    progress("database activity on vault-pg; its records read back, then archived and read from the bucket")
     account.database_activity("vault-pg", *ACTIVITY)
     read_back = _read_back(world, "vault-pg")
     keep = copy.deepcopy(DEMO_POLICY)
@@ -248,7 +251,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     args.log.parent.mkdir(parents=True, exist_ok=True)
-    run(args.log)
+    run(args.log, progress=Progress.for_terminal())
     return 0
 
 

@@ -14,6 +14,7 @@ from unittest import mock
 from typer.testing import CliRunner
 
 from .organisation import Organisation
+from .progress import Progress
 from .world import World
 
 REGIONS = ("us-east-1", "eu-west-1")
@@ -41,15 +42,17 @@ def main() -> int:
     unmodelled = _Unmodelled()
     logging.getLogger("moto").addFilter(unmodelled)
     try:
-        return _demo(unmodelled)
+        return _demo(unmodelled, Progress.for_terminal())
     finally:
         logging.getLogger("moto").removeFilter(unmodelled)
 
 
-def _demo(unmodelled: _Unmodelled) -> int:
+def _demo(unmodelled: _Unmodelled, progress: Progress) -> int:
     warnings.filterwarnings("ignore", message="Tried to parse AWS")
     with World() as world:
+        progress(f"building a local organisation: accounts, OUs, code buckets in {len(REGIONS)} regions")
         org = Organisation(world, regions=REGIONS)
+        progress("rolling out: org.package publish, the central stack, its StackSets' stack instances")
         central = org.roll_out()
         print(f"organisation {org.organization['Id']}: management {org.management}, security {org.security}")
         for name, account in org.members().items():
@@ -59,6 +62,7 @@ def _demo(unmodelled: _Unmodelled) -> int:
         for instance in instances:
             print(f"  {instance['Account']} {instance['Region']:10} {instance['Status']}")
 
+        progress("one new Aurora cluster per member account; each member's sweep decides")
         print("\nOne new Aurora cluster per member account (the sweep decides; policy read from the shared ARN):")
         for index, (name, account) in enumerate(org.members().items()):
             member = org.member(account, REGIONS[index % 2])
@@ -72,6 +76,7 @@ def _demo(unmodelled: _Unmodelled) -> int:
 
         _central(org)
         _findings(world, org)
+        progress("das-guard audit --org, as the security account")
         _audit(world, org)
     if unmodelled.skipped:
         skipped = ", ".join(f"{kind} x{n}" for kind, n in sorted(unmodelled.skipped.items()))

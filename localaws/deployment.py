@@ -3,8 +3,8 @@
 what came out of the function (decisions, metrics, alerts, result events, stream states).
 
 Longer than most modules on purpose: `Deployment` is the local world's one object per account and region, and
-its methods are the vocabulary every scenario, test and bench is written in (README, "Replaying a scenario");
-split, a reader would have to know which of several objects says `stop_stream` and which `alerts`."""
+its methods are the vocabulary every scenario, test and bench is written in (docs/contributing.md, "Replaying a
+scenario"); split, a reader would have to know which of several objects says `stop_stream` and which `alerts`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A local AWS Organization with DAS Guard rolled out the way README's "Deploying to an organisation" says.
+"""A local AWS Organization with DAS Guard rolled out the way docs/deploying.md's organisation checklist says.
 
     with World() as world:
         org = Organisation(world)          # management account, security account, 3 members in 2 OUs
@@ -110,7 +110,7 @@ class Organisation:
     def members(self) -> dict[str, str]:
         return {n: a for n, a in self.accounts.items() if n != "security"}
 
-    # -- the roll-out, as README's commands do it -----------------------------------------------------------
+    # -- the roll-out, as docs/deploying.md's commands do it -----------------------------------------------------------
     def roll_out(self) -> CentralStack:
         """Code buckets per region, `org.package publish`, then the central stack (which creates the StackSet)."""
         from org import package  # noqa: PLC0415 - the packaging tool, not part of the functions

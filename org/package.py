@@ -25,6 +25,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -112,16 +113,20 @@ def install_dependencies(platform: tuple[str, str], requirements: Path = REQUIRE
     target = DEPENDENCY_CACHE / f"python{python}-{wheel_platform}-{digest}"
     if target.is_dir():
         return target
-    staging = target.with_name(target.name + ".partial")
-    shutil.rmtree(staging, ignore_errors=True)
+    DEPENDENCY_CACHE.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f"{target.name}.", suffix=".partial", dir=DEPENDENCY_CACHE))
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile"]
     command += ["--target", str(staging), "--platform", wheel_platform, "--python-version", python]
     command += ["--implementation", "cp", "--only-binary=:all:", "--no-deps", "-r", str(requirements)]
     completed = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 - our own pip
     if completed.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
         raise PackageError(f"pip could not install {requirements.name} for Lambda: {completed.stderr.strip()[-500:]}")
     shutil.rmtree(staging / "bin", ignore_errors=True)  # console scripts: nothing in Lambda runs them
-    staging.rename(target)
+    try:
+        staging.rename(target)
+    except OSError:  # another process (a parallel test worker) finished the same install first: keep its copy
+        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

@@ -1,4 +1,4 @@
-"""samconfig.toml and README's table of its environments say the same, and every override is a real parameter
+"""samconfig.toml and docs/deploying.md's table of its environments say the same, and every override is a real parameter
 with a value the template accepts (a region is set wherever a key names one)."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def environments() -> dict[str, dict[str, Any]]:
 
 
 def readme_rows() -> dict[str, tuple[str, list[str]]]:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = (ROOT / "docs" / "deploying.md").read_text(encoding="utf-8")
     rows = {}
     for line in text.split("| environment | region | parameter overrides |", 1)[1].splitlines()[2:]:
         if not line.startswith("| `"):

@@ -54,8 +54,8 @@ from .common import (
     start_timing,
 )
 
-# One vocabulary: an audit's verdict is the outcome the deployed function would record for the cluster now (README,
-# outcome catalogue), in its dry-run form - a stream DAS Guard would start is `WouldStart` (reason `StreamMissing`),
+# One vocabulary: an audit's verdict is the outcome the deployed function would record for the cluster now
+# (docs/outcomes.md), in its dry-run form - a stream DAS Guard would start is `WouldStart` (reason `StreamMissing`),
 # since nothing was started. Whether it fails is the catalogue's compliance state, as in every other output.
 FORMATS = {
     "table": "a table to read (a terminal: fits 100 columns; a file or pipe: every column, full width)",

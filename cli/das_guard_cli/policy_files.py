@@ -83,7 +83,7 @@ def _load(path: Path, text: str) -> PolicyFile:
             ) from err
     if data is None:
         raise PolicyFileError(
-            "the file is empty: a policy needs at least `version: 1` and `defaults` (README, 'The policy document')", 1
+            "the file is empty: a policy needs at least `version: 1` and `defaults` (docs/policy.md)", 1
         )
     data = _plain(data)
     lines, columns, duplicates = _positions(text)

@@ -19,7 +19,7 @@ def policy_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
-        "description": "DAS Guard policy document (README, 'The policy document'). Generated from the policy model; "
+        "description": "DAS Guard policy document (docs/policy.md). Generated from the policy model; "
         "semantic checks (shadowed rules, expired exemptions, keys) are `das-guard policy validate`'s.",
         **schema,
     }

@@ -68,7 +68,7 @@ def render_alert(evaluation: Decision, *, trigger: str, event_id: str, where: Wh
             else []
         ),
         "",
-        f"How to fix: {judged.fix or 'see the detail above and the DAS Guard README (outcome catalogue).'}",
+        f"How to fix: {judged.fix or 'see the detail above and the outcome catalogue, docs/outcomes.md.'}",
     ]
     if evaluation.cluster_id and region:
         lines += [

@@ -54,7 +54,7 @@ def render(event: dict[str, Any]) -> tuple[str, str]:
                 else []
             ),
             "",
-            f"How to fix: {detail.get('fix') or 'see the detail above and the DAS Guard README (outcome catalogue).'}",
+            f"How to fix: {detail.get('fix') or 'see the detail above and the outcome catalogue, docs/outcomes.md.'}",
         ]
         return safe_subject(subject), "\n".join(lines)
     if kind == "CloudWatch Alarm State Change":

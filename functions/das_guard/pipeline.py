@@ -122,7 +122,7 @@ class Pipeline:
                 "PolicyInvalid",
                 str(err),
                 receive_count,
-                fix="Fix the policy document (see README, 'The policy document').",
+                fix="Fix the policy document (see docs/policy.md).",
             )
         except AwsError as err:
             fix = (

@@ -24,7 +24,7 @@ import fnmatch
 import re
 from collections.abc import Mapping
 from datetime import date, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -60,6 +60,13 @@ KMS_KEY_REFERENCE = re.compile(
 AWS_MANAGED_ALIAS = re.compile(r"(^|:)alias/aws/")
 
 
+def doc(description: str) -> Any:
+    """A field's meaning, once: the JSON Schema (editors show it) and docs/policy.md's reference read it."""
+    return Field(description=description)
+
+
+NAME = "unique among rules and exemptions, [A-Za-z0-9_.-], up to 64; appears in logs, alerts and reports"
+
 TagKey = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 TagValue = Annotated[str, StringConstraints(max_length=256)]
 
@@ -68,15 +75,24 @@ class TagPresence(BaseModel):
     """`{"present": true}` matches any value of the key; `{"present": false}` matches its absence."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    present: bool
+    present: Annotated[bool, doc("true: the key is set (any value); false: the key is not set")]
 
 
 TagCondition = TagValue | Annotated[list[TagValue], Field(min_length=1)] | TagPresence
 
 
 class Match(BaseModel):
+    """Which clusters a rule applies to, by their tags."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
-    tags: Annotated[dict[TagKey, TagCondition], Field(min_length=1)]
+    tags: Annotated[
+        dict[TagKey, TagCondition],
+        Field(min_length=1),
+        doc(
+            "tag key -> condition; all must hold (AND). A value (exact), a list of values (any of), or "
+            '{"present": true|false}. Case-sensitive, as in AWS'
+        ),
+    ]
 
     def matches(self, tags: Mapping[str, str]) -> bool:
         """All conditions must hold (AND). Tag keys and values are case-sensitive, as in AWS."""
@@ -96,23 +112,47 @@ class Records(BaseModel):
     24-hour retention and deletes when the stream stops: what nobody reads in that time is gone."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    retention_hours: Annotated[int, Field(ge=KINESIS_MIN_RETENTION_HOURS, le=KINESIS_MAX_RETENTION_HOURS)] = (
-        KINESIS_MIN_RETENTION_HOURS
-    )
-    reader: Reader = Reader.NONE
+    retention_hours: Annotated[
+        int,
+        Field(ge=KINESIS_MIN_RETENTION_HOURS, le=KINESIS_MAX_RETENTION_HOURS),
+        doc("hours the Kinesis stream must keep records; an enforce rule raises a shorter retention"),
+    ] = KINESIS_MIN_RETENTION_HOURS
+    reader: Annotated[
+        Reader,
+        doc(
+            "none: not checked; any: something must read the stream (a consumer, a Lambda or Firehose source, "
+            "or GetRecords traffic); archive: DAS Guard's own Object Lock archive (created by enforce rules)"
+        ),
+    ] = Reader.NONE
 
     def terms(self) -> RecordsTerms:
         return RecordsTerms(self.retention_hours, self.reader)
 
 
+ACTION = (
+    "enforce: start the stream; report-only: evaluate and report (WouldStart), change nothing; exempt: needs a reason"
+)
+MODE = "async or sync; sync is Aurora PostgreSQL only (Aurora MySQL gets async and a ModeDowngraded warning)"
+KMS_KEY = (
+    "customer managed key: key ID, key ARN, alias/name or alias ARN (alias/aws/* is refused); "
+    "it must be one of the stack's KmsKeyArns"
+)
+APPLY_IMMEDIATELY = (
+    "new-clusters: at once on a cluster created minutes ago, in the maintenance window otherwise; false: always in "
+    "the window; true: always at once - a start restarts the writer, so true on a busy cluster is an outage"
+)
+ON_STOP = "what an enforce rule does when someone stops the stream: restart or report"
+RECORDS = "how a started stream's records are kept; a rule's records replace the default's as a whole"
+
+
 class _Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-    action: Action | None = None
-    mode: StreamMode | None = None
-    kms_key: str | None = None
-    apply_immediately: ApplyImmediately | None = None
-    on_stop: OnStop | None = None
-    records: Records | None = None  # a rule's `records` replaces the default's as a whole
+    action: Annotated[Action | None, doc(ACTION)] = None
+    mode: Annotated[StreamMode | None, doc(MODE)] = None
+    kms_key: Annotated[str | None, doc(KMS_KEY)] = None
+    apply_immediately: Annotated[ApplyImmediately | None, doc(APPLY_IMMEDIATELY)] = None
+    on_stop: Annotated[OnStop | None, doc(ON_STOP)] = None
+    records: Annotated[Records | None, doc(RECORDS + "; without records anywhere, records are not checked")] = None
 
     @field_validator("kms_key")
     @classmethod
@@ -131,12 +171,14 @@ class _Settings(BaseModel):
 class Defaults(_Settings):
     """The rule for clusters that no rule matches. Every field a rule omits is taken from here."""
 
-    action: Action = Action.ENFORCE
-    mode: StreamMode = StreamMode.ASYNC
+    action: Annotated[Action, doc("enforce or report-only; never exempt (every unnamed cluster unaudited)")] = (
+        Action.ENFORCE
+    )
+    mode: Annotated[StreamMode, doc(MODE)] = StreamMode.ASYNC
     # Starting a stream immediately restarts the cluster: harmless while it is being brought up, an outage once it
     # carries workload. By default only clusters still new get it at once; the rest in their maintenance window.
-    apply_immediately: ApplyImmediately = NEW_CLUSTERS
-    on_stop: OnStop = OnStop.RESTART
+    apply_immediately: Annotated[ApplyImmediately, doc(APPLY_IMMEDIATELY)] = NEW_CLUSTERS
+    on_stop: Annotated[OnStop, doc(ON_STOP)] = OnStop.RESTART
 
     @field_validator("action")
     @classmethod
@@ -150,10 +192,12 @@ class Defaults(_Settings):
 
 
 class Rule(_Settings):
-    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-    description: str = ""
-    match: Match
-    reason: str = ""
+    """Evaluated in order, first match wins; every field it omits is taken from `defaults`."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$"), doc(NAME)]
+    description: Annotated[str, doc("free text for people")] = ""
+    match: Annotated[Match, doc("the tags of the clusters it applies to")]
+    reason: Annotated[str, doc("why; mandatory for exempt, shown in logs and alerts")] = ""
 
     @model_validator(mode="after")
     def _exemptions_are_justified(self) -> Rule:
@@ -166,10 +210,13 @@ class ExemptionMatch(BaseModel):
     """Clusters by identifier pattern (`legacy-*`, shell-style) and/or by tags; all given conditions must hold."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    cluster_ids: (
-        Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=63)]], Field(min_length=1)] | None
-    ) = None
-    tags: Annotated[dict[TagKey, TagCondition], Field(min_length=1)] | None = None
+    cluster_ids: Annotated[
+        Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=63)]], Field(min_length=1)] | None,
+        doc("cluster identifier patterns, shell-style (legacy-*)"),
+    ] = None
+    tags: Annotated[
+        Annotated[dict[TagKey, TagCondition], Field(min_length=1)] | None, doc("tag conditions, as in a rule's match")
+    ] = None
 
     @model_validator(mode="after")
     def _says_something(self) -> ExemptionMatch:
@@ -189,11 +236,13 @@ class Exemption(BaseModel):
     """A time-boxed exception: it needs a reason and ends on `expires` (the last day it applies)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-    match: ExemptionMatch
-    reason: Annotated[str, StringConstraints(min_length=3)]
-    expires: date
-    approved_by: str = ""
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$"), doc(NAME)]
+    match: Annotated[ExemptionMatch, doc("the clusters it exempts; all conditions given must hold")]
+    reason: Annotated[str, StringConstraints(min_length=3), doc("why (mandatory), shown in logs and alerts")]
+    expires: Annotated[
+        date, doc("YYYY-MM-DD, the last day it applies; at most the stack's MaxExemptionDays (365) ahead")
+    ]
+    approved_by: Annotated[str, doc("who approved it (optional)")] = ""
 
     @field_validator("expires")
     @classmethod
@@ -232,8 +281,14 @@ class StopPolicy(BaseModel):
     """Who may stop a stream without it being restarted, and for how long it then stays stopped."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    allowed_principals: list[Annotated[str, AfterValidator(_one_account_one_role)]] = Field(default_factory=list)
-    hold_hours: Annotated[int, Field(ge=1, le=720)] = 24
+    allowed_principals: Annotated[
+        list[Annotated[str, AfterValidator(_one_account_one_role)]],
+        doc(
+            "ARNs of one role or user in one account (arn:aws:sts::111122223333:assumed-role/BreakGlass/*); "
+            "* may narrow a session, never stand for the account, the role or every principal"
+        ),
+    ] = Field(default_factory=list)
+    hold_hours: Annotated[int, Field(ge=1, le=720), doc("how long a stream they stop stays stopped")] = 24
 
     def allows(self, principals: tuple[str, ...]) -> bool:
         """Patterns are shell-style, e.g. arn:aws:sts::111122223333:assumed-role/BreakGlass/*."""
@@ -241,16 +296,28 @@ class StopPolicy(BaseModel):
 
 
 class PolicyDocument(BaseModel):
+    """DAS Guard's policy: cluster tags select a rule; only this document says what a rule does."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
-    version: Literal[1]
-    description: str = ""
-    defaults: Defaults
-    rules: list[Rule] = Field(default_factory=list)
-    exemptions: list[Exemption] = Field(default_factory=list)
-    stop_allowed: StopPolicy = Field(default_factory=StopPolicy)
+    version: Annotated[Literal[1], doc("the schema version")]
+    description: Annotated[str, doc("free text: owner, date, ticket")] = ""
+    defaults: Annotated[Defaults, doc("the rule for clusters no rule matches")]
+    rules: Annotated[list[Rule], doc("evaluated in order, first match wins")] = Field(default_factory=list)
+    exemptions: Annotated[list[Exemption], doc("time-boxed exceptions, checked before the rules")] = Field(
+        default_factory=list
+    )
+    stop_allowed: Annotated[StopPolicy, doc("break-glass: who may stop a stream, and for how long")] = Field(
+        default_factory=StopPolicy
+    )
     # A clone, a restore or blue/green's green cluster holds another cluster's data. Under a softer rule than that
     # cluster's: `notify` tells (a notice naming who and both rules); `refuse` also audits it as its source is.
-    softer_copies: Literal["notify", "refuse"] = "notify"
+    softer_copies: Annotated[
+        Literal["notify", "refuse"],
+        doc(
+            "a clone, restore or green cluster under a softer rule than its source: notify (a notice naming who and "
+            "both rules) or refuse (also audited as its source is)"
+        ),
+    ] = "notify"
 
     @model_validator(mode="after")
     def _consistent(self) -> PolicyDocument:

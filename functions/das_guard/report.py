@@ -68,7 +68,7 @@ SWEEP_METRICS = (
 def result_detail(
     evaluation: Decision, *, trigger: str, event_id: str, where: Where, decided_at: datetime
 ) -> dict[str, Any]:
-    """The `detail` of the result event for one evaluation (schema in README, "Result events")."""
+    """The `detail` of the result event for one evaluation (schema in docs/evidence.md, "Result events")."""
     judged = verdict(evaluation)
     return {
         "version": RESULT_FORMAT,

@@ -12,7 +12,7 @@ from typing import Any
 from .clock import now as _now
 from .streams import _bool
 
-# --- organisation scale: what moto lacks for a StackSet roll-out (README, "Local AWS: what is modelled") -----
+# --- organisation scale: what moto lacks for a StackSet roll-out (docs/contributing.md, "The embedded local AWS") -----
 # - The public Powertools parameters (/aws/service/powertools/python/<arch>/<python>/<version>) exist in every
 #   account and region, as AWS publishes them; the value is a layer ARN of Powertools' publishing account.
 # - A StackSets delegated administrator sees the organisation: service-managed stack sets it creates resolve OUs

@@ -72,8 +72,7 @@ def test_an_empty_file_says_what_a_policy_needs(tmp_path: Path) -> None:
     result = cli("policy", "validate", str(path))
     assert result.exit_code == 1
     assert result.stdout.strip() == (
-        f"{path}:1:1: error: the file is empty: a policy needs at least `version: 1` and `defaults` "
-        "(README, 'The policy document')"
+        f"{path}:1:1: error: the file is empty: a policy needs at least `version: 1` and `defaults` (docs/policy.md)"
     )
 
 

@@ -1,4 +1,5 @@
-"""The README's first command: the demo runs the real handler against moto's server and shows what it did."""
+"""The README's first command: the demo runs the real handler against moto's server and shows what it did, saying
+each phase on a terminal while the person waits."""
 
 from __future__ import annotations
 
@@ -9,14 +10,20 @@ import re
 from pathlib import Path
 
 from localaws import demo, scenario
+from localaws.progress import Progress
 
 DEMO_OUTPUT = Path(__file__).with_name("demo.golden.txt")
 
 
 def test_demo_reaches_every_expected_outcome_and_shows_it(tmp_path: Path) -> None:
-    out = io.StringIO()
-    result = demo.run(tmp_path / "das-guard.log", out=out)
+    out, terminal = io.StringIO(), io.StringIO()
+    result = demo.run(tmp_path / "das-guard.log", out=out, progress=Progress(terminal))
     text = out.getvalue()
+    said = terminal.getvalue().splitlines()
+    assert len(said) == 3, "a line per phase, on the terminal (stderr), none in the result"
+    assert said[0].startswith("... starting a local AWS")
+    assert said[-1].startswith("... database activity")
+    assert not [line for line in text.splitlines() if line.startswith("... ")]
 
     expected = {
         name: [e.cluster if e.reason != "StandaloneInstance" else "-", e.outcome, e.reason]

@@ -1,4 +1,4 @@
-"""The README's scenario script runs as printed, and prints what the README says it prints."""
+"""docs/contributing.md's scenario script ("Replaying a scenario") runs as printed, and prints what the page says."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def readme_block(section: str) -> str:
-    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    text = (ROOT / "docs" / "contributing.md").read_text(encoding="utf-8")
     body = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
     match = re.search(r"```python\n(.*?)```", body, re.DOTALL)
     assert match, f"no python block under {section!r}"
@@ -20,10 +20,10 @@ def readme_block(section: str) -> str:
 
 def test_the_replay_scenario_in_the_readme_runs_and_says_what_the_readme_says() -> None:
     script = readme_block("Replaying a scenario")
-    assert len(script.strip().splitlines()) <= 12, "the README promises a scenario in about ten lines"
+    assert len(script.strip().splitlines()) <= 12, "the page promises a scenario in about ten lines"
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        exec(compile(script, "README.md", "exec"), {"__name__": "readme"})  # noqa: S102 - our own README
+        exec(compile(script, "docs/contributing.md", "exec"), {"__name__": "readme"})  # noqa: S102 - our own docs
     outcomes, status, heartbeat, *subjects = out.getvalue().splitlines()
     assert outcomes == str(["Started", "Tampered", "Deferred", "Tampered", "Deferred", "Started"])
     assert status == "starting"

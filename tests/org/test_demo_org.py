@@ -11,11 +11,18 @@ import pytest
 from localaws import demo_org
 
 
-def test_the_organisation_demo_shows_what_readme_promises(capsys: pytest.CaptureFixture[str]) -> None:
-    out = io.StringIO()
+def test_the_organisation_demo_shows_what_readme_promises(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out, terminal = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(demo_org.Progress, "for_terminal", classmethod(lambda cls: cls(terminal)))
     with contextlib.redirect_stdout(out):
         assert demo_org.main() == 0
     text = out.getvalue()
+    # while the person waits, a line per phase on the terminal (stderr); none of them in the result
+    assert len(terminal.getvalue().splitlines()) == 4
+    assert "... das-guard audit --org" in terminal.getvalue()
+    assert "... " not in text
     # quiet: no page of local-AWS warnings before the result, one line saying what was not modelled
     assert text.startswith("organisation o-")
     assert "No Moto CloudFormation support" not in capsys.readouterr().err

@@ -81,9 +81,9 @@ def test_the_stacks_own_key_carries_the_same_statements(template: dict[str, Any]
         assert evaluate(stack_key, request) == "Allow", name
 
 
-def test_the_readme_shows_the_source_word_for_word() -> None:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+def test_the_security_page_shows_the_source_word_for_word() -> None:
+    readme = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```json\n(.*?)```", readme, flags=re.DOTALL)
     shown = [json.loads(b) for b in blocks if "DasGuardDescribesTheKey" in b]
-    assert shown, "README shows the key policy statements"
+    assert shown, "docs/security.md shows the key policy statements"
     assert shown[0] == {"Statement": json.loads(SOURCE.read_text(encoding="utf-8"))["Statement"]}
