@@ -79,8 +79,12 @@ NOT_AUDITED = "NotAudited"  # the verdict of a region or account the audit could
 
 
 def audited(decision: Decision) -> Decision:
-    """A read-only decision in the audit's vocabulary: nothing was started, so a start is a stream that is missing."""
-    if decision.outcome is Outcome.STARTED:
+    """A read-only decision in the audit's vocabulary: nothing was started or requested, so a start - at once, or
+    a request for the maintenance window - is a stream that is missing (the `start` column says when it would
+    come). A request DAS Guard made earlier (`AlreadyScheduled`, read from its state) is a fact and stays."""
+    if decision.outcome is Outcome.STARTED or (
+        decision.outcome is Outcome.SCHEDULED and decision.reason == "MaintenanceWindow"
+    ):
         return replace(decision, outcome=Outcome.WOULD_START, reason="StreamMissing")
     return decision
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,15 @@ def test_a_service_managed_stackset_would_accept_it(member: org_package.Package)
     assert not [n for n, r in member.template["Resources"].items() if r["Type"].startswith("AWS::Serverless::")]
     assert len(member.template_body.encode()) <= org_package.MAX_TEMPLATE_BYTES
     assert len(member.template["Resources"]) <= org_package.MAX_RESOURCES
+
+
+def test_the_size_docs_give_is_the_size_it_has(member: org_package.Package) -> None:
+    """docs/deploying.md quotes the template's size and resource count: they are what the package builds."""
+    page = (org_package.ROOT / "docs" / "deploying.md").read_text(encoding="utf-8")
+    quoted = re.search(r"\((\d+) KB of the 1 MB a template URL allows; (\d+) resources\)", page)
+    assert quoted, "docs/deploying.md says how big the member template is"
+    assert int(quoted[1]) == round(len(member.template_body.encode()) / 1000)
+    assert int(quoted[2]) == len(member.template["Resources"])
 
 
 def test_it_is_cfn_lint_clean(member: org_package.Package, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The figures README gives for an organisation roll-out: fixed cost per account and region, central events per day."""
+"""The figures docs/deploying.md gives for an organisation roll-out: fixed cost per account and region, central events per day."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def _value(node: Any, values: dict[str, str]) -> Any:
     return node
 
 
-def test_the_fixed_cost_per_account_and_region_is_what_readme_says() -> None:
+def test_the_fixed_cost_per_account_and_region_is_what_the_docs_say() -> None:
     template = package.build("9.9.9").template
     stackset = {"NamePrefix": "das-guard", "DashboardEnabled": "false", "SecurityHubFindings": "true"}
     kinds = Counter(deployed(template, stackset).values())
@@ -57,6 +57,8 @@ def test_the_fixed_cost_per_account_and_region_is_what_readme_says() -> None:
     monthly += kinds["AWS::CloudWatch::Dashboard"] * DASHBOARD_MONTH
     assert (kinds["AWS::KMS::Key"], kinds["AWS::CloudWatch::Alarm"], kinds["AWS::CloudWatch::Dashboard"]) == (2, 8, 0)
     assert round(monthly, 2) == 2.80
+    page = (package.ROOT / "docs" / "deploying.md").read_text(encoding="utf-8")
+    assert f"**${monthly:.2f}**" in page, "docs/deploying.md quotes the fixed cost the template has"
     with_dashboard = Counter(deployed(template, stackset | {"DashboardEnabled": "true"}).values())
     assert with_dashboard["AWS::CloudWatch::Dashboard"] == 1
 
