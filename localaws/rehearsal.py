@@ -177,7 +177,8 @@ def build(r: Rehearsal) -> None:
     step.facts["bundled"] = versions
     r.say(
         step,
-        "what sam build installs from functions/requirements.txt, for python3.13 on arm64 (built here with pip):",
+        "what sam build installs from functions/requirements.txt, for python3.13 on arm64 (built here with pip,"
+        " as sam build does):",
         ", ".join(v for v in versions if v.split("-")[0] in ("boto3", "botocore", "pydantic")) + ", ...",
     )
 
