@@ -208,9 +208,7 @@ def confirm_subscription(r: Rehearsal) -> None:
     emails = [s for s in subscriptions["Subscriptions"] if s["Protocol"] == "email"]
     step.facts["email_subscriptions"] = len(emails)
     r.say(step, *[f"{s['Endpoint']}: {s['SubscriptionArn'].rsplit(':', 1)[-1]}" for s in emails])
-    r.say(
-        step, "(AWS shows PendingConfirmation until someone clicks the e-mail's link; the local SNS confirms at once)"
-    )
+    r.say(step, "(AWS shows PendingConfirmation until someone clicks the e-mail's link; the local SNS does not wait)")
 
 
 def push_policy(r: Rehearsal) -> None:
@@ -248,7 +246,8 @@ def read_audit(r: Rehearsal) -> None:
     )
     for row in rows:
         if row["verdict"] == "Violation":
-            r.say(step, f"{row['cluster']}: {row['reason']} - fix: {row['fix'][:90]}")
+            r.say(step, f"{row['cluster']}: {row['reason']}")
+            r.say(step, f"  fix: {row['fix']}")
 
 
 def enforce(r: Rehearsal) -> None:
