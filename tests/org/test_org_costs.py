@@ -1,4 +1,4 @@
-"""The figures docs/deploying.md gives for an organisation roll-out: fixed cost per account and region, central events per day."""
+"""The figures docs/deploying.md gives for an organisation: fixed cost per account and region, central events a day."""
 
 from __future__ import annotations
 
