@@ -21,10 +21,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from das_guard import app as composition
 from das_guard.clock import SystemClock
-from das_guard.decide import decide
-from das_guard.findings import finding
+from das_guard.decision.decide import decide
 from das_guard.model import ClusterInfo, Decision, MalformedCluster, Outcome
-from das_guard.ocsf import ocsf_finding
+from das_guard.outputs.findings import finding
+from das_guard.outputs.ocsf import ocsf_finding
 from das_guard.policy import PolicyDocument
 from das_guard.reasons import Compliance, verdict
 

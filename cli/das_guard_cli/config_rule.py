@@ -20,9 +20,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from das_guard.policy import PolicyDocument
-from das_guard.policy_schema import TagCondition, TagPresence
-from das_guard.policy_terms import Action
+from das_guard.policy import Action, PolicyDocument, TagCondition, TagPresence
 
 RULE_NAME = "das_guard_aurora_activity_stream"
 MESSAGE = "DAS Guard: this Aurora cluster must have a started database activity stream (policy {source})"

@@ -13,8 +13,8 @@ import boto3
 from botocore.exceptions import BotoCoreError
 from pydantic import ValidationError
 
-from das_guard import checks
 from das_guard.clock import SystemClock
+from das_guard.decision import checks
 from das_guard.policy import Exemption, PolicyDocument, PolicyError, Rule, validate_policy
 
 from .common import Connection, T, Usage, out, reader_for

@@ -14,7 +14,7 @@ import typer
 from botocore.exceptions import ClientError
 from rich.text import Text
 
-from das_guard.decide import decide
+from das_guard.decision.decide import decide
 from das_guard.model import ClusterInfo, Decision
 from das_guard.policy import Action, PolicyDocument, PolicyError, validate_policy
 

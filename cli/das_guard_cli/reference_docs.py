@@ -101,7 +101,7 @@ def policy_reference() -> str:
     schema = policy_schema()
     definitions = schema["$defs"]
     lines = [
-        "Generated from the policy model (`functions/das_guard/policy_schema.py`) by `make docs`; the same schema is",
+        "Generated from the policy model (`functions/das_guard/policy/schema.py`) by `make docs`; the same schema is",
         "[policy.schema.json](policy.schema.json), which editors use to validate as you type.",
         "",
     ]

@@ -15,22 +15,22 @@ from typing import TYPE_CHECKING
 
 import boto3
 
-from .alerts import Where
 from .aws import KmsKeys, Outbox, PolicyParameter, RdsClusters, StateTable
 from .aws.records import KinesisRecords
 from .aws.watch import WatchRules
 from .clock import Clock, SystemClock
 from .enforcer import Enforcer
-from .findings import SecurityHubChannel
 from .observability import SERVICE, logger, metrics
+from .outputs.alerts import Where
+from .outputs.findings import SecurityHubChannel
+from .outputs.report import Alerts, Reporter, ResultEvents
 from .pipeline import Pipeline
-from .policy_terms import PolicySource
-from .report import Alerts, Reporter, ResultEvents
+from .policy import PolicySource
 from .settings import Settings
 from .sweep import Sweeper
 
 if TYPE_CHECKING:
-    from .policy import PolicyDocument  # the schema loads with the first policy read (policy_terms)
+    from .policy import PolicyDocument  # pydantic loads with the first policy read
 
 NOTICE_MEMORY = timedelta(days=400)  # a once-only notice (an expired exemption) is not repeated within this
 # "new-clusters": created within the readiness window plus this margin, so nothing runs on the cluster yet

@@ -15,7 +15,7 @@ from typing import Any
 
 import boto3
 
-from .alerts import safe_body, safe_subject
+from .outputs.alerts import safe_body, safe_subject
 
 _sns: Any = None
 

@@ -1,5 +1,6 @@
-"""The I/O around the decision: observe the live cluster, decide (`decide.py`), act, and answer a stop
-(`stops.py`). `Enforcer.evaluate()` is what a queue message and the CLI run for one cluster.
+"""The I/O around the decision: observe the live cluster, decide (`decision/decide.py`), act, and answer a stop
+(`decision/stops.py`, carried out by `stop_responder.py`). `Enforcer.evaluate()` is what a queue message and the
+CLI run for one cluster.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from .clock import Clock
-from .decide import Inputs, decide, overdue
+from .decision.decide import Inputs, decide, overdue
+from .decision.protection import protection, protection_lowered, softer_than_its_source
+from .decision.stops import HoldLookupFn
 from .gateway import AwsError, Clusters, Keys, Records, StreamState
 from .model import (
     ACTIVE_STREAM_STATES,
@@ -23,12 +26,11 @@ from .model import (
     Outcome,
     StreamRecord,
 )
-from .protection import protection, protection_lowered, softer_than_its_source
-from .stops import HoldLookupFn, StopResponder
+from .stop_responder import StopResponder
 from .triggers import Target
 
 if TYPE_CHECKING:
-    from .policy import PolicyDocument  # the schema loads with the first policy read (policy_terms)
+    from .policy import PolicyDocument  # pydantic loads with the first policy read
 
 
 class _ClusterState:

@@ -12,9 +12,9 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from .findings import FindingRecord
 from .model import (
     ClusterInfo,
+    FindingRecord,
     Hold,
     KeyLookup,
     KinesisFacts,

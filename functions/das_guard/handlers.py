@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from .app import App, from_environment
 from .model import Decision
 from .observability import annotate, logger, metrics, traced
-from .policy_terms import PolicyError
+from .policy import PolicyError
 
 QueueHandler = Callable[[dict[str, Any], LambdaContext], PartialItemFailureResponse]
 SweepHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]

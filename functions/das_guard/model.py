@@ -401,3 +401,13 @@ class Decision:
             resource_id=cluster.resource_id,
             **fields,
         )
+
+
+@dataclass(frozen=True)
+class FindingRecord:
+    """What the state table remembers of the last import for one cluster."""
+
+    resource_id: str
+    fingerprint: str
+    compliance: str
+    asff: dict[str, Any]  # the finding as last imported (to archive it without the cluster)

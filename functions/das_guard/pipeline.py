@@ -20,9 +20,9 @@ from .clock import Clock
 from .enforcer import Enforcer
 from .gateway import AwsError
 from .model import Decision, Outcome
-from .policy_changes import WEAKER, summarise
-from .policy_terms import PolicyError
-from .report import Reporter
+from .outputs.report import Reporter
+from .policy import PolicyError
+from .policy.changes import WEAKER, summarise
 from .settings import Settings
 from .triggers import Dismissal, PolicyChange, Target, parse_message
 

@@ -20,29 +20,29 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 
 from .clock import Clock
-from .decide import decide
+from .decision.decide import decide
+from .decision.protection import protection_lowered
+from .decision.stops import assess_lost_stream
 from .enforcer import Enforcer
-from .findings import FindingRecord
 from .gateway import AwsError, RegionClusters, SweepState
 from .model import (
     ACTIVE_STREAM_STATES,
     ClusterInfo,
     Decision,
+    FindingRecord,
     MalformedCluster,
     Outcome,
     Protection,
     StreamMark,
     StreamRecord,
 )
-from .protection import protection_lowered
+from .outputs.report import Reporter
 from .reasons import Compliance, verdict
-from .report import Reporter
-from .stops import assess_lost_stream
 from .triggers import Target
 
 if TYPE_CHECKING:
     from .aws.watch import WatchRules
-    from .policy import PolicyDocument  # the schema loads with the first policy read (policy_terms)
+    from .policy import PolicyDocument  # pydantic loads with the first policy read
 
 TRIGGER = "Sweep"
 UNSEEN_CHANGE = "a change no event reported (tags, name or policy; see CloudTrail)"

@@ -10,9 +10,9 @@ import pytest
 from cfnlint.api import ManualArgs, lint_file
 from samtranslator.yaml_helper import yaml_parse
 
-from das_guard.alerts import Where
 from das_guard.model import Decision, Outcome
-from das_guard.report import result_detail
+from das_guard.outputs.alerts import Where
+from das_guard.outputs.report import result_detail
 from das_guard.sweep import SweepSummary
 from org import package
 

@@ -367,7 +367,7 @@ class TestOperations:
         assert [m.get("Expression") for m in props["OldestMessageAgeAlarm"]["Metrics"]] == [None, "age / 60"]
 
     def test_alarms_watch_the_metrics_the_code_emits(self, template: dict[str, Any]) -> None:
-        code = "".join((ROOT / "functions/das_guard" / f).read_text() for f in ("report.py", "model.py"))
+        code = "".join((ROOT / "functions/das_guard" / f).read_text() for f in ("outputs/report.py", "model.py"))
         props = {n: a["Properties"] for n, a in resources_of(template, "AWS::CloudWatch::Alarm").items()}
         assert props["TamperedAlarm"]["MetricName"] == "Tampered"
         assert '"Tampered"' in code

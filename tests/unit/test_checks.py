@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from das_guard import checks
+from das_guard.decision import checks
 from das_guard.model import KeyLookup
 from das_guard.policy import StreamMode
 

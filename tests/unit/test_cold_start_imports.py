@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("aws_xray_sdk", "pydantic", "das_guard.policy")
+HEAVY = ("aws_xray_sdk", "pydantic", "das_guard.policy.schema", "das_guard.policy.document")
 
 
 def loaded_after_import(**environment: str) -> set[str]:

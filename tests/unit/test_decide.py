@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from das_guard.decide import Inputs, decide
+from das_guard.decision.decide import Inputs, decide
 from das_guard.model import KeyLookup, Outcome, StartRequest
 from das_guard.policy import PolicyDocument, parse_policy
 

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from das_guard import checks, windows
+from das_guard.decision import checks, windows
+from das_guard.decision.stops import assess_stop
 from das_guard.enforcer import _undocumented_refusal
 from das_guard.gateway import AwsError
 from das_guard.model import ClusterInfo, Decision, InstanceInfo, MalformedRecord, Outcome, StopInfo
 from das_guard.policy import parse_policy
-from das_guard.stops import assess_stop
 
 from .factories import cluster
 

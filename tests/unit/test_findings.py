@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from das_guard import findings
 from das_guard.model import Decision, Outcome
+from das_guard.outputs import findings
 
 NOW = datetime(2030, 5, 6, 7, 8, 9, tzinfo=UTC)
 ARN = "arn:aws:rds:eu-west-1:111122223333:cluster:orders-pg"

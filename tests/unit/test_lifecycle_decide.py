@@ -7,10 +7,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from das_guard.decide import Inputs, decide
+from das_guard.decision.decide import Inputs, decide
+from das_guard.decision.stops import assess_stop
 from das_guard.model import ClusterInfo, Hold, Outcome, StopInfo
 from das_guard.policy import parse_policy
-from das_guard.stops import assess_stop
 
 from .factories import cluster, lookup
 

@@ -7,8 +7,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from das_guard import windows
-from das_guard.decide import WINDOW_GRACE, Inputs, decide
+from das_guard.decision import windows
+from das_guard.decision.decide import WINDOW_GRACE, Inputs, decide
 from das_guard.model import Outcome, StreamRecord
 from das_guard.policy import parse_policy
 

@@ -25,14 +25,14 @@ from hypothesis import strategies as st
 from py_ocsf_models import OCSF_VERSION as MODELS_OCSF_VERSION
 
 from das_guard import reasons
-from das_guard.alerts import Where, render_alert
-from das_guard.decide import KEY_GOING_AWAY, Inputs, decide
-from das_guard.findings import finding
+from das_guard.decision.decide import KEY_GOING_AWAY, Inputs, decide
 from das_guard.model import Decision, KeyLookup, Outcome
-from das_guard.ocsf import OCSF_VERSION, ocsf_finding
+from das_guard.outputs.alerts import Where, render_alert
+from das_guard.outputs.findings import finding
+from das_guard.outputs.ocsf import OCSF_VERSION, ocsf_finding
+from das_guard.outputs.report import log_fields, result_detail
 from das_guard.policy import parse_policy
 from das_guard.reasons import CATALOGUE, Compliance, verdict
-from das_guard.report import log_fields, result_detail
 from das_guard_cli import audit
 from das_guard_cli.outcomes_page import render
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from das_guard.policy_changes import WEAKER, summarise
+from das_guard.policy.changes import WEAKER, summarise
 
 BASE: dict[str, Any] = {
     "version": 1,

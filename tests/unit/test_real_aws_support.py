@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date
 
-from das_guard.decide import Inputs, decide
+from das_guard.decision.decide import Inputs, decide
 from das_guard.model import Outcome
 from das_guard.policy import parse_policy
 

@@ -11,9 +11,9 @@ from typing import Any
 import boto3
 
 from ..clock import Clock
+from ..decision.records import KINESIS_PREFIX, archive_name
 from ..gateway import AwsError
 from ..model import KinesisFacts
-from ..records import KINESIS_PREFIX, archive_name
 from .calls import CLIENT_CONFIG, TtlCache, call, pages
 
 FIREHOSE_CACHE_SECONDS = 300  # the delivery streams reading Kinesis change rarely; one listing serves a sweep

@@ -18,9 +18,8 @@ from typing import Any
 
 import boto3
 
-from ..findings import FindingRecord
 from ..gateway import AwsError
-from ..model import Hold, Protection, StreamMark, StreamRecord
+from ..model import FindingRecord, Hold, Protection, StreamMark, StreamRecord
 from .calls import CLIENT_CONFIG, call, pages
 
 STREAM_RECORD_STATES = frozenset({"on", "reported", "allowed", "scheduled", "awaiting-upgrade", "upgrade"})

@@ -11,9 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from ..model import Decision
+from ..reasons import OCSF_SEVERITY, OCSF_STATUS, verdict
 from .findings import finding
-from .model import Decision
-from .reasons import OCSF_SEVERITY, OCSF_STATUS, verdict
 
 OCSF_VERSION = "1.5.0"
 PROFILES = ("cloud",)

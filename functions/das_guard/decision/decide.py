@@ -3,7 +3,7 @@
 `decide()` takes the live cluster, the policy and a few lookups, and returns the outcome and, if a stream should
 start, the exact StartActivityStream request. Whatever event woke DAS Guard up - a creation, a tag change, a stop,
 a retry or the sweep - the same live state gives the same decision, so duplicate and out-of-order events
-converge. Stops have their own verdict (`stops.py`); `enforcer.py` does the I/O around both.
+converge. Stops have their own verdict (`stops.py`); `das_guard.enforcer` does the I/O around both.
 """
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from . import checks, windows
-from .model import (
+from ..model import (
     ACTIVE_STREAM_STATES,
     ClusterInfo,
     Decision,
@@ -25,13 +24,14 @@ from .model import (
     StartRequest,
     StreamRecord,
 )
-from .policy_terms import NEW_CLUSTERS, Action, EffectiveRule, Reader
+from ..policy import NEW_CLUSTERS, Action, EffectiveRule, Reader
+from . import checks, windows
 from .protection import protection
 from .records import KINESIS_PREFIX, judge_records
 from .stops import HoldLookupFn, held
 
 if TYPE_CHECKING:
-    from .policy import PolicyDocument  # the schema loads with the first policy read (policy_terms)
+    from ..policy import PolicyDocument  # pydantic loads with the first policy read
 
 KeyLookupFn = Callable[[str], KeyLookup]
 

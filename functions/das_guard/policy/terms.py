@@ -1,21 +1,12 @@
-"""The policy's vocabulary, without its schema: what a rule resolves to, what a broken policy raises, and the
-source that parses the document when it is first needed.
-
-The schema (policy.py) is a pydantic model; building it costs about 100 ms, so the Lambda's import does not
-load it: the first policy read does (docs/benchmarks.md, cold start). Everything that only needs these names
-imports them from here; policy.py re-exports them for the CLI and tests.
-"""
+"""The policy's vocabulary, without its schema: actions, modes, what a rule resolves to, what a broken policy
+raises. Plain Python: the schema (schema.py) is a pydantic model whose building costs about 100 ms, and a cold
+start needs only these names (docs/benchmarks.md, cold start)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
 from enum import StrEnum
-from typing import TYPE_CHECKING, Literal
-
-if TYPE_CHECKING:
-    from .policy import PolicyDocument
+from typing import Literal
 
 SCHEMA_VERSION = 1
 MAX_EXEMPTION_DAYS = 365  # default of the deployment's MaxExemptionDays: no exemption runs for years
@@ -89,32 +80,3 @@ class PolicyError(ValueError):
         self.source = source
         self.locations = locations if locations is not None else [() for _ in problems]
         super().__init__(f"{source} is invalid: " + "; ".join(problems))
-
-
-class PolicySource:
-    """The parsed policy, re-parsed only when the parameter's text changes (a warm container reads the text
-    from its cache and skips validation as long as nobody edits the document)."""
-
-    def __init__(
-        self,
-        fetch: Callable[[], str],
-        source: str,
-        *,
-        today: Callable[[], date] | None = None,
-        max_exemption_days: int = MAX_EXEMPTION_DAYS,
-    ) -> None:
-        self._fetch = fetch
-        self._source = source
-        self._today = today
-        self._max_exemption_days = max_exemption_days
-        self._parsed: tuple[str, PolicyDocument] | None = None
-
-    def __call__(self) -> PolicyDocument:
-        text = self._fetch()
-        if self._parsed is None or self._parsed[0] != text:
-            from .policy import parse_policy  # noqa: PLC0415 - pydantic loads with the first policy read
-
-            today = self._today() if self._today else None
-            parsed = parse_policy(text, self._source, today=today, max_exemption_days=self._max_exemption_days)
-            self._parsed = (text, parsed)
-        return self._parsed[1]

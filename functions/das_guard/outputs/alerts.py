@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .model import Decision, Finding, Outcome
-from .reasons import NOTICES, verdict
+from ..model import Decision, Finding, Outcome
+from ..reasons import NOTICES, verdict
 
 
 @dataclass(frozen=True)

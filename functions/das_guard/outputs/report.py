@@ -20,13 +20,13 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
+from ..clock import Clock
+from ..model import Decision, Finding, Outcome
+from ..policy import PolicyError
+from ..reasons import NOTICES, verdict
 from . import alerts
 from .alerts import Where
-from .clock import Clock
 from .findings import SecurityHubChannel
-from .model import Decision, Finding, Outcome
-from .policy_terms import PolicyError
-from .reasons import NOTICES, verdict
 
 ALERT_REPEAT_SECONDS = 3600.0
 RESULT_SOURCE = "das-guard"

@@ -1,6 +1,6 @@
-"""The central policy document: parsing and validation with field-level errors in plain words. The schema and
-tag matching are in policy_schema.py; the vocabulary (no pydantic) in policy_terms.py. Everything is re-exported
-here, so `das_guard.policy` is the one name to import the policy by.
+"""Parsing and validation of the policy document, every problem in plain words with its field. The schema and tag
+matching are in schema.py, the vocabulary (no pydantic) in terms.py; `das_guard.policy` is the one name to import
+any of them by.
 
 The document is owned by the compliance team and stored as JSON in one SSM parameter. Cluster tags only
 *select* a rule; everything a rule does (enforce, report, exempt, key, mode) is written in the document.
@@ -15,10 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .policy_schema import (
-    AWS_MANAGED_ALIAS,
-    KMS_KEY_REFERENCE,
-    PRINCIPAL_PATTERN,
+from .schema import (
     Defaults,
     Exemption,
     ExemptionMatch,
@@ -26,57 +23,11 @@ from .policy_schema import (
     PolicyDocument,
     Rule,
     StopPolicy,
-    TagCondition,
-    TagKey,
-    TagPresence,
-    TagValue,
-    condition_holds,
 )
-from .policy_terms import (
+from .terms import (
     MAX_EXEMPTION_DAYS,
-    NEW_CLUSTERS,
-    SCHEMA_VERSION,
-    Action,
-    ApplyImmediately,
-    EffectiveRule,
-    OnStop,
     PolicyError,
-    PolicySource,
-    StreamMode,
 )
-
-__all__ = [
-    "AWS_MANAGED_ALIAS",
-    "KMS_KEY_REFERENCE",
-    "MAX_EXEMPTION_DAYS",
-    "NEW_CLUSTERS",
-    "PRINCIPAL_PATTERN",
-    "SCHEMA_VERSION",
-    "TAG_CONDITION_HELP",
-    "Action",
-    "ApplyImmediately",
-    "Defaults",
-    "DuplicateKeyError",
-    "EffectiveRule",
-    "Exemption",
-    "ExemptionMatch",
-    "Match",
-    "OnStop",
-    "PolicyDocument",
-    "PolicyError",
-    "PolicySource",
-    "Rule",
-    "StopPolicy",
-    "StreamMode",
-    "TagCondition",
-    "TagKey",
-    "TagPresence",
-    "TagValue",
-    "condition_holds",
-    "parse_policy",
-    "validate_policy",
-]
-
 
 TAG_CONDITION_HELP = 'must be a tag value (string), a list of values, or {"present": true} / {"present": false}'
 _UNION_MEMBERS = ("str", "TagPresence")

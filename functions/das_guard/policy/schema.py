@@ -1,4 +1,4 @@
-"""The central policy document's schema (pydantic) and its tag matching; parsing and error wording are in policy.py.
+"""The central policy document's schema (pydantic) and its tag matching; parsing and error wording are in document.py.
 
 The document is owned by the compliance team and stored as JSON in one SSM parameter. Cluster tags only
 *select* a rule; everything a rule does (enforce, report, exempt, key, mode) is written here. So a person
@@ -37,7 +37,7 @@ from pydantic import (
     model_validator,
 )
 
-from .policy_terms import (
+from .terms import (
     KINESIS_MAX_RETENTION_HOURS,
     KINESIS_MIN_RETENTION_HOURS,
     MAX_EXEMPTION_DAYS,

@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from .model import ClusterInfo, Finding, Protection, StreamRecord
-from .policy_terms import Action, OnStop
+from ..model import ClusterInfo, Finding, Protection, StreamRecord
+from ..policy import Action, OnStop
 
 if TYPE_CHECKING:
-    from .policy import PolicyDocument  # the schema loads with the first policy read (policy_terms)
+    from ..policy import PolicyDocument  # pydantic loads with the first policy read
 
 
 def protection(cluster: ClusterInfo, policy: PolicyDocument, today: date) -> Protection:

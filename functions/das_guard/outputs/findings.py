@@ -18,12 +18,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .model import Decision, Outcome
-from .reasons import ASFF_STATUS, Compliance, verdict
+from ..model import Decision, FindingRecord, Outcome
+from ..reasons import ASFF_STATUS, Compliance, verdict
 
 SCHEMA_VERSION = "2018-10-08"
 GENERATOR = "das-guard/database-activity-streams"
@@ -108,16 +107,6 @@ def archived(asff: Mapping[str, Any], now: datetime) -> dict[str, Any]:
 def _asff_time(now: datetime) -> str:
     """ASFF timestamps: ISO 8601 in UTC with a Z."""
     return now.isoformat().replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class FindingRecord:
-    """What the state table remembers of the last import for one cluster."""
-
-    resource_id: str
-    fingerprint: str
-    compliance: str
-    asff: dict[str, Any]  # the finding as last imported (to archive it without the cluster)
 
 
 class SecurityHubChannel:

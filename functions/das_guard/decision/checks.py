@@ -12,8 +12,8 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .model import ClusterInfo, Finding, InstanceInfo, KeyLookup
-from .policy_terms import StreamMode
+from ..model import ClusterInfo, Finding, InstanceInfo, KeyLookup
+from ..policy import StreamMode
 
 # --- engine versions -------------------------------------------------------------------------------------
 # Aurora MySQL: every 3.x, and 2.x from 2.11. Later majors (8.4 = Aurora MySQL 4) are treated as supported.

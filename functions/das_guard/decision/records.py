@@ -2,15 +2,15 @@
 
 A started activity stream is half an audit trail: Aurora writes the records to a Kinesis stream it creates with a
 24-hour retention and deletes when the activity stream stops. The policy's `records` says how long Kinesis must keep
-them and who must read them (policy_terms.RecordsTerms); what fails here fails the cluster's verdict.
+them and who must read them (das_guard.policy.RecordsTerms); what fails here fails the cluster's verdict.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import Finding, KinesisFacts
-from .policy_terms import Reader, RecordsTerms
+from ..model import Finding, KinesisFacts
+from ..policy import Reader, RecordsTerms
 
 KINESIS_PREFIX = "aws-rds-das-"  # Aurora names the stream aws-rds-das-<DbClusterResourceId>
 ARCHIVE_PREFIX = "das-guard-archive-"  # DAS Guard's own Firehose delivery streams (archive_name)
