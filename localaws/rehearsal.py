@@ -59,7 +59,9 @@ def example_policy(today: date) -> dict[str, Any]:
     """The policy page's example, its exemption dates moved by as many days as have passed since it was written
     (as samples are re-dated when replayed), so that it means the same on any day."""
     text = POLICY_PAGE.read_text(encoding="utf-8")
-    document: dict[str, Any] = json.loads(re.findall(r"```json\n(.*?)```", text, flags=re.DOTALL)[0])
+    from das_guard_cli.reference_docs import code_blocks  # noqa: PLC0415 - the one reader of a page's code blocks
+
+    document: dict[str, Any] = json.loads(code_blocks(text, "json")[0])
     shift = today - EXAMPLES_WRITTEN
     for exemption in document.get("exemptions", []):
         exemption["expires"] = (date.fromisoformat(exemption["expires"]) + shift).isoformat()
@@ -94,6 +96,10 @@ class Rehearsal:
         step.lines += lines
         for line in lines:
             print(f"     {line}", file=self.out)
+
+    def plain(self, text: str) -> str:
+        """What the CLI printed, with the rehearsal's temporary folder left out of its paths."""
+        return text.replace(str(self.folder) + "/", "")
 
     def cli(self, step: Step, *args: str) -> Any:
         from das_guard_cli import main as cli  # noqa: PLC0415 - the CLI, as the person following the page runs it
@@ -161,7 +167,7 @@ def validate_policy(r: Rehearsal) -> None:
     path.write_text(yaml.safe_dump(example_policy(today), sort_keys=False), encoding="utf-8")
     step = r.step("Write the policy and validate it offline.", f"das-guard policy validate {path.name} --no-check-keys")
     result = r.cli(step, "policy", "validate", str(path), "--no-check-keys")
-    r.say(step, *[line.replace(str(r.folder) + "/", "") for line in result.stdout.strip().splitlines()[-3:]])
+    r.say(step, *[r.plain(line) for line in result.stdout.strip().splitlines()[-3:]])
     r.say(step, f"(exit {result.exit_code}; the example's exemption dates are moved to today, as samples are)")
 
 
@@ -214,7 +220,7 @@ def confirm_subscription(r: Rehearsal) -> None:
 def push_policy(r: Rehearsal) -> None:
     step = r.step("Publish your policy.", "das-guard policy push das-guard-policy.yaml")
     result = r.cli(step, "policy", "push", str(r.folder / "das-guard-policy.yaml"), "--yes", "--region", REGION)
-    said = [line.replace(str(r.folder) + "/", "") for line in result.stdout.splitlines()]
+    said = [r.plain(line) for line in result.stdout.splitlines()]
     r.say(step, *[line for line in said if line.startswith(("pushed", "not pushed", "--- ", "+++ "))])
     r.say(step, f"(exit {result.exit_code}; the difference with the stack's default policy was shown before it)")
 

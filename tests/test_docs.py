@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -34,19 +35,7 @@ def anchors(page: Path) -> set[str]:
 
 
 def blocks(page: Path, language: str) -> list[str]:
-    """The fenced code blocks of a page in one language ("" for plain fences), read fence by fence."""
-    found, current, opened = [], [], None
-    for line in page.read_text(encoding="utf-8").splitlines():
-        if line.startswith("```"):
-            if opened is None:
-                opened, current = line[3:].strip(), []
-            else:
-                if opened == language:
-                    found.append("\n".join(current) + "\n")
-                opened = None
-        elif opened is not None:
-            current.append(line)
-    return found
+    return reference_docs.code_blocks(page.read_text(encoding="utf-8"), language)
 
 
 def test_the_readme_is_a_front_page() -> None:
@@ -128,7 +117,7 @@ def test_the_policy_example_validates_as_copied(tmp_path: Path) -> None:
     document = rehearsal.example_policy(rehearsal.EXAMPLES_WRITTEN)
     assert document == json.loads(example)
     path = tmp_path / "das-guard-policy.json"
-    path.write_text(json.dumps(rehearsal.example_policy(__import__("datetime").date.today())), encoding="utf-8")
+    path.write_text(json.dumps(rehearsal.example_policy(date.today())), encoding="utf-8")
     result = CliRunner().invoke(cli.app, ["policy", "validate", str(path), "--no-check-keys"])
     assert result.exit_code == 0, result.stdout
     assert "valid (0 error(s)" in result.stdout

@@ -176,6 +176,25 @@ def cli_reference() -> str:
 
 
 # ------------------------------------------------------------------------------------------------------ the pages
+def code_blocks(text: str, language: str) -> list[str]:
+    """The fenced code blocks of a page in one language ("" for plain fences), read fence by fence (a regex across
+    fences pairs one block's closing fence with the next one's opening)."""
+    found: list[str] = []
+    current: list[str] = []
+    opened: str | None = None
+    for line in text.splitlines():
+        if line.startswith("```"):
+            if opened is None:
+                opened, current = line[3:].strip(), []
+            else:
+                if opened == language:
+                    found.append("\n".join(current) + "\n")
+                opened = None
+        elif opened is not None:
+            current.append(line)
+    return found
+
+
 GENERATED: dict[str, tuple[str, Callable[[], str]]] = {
     "policy.md": ("policy fields", policy_reference),
     "cli.md": ("commands", cli_reference),

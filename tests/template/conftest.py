@@ -2,6 +2,8 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,16 @@ from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def installed_tool(variable: str, local: Path, name: str) -> str:
+    """A scanner's binary: the one `make test` names in `variable`, else the one it installs into .venv-tools, else
+    one on the PATH. Missing is a failure, never a skip: CI installs them."""
+    candidates = [os.environ.get(variable), str(local), shutil.which(name)]
+    found = next((c for c in candidates if c and Path(c).exists()), None)
+    if found is None:
+        pytest.fail(f"{name} is not installed: `make test` (or `make scan`) installs it into .venv-tools")
+    return found
 
 
 @pytest.fixture(scope="session")

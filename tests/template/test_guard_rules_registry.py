@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, installed_tool
 
 REGISTRY = Path(__file__).parent / "guard_rules_registry"
 SHIPPED = ("single-account", "member", "central", "artifact-bucket")
@@ -31,15 +29,7 @@ SUPPRESSIBLE = {
 
 
 def cfn_guard() -> str:
-    candidates = [
-        os.environ.get("DAS_GUARD_CFN_GUARD"),
-        str(ROOT / ".venv-tools" / "cfn-guard-3.1.1"),
-        shutil.which("cfn-guard"),
-    ]
-    found = next((c for c in candidates if c and Path(c).exists()), None)
-    if found is None:
-        pytest.fail("cfn-guard is not installed: `make test` (or `make scan`) puts AWS's binary into .venv-tools")
-    return found
+    return installed_tool("DAS_GUARD_CFN_GUARD", ROOT / ".venv-tools" / "cfn-guard-3.1.1", "cfn-guard")
 
 
 def rules_of_the_set() -> dict[str, list[str]]:

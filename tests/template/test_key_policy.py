@@ -10,12 +10,12 @@ carry is false - so a statement granting kms:DescribeKey under GrantIsForAWSReso
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from das_guard_cli.reference_docs import code_blocks
 from localaws.cloudformation import ACCOUNT, REGION, Resolver
 from localaws.das_extension.iam_policy import Request, evaluate
 
@@ -83,7 +83,7 @@ def test_the_stacks_own_key_carries_the_same_statements(template: dict[str, Any]
 
 def test_the_security_page_shows_the_source_word_for_word() -> None:
     readme = (ROOT / "docs" / "security.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```json\n(.*?)```", readme, flags=re.DOTALL)
+    blocks = code_blocks(readme, "json")
     shown = [json.loads(b) for b in blocks if "DasGuardDescribesTheKey" in b]
     assert shown, "docs/security.md shows the key policy statements"
     assert shown[0] == {"Statement": json.loads(SOURCE.read_text(encoding="utf-8"))["Statement"]}

@@ -5,27 +5,16 @@ its resource."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, installed_tool
 
 
 def checkov() -> str:
-    candidates = [
-        os.environ.get("DAS_GUARD_CHECKOV"),
-        str(ROOT / ".venv-tools" / "bin" / "checkov"),
-        shutil.which("checkov"),
-    ]
-    found = next((c for c in candidates if c and Path(c).exists()), None)
-    if found is None:
-        pytest.fail("checkov is not installed: `make test` (or `make scan`) installs it into .venv-tools")
-    return found
+    return installed_tool("DAS_GUARD_CHECKOV", ROOT / ".venv-tools" / "bin" / "checkov", "checkov")
 
 
 SHIPPED = ("single-account", "member", "central", "artifact-bucket")
