@@ -86,9 +86,10 @@ lint: $(INSTALLED)
 typecheck: $(INSTALLED)
 	$(PY) -m mypy
 
-## unit: the pure tests only (sub-second)
+## unit: the fast floors - pure logic (tests/unit) and the real pipeline, enforcer, sweep and reporter on in-memory
+##   stand-ins of the gateways (tests/middle): no moto, seconds
 unit: $(INSTALLED)
-	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q tests/unit tests/middle
 
 ## schema: regenerate docs/policy.schema.json from the policy model (a test fails when it is stale)
 schema: $(INSTALLED)

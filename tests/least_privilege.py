@@ -23,8 +23,13 @@ from samtranslator.yaml_helper import yaml_parse
 ROOT = Path(__file__).resolve().parent.parent
 CALLS_DIR = ROOT / ".pytest-calls"
 
-# botocore operation -> the IAM action AWS authorises it as, where the two differ
-IAM_ACTION = {"sqs:SendMessageBatch": "sqs:SendMessage"}
+# botocore operation -> the IAM actions AWS authorises it as, where they differ. A DynamoDB transaction is
+# authorised as its parts (DynamoDB developer guide, "Using IAM with DynamoDB transactions"): DAS Guard's claim of a
+# start is a ConditionCheck on the hold and a Put of the stream record.
+IAM_ACTIONS = {
+    "sqs:SendMessageBatch": ("sqs:SendMessage",),
+    "dynamodb:TransactWriteItems": ("dynamodb:ConditionCheckItem", "dynamodb:PutItem"),
+}
 
 # Statements granted although the function's own code never calls their actions, and why.
 EXCEPTIONS = {
@@ -56,20 +61,21 @@ def role_statements() -> dict[str, list[str]]:
     return granted
 
 
-def iam_action(call: str) -> str:
-    return IAM_ACTION.get(call, call)
+def iam_actions(call: str) -> tuple[str, ...]:
+    return IAM_ACTIONS.get(call, (call,))
 
 
 def check(calls: Counter[str], *, whole_suite: bool) -> list[str]:
     """The problems (empty: least privilege holds as measured)."""
     granted = role_statements()
     problems = [
-        f"the functions called {call} ({n}x) but no statement of EnforcerRole grants {iam_action(call)}"
+        f"the functions called {call} ({n}x) but no statement of EnforcerRole grants {action}"
         for call, n in sorted(calls.items())
-        if not any(fnmatch.fnmatchcase(iam_action(call), a) for actions in granted.values() for a in actions)
+        for action in iam_actions(call)
+        if not any(fnmatch.fnmatchcase(action, a) for actions in granted.values() for a in actions)
     ]
     if whole_suite:
-        used = {iam_action(c) for c in calls}
+        used = {action for c in calls for action in iam_actions(c)}
         for sid, actions in granted.items():
             unused = [a for a in actions if not any(fnmatch.fnmatchcase(u, a) for u in used)]
             if unused and sid not in EXCEPTIONS and len(unused) == len(actions):

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from functools import cache
 from typing import TYPE_CHECKING
 
 from .clock import Clock
@@ -24,6 +25,7 @@ from .model import (
     MalformedCluster,
     MalformedRecord,
     Outcome,
+    StreamMark,
     StreamRecord,
 )
 from .stop_responder import StopResponder
@@ -35,14 +37,35 @@ if TYPE_CHECKING:
 
 class _ClusterState:
     """A cluster's hold and stream record, read together once per evaluation (one BatchGetItem), however many steps
-    of the decision consult them."""
+    of the decision consult them.
+
+    An evaluation may first *suppose* the cluster has neither (a new cluster: the common case). If the decision is
+    then a start, `StreamState.claim_start` confirms the supposition and records the start in one conditional write
+    (or answers with what is there, and the decision is made again with it); if it is anything else and the
+    supposition was consulted, the memory is read and the decision made again."""
 
     def __init__(self, state: StreamState, now: datetime) -> None:
         self._state = state
         self._now = now
         self._read: dict[str, tuple[Hold | None, StreamRecord | None]] = {}
+        self.supposed: str | None = None  # the resource id whose memory is supposed empty, not read
+        self.consulted = False  # whether the decision asked for the supposed memory
+
+    def suppose_nothing(self, resource_id: str) -> None:
+        self._read[resource_id] = (None, None)
+        self.supposed = resource_id
+
+    def learn(self, resource_id: str, found: tuple[Hold | None, StreamRecord | None] | None) -> None:
+        """What is known instead of the supposition: `found`, or (None) what the table holds, read when asked."""
+        if found is None:
+            self._read.pop(resource_id, None)
+        else:
+            self._read[resource_id] = found
+        self.supposed = None
 
     def _both(self, resource_id: str) -> tuple[Hold | None, StreamRecord | None]:
+        if resource_id == self.supposed:
+            self.consulted = True
         if resource_id not in self._read:
             self._read[resource_id] = self._state.cluster_state(resource_id, self._now)
         return self._read[resource_id]
@@ -117,10 +140,11 @@ class Enforcer:
         holds: dict[str, Hold] | None = None,
         records: dict[str, StreamRecord] | None = None,
         waiting_since: datetime | None = None,
+        memory: _ClusterState | None = None,
     ) -> Inputs:
         """Lookups for decide(). `holds` and `records` (from one scan) replace per-cluster reads in the sweep."""
         now = self._clock.now()
-        together = _ClusterState(self._state, now)
+        together = memory or _ClusterState(self._state, now)
         lookup_hold: HoldLookupFn | None = None
         if holds is not None:
             lookup_hold = holds.get
@@ -141,7 +165,7 @@ class Enforcer:
             self._dry_run,
             self._clusters.has_kms_endpoint,
             self._upgrade_grace,
-            self._records.facts if self._records is not None else None,
+            cache(self._records.facts) if self._records is not None else None,  # once per evaluation, asked twice
             self._records is not None and self._records.archive is not None,
         )
 
@@ -222,7 +246,8 @@ class Enforcer:
             return [MalformedCluster(cluster_id, str(err)).decision()]
         # Holds are always consulted: a creation event (or a retry claiming to be one) can be forged by anyone who
         # may send to the queue, and must not lift a genuine break-glass hold.
-        inputs = self.inputs(check_holds=True, waiting_since=target.first_seen)
+        memory = _ClusterState(self._state, self._clock.now())
+        inputs = self.inputs(check_holds=True, waiting_since=target.first_seen, memory=memory)
         reports: list[Decision] = []
         if target.stop is not None:
             reports, go_on = self._stops.respond(target.stop, cluster, policy)
@@ -230,7 +255,7 @@ class Enforcer:
                 return [overdue(report, inputs) for report in reports]
         if target.serves_no_one:  # whatever its age, a restart of a green cluster before switchover harms nobody
             inputs = replace(inputs, new_cluster_window=timedelta.max)
-        decided = decide(cluster, policy, inputs, cluster_id=cluster_id)
+        claim, decided = self._decide(cluster, policy, inputs, memory=memory, target=target, cluster_id=cluster_id)
         self._remember_upgrade(cluster, decided)
         lineage = target.lineage
         if lineage is None and target.lineage_snapshot and cluster is not None:
@@ -239,10 +264,62 @@ class Enforcer:
             decided = self._compare_with_source(
                 cluster, decided, lineage, who=target.changed_by, policy=policy, inputs=inputs
             )
-        decision = self.act(decided, policy, inputs)
+        decision = self.act(decided, policy, inputs, claim=claim)
         if target.changed_by is not None and cluster is not None and cluster.stream_status in ACTIVE_STREAM_STATES:
             decision = self._watch_protection(cluster, decision, target.changed_by)
         return [*reports, decision]
+
+    def _decide(
+        self,
+        cluster: ClusterInfo | None,
+        policy: PolicyDocument,
+        inputs: Inputs,
+        *,
+        memory: _ClusterState,
+        target: Target,
+        cluster_id: str,
+    ) -> tuple[StreamMark | None, Decision]:
+        """The decision, and the claim already written for its start (None: no claim). An event that is not about
+        a stop or a copy supposes the cluster new (no hold, no record): the common case costs one state-table call."""
+        if (
+            cluster is None
+            or not cluster.resource_id
+            or target.stop is not None
+            or target.lineage is not None
+            or target.lineage_snapshot
+            or self._dry_run
+        ):
+            return None, decide(cluster, policy, inputs, cluster_id=cluster_id)
+        memory.suppose_nothing(cluster.resource_id)
+        decided = decide(cluster, policy, inputs, cluster_id=cluster_id)
+        return self._claim(cluster, decided, memory=memory, policy=policy, inputs=inputs, cluster_id=cluster_id)
+
+    def _claim(
+        self,
+        cluster: ClusterInfo,
+        decided: Decision,
+        *,
+        memory: _ClusterState,
+        policy: PolicyDocument,
+        inputs: Inputs,
+        cluster_id: str,
+    ) -> tuple[StreamMark | None, Decision]:
+        """The decision made supposing the cluster has no hold and no stream record, made true: a start claims the
+        cluster (the record written before the call, in the one conditional write that also checks for a hold);
+        anything else that consulted the supposition is decided again with the memory as it is."""
+        starts = decided.outcome in (Outcome.STARTED, Outcome.SCHEDULED) and decided.start is not None
+        if starts and decided.resource_id and decided.cluster_arn and inputs.now is not None:
+            state = "on" if decided.outcome is Outcome.STARTED else "scheduled"
+            mark = StreamMark(decided.resource_id, decided.cluster_arn, state, inputs.now, decided.protection)
+            found = self._state.claim_start(mark, inputs.now)
+            if found is None:
+                return mark, decided
+            memory.learn(cluster.resource_id, found)
+        elif memory.consulted:
+            memory.learn(cluster.resource_id, None)
+        else:
+            return None, decided  # the decision never asked: what the table holds cannot change it
+        return None, decide(cluster, policy, inputs, cluster_id=cluster_id)
 
     def _remember_upgrade(self, cluster: ClusterInfo | None, decided: Decision) -> None:
         """Where a stopped PostgreSQL stream waited for a major upgrade and the upgrade began: remember it (the
@@ -291,9 +368,12 @@ class Enforcer:
             self._state.mark_stream(cluster.resource_id, cluster.arn, "on", self._clock.now(), decision.protection)
         return replace(decision, warnings=(*decision.warnings, lowered)) if lowered else decision
 
-    def act(self, decision: Decision, policy: PolicyDocument, inputs: Inputs) -> Decision:
+    def act(
+        self, decision: Decision, policy: PolicyDocument, inputs: Inputs, *, claim: StreamMark | None = None
+    ) -> Decision:
         """Carry out a decision: call StartActivityStream for Started; for a started stream, raise its Kinesis
-        retention and create its archive where the rule says so; nothing otherwise."""
+        retention and create its archive where the rule says so; nothing otherwise. `claim`: the stream record
+        already written for this start (taken back if the start fails)."""
         if decision.raise_retention is not None:
             decision = self._keep_longer(decision, *decision.raise_retention)
         if decision.create_archive is not None:
@@ -303,13 +383,15 @@ class Enforcer:
         try:
             stream = self._clusters.start_activity_stream(decision.start)
         except AwsError as err:
+            unreleased = self._release(claim) if claim is not None else ()
             if err.transient:
                 raise
-            return self._rejected(decision, err, policy, inputs)
+            rejected = self._rejected(decision, err, policy, inputs)
+            return replace(rejected, warnings=rejected.warnings + unreleased)
         state = "on" if decision.outcome is Outcome.STARTED else "scheduled"
         return replace(
             decision,
-            warnings=decision.warnings + self._remember(decision, state),
+            warnings=decision.warnings + (() if claim is not None else self._remember(decision, state)),
             stream=stream,
             detail=f"{decision.detail}: stream {stream.get('KinesisStreamName', '?')} is {stream.get('Status', '?')}",
         )
@@ -381,6 +463,20 @@ class Enforcer:
         except AwsError as err:  # the stream is started; the sweep records it next time
             return (
                 Finding("StreamNotRecorded", f"the started stream could not be recorded in the state table: {err}"),
+            )
+        return ()
+
+    def _release(self, claim: StreamMark) -> tuple[Finding, ...]:
+        """Take back the record of a start that did not happen, so that no one later reads it as a stream that ran."""
+        try:
+            self._state.release_start(claim)
+        except AwsError as err:
+            return (
+                Finding(
+                    "StreamRecordNotReleased",
+                    f"the start failed, and its record in the state table (written before the call) could not be "
+                    f"taken back: {err}",
+                ),
             )
         return ()
 

@@ -29,11 +29,14 @@ from .model import (
 class AwsError(Exception):
     """An AWS call failed. `transient` means the same call may succeed later."""
 
-    def __init__(self, operation: str, code: str, message: str, *, transient: bool) -> None:
+    def __init__(
+        self, operation: str, code: str, message: str, *, transient: bool, details: dict[str, Any] | None = None
+    ) -> None:
         self.operation = operation
         self.code = code
         self.message = message
         self.transient = transient
+        self.details = details or {}  # the error's other fields, e.g. a cancelled transaction's CancellationReasons
         super().__init__(f"{operation} failed: {code}: {message}")
 
 
@@ -83,6 +86,8 @@ class StreamState(Protocol):
     ) -> None: ...
     def stream_record(self, resource_id: str) -> StreamRecord | None: ...
     def cluster_state(self, resource_id: str, now: datetime) -> tuple[Hold | None, StreamRecord | None]: ...
+    def claim_start(self, mark: StreamMark, now: datetime) -> tuple[Hold | None, StreamRecord | None] | None: ...
+    def release_start(self, mark: StreamMark) -> None: ...
 
 
 class SweepState(StreamState, Protocol):

@@ -302,6 +302,9 @@ _ROWS: tuple[Reason, ...] = (
            "Nothing; the archive bucket receives its records within minutes.", _I, None),
     Reason("StreamNotRecorded", None, "a started stream could not be recorded in the state table",
            "Nothing; the sweep records it.", _L, None),
+    Reason("StreamRecordNotReleased", None, "a start failed, and the record DAS Guard wrote before it could not be "
+           "taken back", "Nothing if the next evaluation starts the stream; a StreamLost the sweep reports for this "
+           "cluster before then is this failed start, not a stop.", _L, None),
     Reason("KmsNetworkUnconfirmed", None, "Aurora MySQL of this version needs its instances to reach KMS; DAS Guard "
            "could not confirm a route (no public instance, no KMS interface endpoint)", "Make sure a NAT route or a "
            "com.amazonaws.<region>.kms endpoint exists, or the stream stops again.", _M, None),

@@ -19,6 +19,7 @@ This module enforces that rule on the local AWS (in-process and server alike) fo
   SNS `AuthorizationError`, DynamoDB/KMS/Lambda/Logs `AccessDeniedException`, RDS/IAM `AccessDenied`).
 - Allows are not modelled: a registered caller may do what no Deny forbids (the least-privilege suite measures DAS
   Guard's own Allows against the template, `tests/least_privilege.py`).
+- A DynamoDB transaction is evaluated as its parts (a Put as dynamodb:PutItem on its table), as AWS does.
 - `service_may(...)`: whether a resource policy lets an AWS service principal (EventBridge delivering to a topic)
   act, as the service would be told.
 - `refusals()`: every request refused so far (who, action, resource), for scenarios to assert on.
@@ -116,8 +117,7 @@ def authorising(original: Callable[..., None]) -> Callable[..., None]:
         if principal is None:
             return
         service = self.boto3_service_name
-        action = f"{service}:{self._get_action()}"
-        for arn in _resources(self, service) or ["*"]:
+        for action, arn in _requested(self, service, f"{service}:{self._get_action()}"):
             denied_by = _denied_by(principal, action, arn, self.current_account, self.region)
             if denied_by:
                 with _lock:
@@ -148,6 +148,30 @@ def _access_denied(service: str, message: str) -> Exception:
     error: Any = JsonRESTError(code, message) if protocol in ("json", "rest-json") else _RESTError(code, message)
     error.code = 400 if protocol in ("json", "rest-json") else 403
     return error  # type: ignore[no-any-return]
+
+
+# A DynamoDB transaction is authorised as its parts, each on its own table (DynamoDB developer guide, "Using IAM
+# with DynamoDB transactions"): a Put inside TransactWriteItems is a dynamodb:PutItem to IAM and to a Deny.
+_TRANSACTION_PARTS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+    "Get": "GetItem",
+}
+
+
+def _requested(response: BaseResponse, service: str, action: str) -> list[tuple[str, str]]:
+    """(IAM action, resource ARN) pairs the request is authorised as."""
+    if action in ("dynamodb:TransactWriteItems", "dynamodb:TransactGetItems"):
+        table = f"arn:aws:dynamodb:{response.region}:{response.current_account}:table/"
+        return [
+            (f"dynamodb:{_TRANSACTION_PARTS[kind]}", table + str(part.get("TableName", "")))
+            for item in response._get_param("TransactItems") or []
+            for kind, part in item.items()
+            if kind in _TRANSACTION_PARTS and isinstance(part, dict)
+        ]
+    return [(action, arn) for arn in _resources(response, service) or ["*"]]
 
 
 def _resources(response: BaseResponse, service: str) -> list[str]:

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from das_guard.model import StreamMark
 from localaws import das_extension, scenario
 from localaws.demo import headlines
 from localaws.world import Deployment, World
@@ -89,17 +90,17 @@ def test_api_calls_per_event_on_the_happy_path(enforcer: Enforcer) -> None:
         "rds:DescribeDBInstances": 1,
         "kms:DescribeKey": 1,
         "rds:DescribeOrderableDBInstanceOptions": 1,  # AWS's own answer: does 15.4 on db.r6g.large support DAS?
-        "dynamodb:BatchGetItem": 1,  # a break-glass hold? (always asked: a creation event can be forged)
+        # one conditional write: no break-glass hold (always asked: a creation event can be forged) and no record,
+        # and DAS Guard remembers the stream is on (a stop it never hears of is still news)
+        "dynamodb:TransactWriteItems": 1,
         "rds:StartActivityStream": 1,
-        "dynamodb:PutItem": 1,  # DAS Guard remembers the stream is on: a stop it never hears of is still news
     }
     # the policy and the key lookup are cached in the container
     assert warm == {
         "rds:DescribeDBClusters": 1,
         "rds:DescribeDBInstances": 1,
-        "dynamodb:BatchGetItem": 1,
+        "dynamodb:TransactWriteItems": 1,
         "rds:StartActivityStream": 1,
-        "dynamodb:PutItem": 1,
     }
     enforcer.api.reset()
     enforcer.deliver(sample("cloudtrail-create-db-cluster-docdb"))
@@ -132,9 +133,10 @@ def test_all_events_of_one_creation_in_one_batch_cost_one_evaluation(enforcer: E
         "rds:DescribeDBInstances": 1,
         "kms:DescribeKey": 1,
         "rds:DescribeOrderableDBInstanceOptions": 1,  # AWS's own answer: does 15.4 on db.r6g.large support DAS?
-        "dynamodb:BatchGetItem": 1,  # a break-glass hold? (always asked: a creation event can be forged)
+        # one conditional write: no break-glass hold (always asked: a creation event can be forged) and no record,
+        # and DAS Guard remembers the stream is on (a stop it never hears of is still news)
+        "dynamodb:TransactWriteItems": 1,
         "rds:StartActivityStream": 1,
-        "dynamodb:PutItem": 1,  # DAS Guard remembers the stream is on: a stop it never hears of is still news
     }
     assert [d["outcome"] for d in enforcer.decisions()] == ["Started"]
 
@@ -503,3 +505,69 @@ def test_global_database_clusters_are_evaluated_each_in_its_own_region(enforcer:
     enforcer.deliver(secondary_elsewhere)
     assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("Ignored", "ForeignRegion")
     assert enforcer.api.total() == 0
+
+
+class TestTheClaimOfAStart:
+    """A creation event's one state-table call: a conditional write before StartActivityStream that finds no hold and
+    no record and writes the record of the start (aws/state.py `claim_start`)."""
+
+    def items(self, enforcer: Enforcer, session: Any) -> dict[str, dict[str, Any]]:
+        scanned = session.client("dynamodb").scan(TableName=enforcer.stack.state_table)["Items"]
+        return {item["pk"]["S"]: item for item in scanned}
+
+    def test_a_refused_start_takes_its_record_back_so_no_sweep_reads_it_as_a_stop(
+        self, make_enforcer: Callable[..., Enforcer], demo_clusters: None, session: Any
+    ) -> None:
+        enforcer = make_enforcer()
+        enforcer.fail("StartActivityStream", "AccessDenied", status=403)
+        enforcer.deliver(sample("cloudtrail-create-db-cluster"))
+        assert (enforcer.last()["outcome"], enforcer.last()["reason"]) == ("Failed", "StartRefused")
+        assert f"stream#{enforcer.resource_id('orders-pg')}" not in self.items(enforcer, session)
+        enforcer.sweep()
+        assert "StreamLost" not in {d["reason"] for d in enforcer.decisions()}
+
+    def test_a_throttled_start_takes_its_record_back_and_the_redelivery_claims_again(
+        self, make_enforcer: Callable[..., Enforcer], demo_clusters: None, session: Any
+    ) -> None:
+        enforcer = make_enforcer()
+        enforcer.fail("StartActivityStream", "ThrottlingException", times=1)
+        assert enforcer.deliver(sample("cloudtrail-create-db-cluster"))["batchItemFailures"]
+        assert f"stream#{enforcer.resource_id('orders-pg')}" not in self.items(enforcer, session)
+        enforcer.api.reset()
+        enforcer.deliver(sample("cloudtrail-create-db-cluster"), receive_count=2)
+        assert enforcer.last()["outcome"] == "Started"
+        assert enforcer.api.calls["dynamodb:TransactWriteItems"] == 1
+        assert self.items(enforcer, session)[f"stream#{enforcer.resource_id('orders-pg')}"]["state"] == {"S": "on"}
+
+    def test_a_hold_the_claim_finds_is_weighed_without_a_second_read(
+        self, enforcer: Enforcer, demo_clusters: None, session: Any
+    ) -> None:
+        resource_id = enforcer.resource_id("orders-pg")
+        session.client("dynamodb").put_item(  # not a hold DAS Guard wrote: no principal the policy allows
+            TableName=enforcer.stack.state_table,
+            Item={"pk": {"S": f"hold#{resource_id}"}, "principal": {"S": "arn:aws:iam::123456789012:role/Mallory"}},
+        )
+        enforcer.deliver(sample("cloudtrail-create-db-cluster"))
+        decision = enforcer.last()
+        assert decision["outcome"] == "Started"
+        assert "HoldIgnored" in {w["code"] for w in decision["warnings"]}
+        assert enforcer.api.calls["dynamodb:TransactWriteItems"] == 1
+        assert "dynamodb:BatchGetItem" not in enforcer.api.calls, "the cancelled claim answered with the hold"
+        assert enforcer.api.calls["dynamodb:PutItem"] == 1, "no claim was made, so the start is recorded after"
+        assert self.items(enforcer, session)[f"stream#{resource_id}"]["state"] == {"S": "on"}
+
+    def test_of_two_claims_on_one_new_cluster_only_the_first_is_written(self, enforcer: Enforcer) -> None:
+        state = enforcer.container().state
+        now = enforcer.world.now()
+        first = StreamMark("cluster-X", "arn:aws:rds:us-east-1:123456789012:cluster:x", "on", now)
+        assert state.claim_start(first, now) is None
+        found = state.claim_start(StreamMark(first.resource_id, first.cluster_arn, "scheduled", now), now)
+        assert found is not None
+        hold, record = found
+        assert hold is None
+        assert record is not None
+        assert (record.state, record.at) == ("on", now)
+        state.release_start(StreamMark(first.resource_id, first.cluster_arn, "on", now.replace(year=2000)))
+        assert state.stream_record(first.resource_id) is not None, "a release takes back only its own record"
+        state.release_start(first)
+        assert state.stream_record(first.resource_id) is None

@@ -68,6 +68,31 @@ def test_a_deny_attached_to_a_role_refuses_its_sessions_with_each_services_own_e
     alice.client("sns").publish(TopicArn=topic, Message="m")
 
 
+def test_a_transaction_is_refused_as_its_parts_so_a_deny_on_put_item_covers_a_transactional_put(world: World) -> None:
+    hand = world.session().client("dynamodb")
+    hand.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    table = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/t"
+    hand.put_resource_policy(ResourceArn=table, Policy=deny("dynamodb:PutItem", Principal="*", Resource=table))
+    alice = world.session(principal=ALICE).client("dynamodb")
+    check = {
+        "ConditionCheck": {
+            "TableName": "t",
+            "Key": {"pk": {"S": "a"}},
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+    put = {"Put": {"TableName": "t", "Item": {"pk": {"S": "b"}}}}
+    assert code(alice.transact_write_items, TransactItems=[check, put]) == "AccessDeniedException"
+    assert "Item" not in hand.get_item(TableName="t", Key={"pk": {"S": "b"}})
+    alice.transact_write_items(TransactItems=[check])  # a condition check alone is no PutItem
+    assert [(r.action, r.resource) for r in das_extension.access.refusals()] == [("dynamodb:PutItem", table)]
+
+
 def test_lambda_source_function_arn_tells_a_functions_code_from_the_roles_other_sessions(world: World) -> None:
     iam = world.session().client("iam")
     iam.create_role(RoleName="Alice", AssumeRolePolicyDocument="{}")

@@ -287,6 +287,7 @@ class TestLifecycleResources:
             "dynamodb:BatchGetItem",  # a cluster's hold and stream record, in one request per evaluation
             "dynamodb:PutItem",
             "dynamodb:BatchWriteItem",  # the sweep records the running streams it saw, 25 at a time
+            "dynamodb:ConditionCheckItem",  # a start's claim: no hold (TransactWriteItems authorises its parts)
             "dynamodb:Scan",
             "dynamodb:DeleteItem",
         }

@@ -46,7 +46,10 @@ def as_aws_error(operation: str, err: ClientError | BotoCoreError) -> AwsError:
         error = err.response.get("Error", {})
         code = str(error.get("Code", "Unknown"))
         status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
-        return AwsError(operation, code, str(error.get("Message", "")), transient=is_transient(code, status))
+        details = {k: v for k, v in err.response.items() if k not in ("Error", "ResponseMetadata")}
+        return AwsError(
+            operation, code, str(error.get("Message", "")), transient=is_transient(code, status), details=details
+        )
     # connection errors, timeouts: nothing was decided by AWS
     return AwsError(operation, type(err).__name__, str(err), transient=True)
 

@@ -112,6 +112,59 @@ class StateTable:
         record = _record_from_item(items.get(f"stream#{resource_id}") or {})
         return (hold if hold and (hold.problem or hold.until > now) else None), record
 
+    def claim_start(self, mark: StreamMark, now: datetime) -> tuple[Hold | None, StreamRecord | None] | None:
+        """Record `mark` (the start about to be made) only if the cluster has neither a hold nor a stream record: one
+        TransactWriteItems, a condition on the hold and a conditional put of the record. None: claimed (or no table
+        to claim in). Otherwise nothing was written and the answer is what the table holds, from the cancellation
+        itself (no second read): the caller decides again with it.
+
+        This is the creation event's one state-table call: the read before the decision and the write after the
+        start become one conditional write between them, and two evaluations of one new cluster cannot both claim it.
+        """
+        if not self.table or not mark.resource_id:
+            return None
+        hold_key = {"pk": {"S": f"hold#{mark.resource_id}"}}
+        absent = {"ConditionExpression": "attribute_not_exists(pk)", "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}
+        try:
+            call(
+                "dynamodb:TransactWriteItems",
+                self._dynamodb.transact_write_items,
+                TransactItems=[
+                    {"ConditionCheck": {"TableName": self.table, "Key": hold_key, **absent}},
+                    {"Put": {"TableName": self.table, "Item": _stream_item(mark), **absent}},
+                ],
+            )
+        except AwsError as err:
+            if err.code != "TransactionCanceledException":
+                raise
+            reasons = [r if isinstance(r, dict) else {} for r in (err.details.get("CancellationReasons") or [])]
+            codes = {str(r.get("Code", "None")) for r in reasons}
+            if codes - {"None", "ConditionalCheckFailed"} or "ConditionalCheckFailed" not in codes:
+                # a concurrent transaction on the same item, or throttling: the claim may succeed later
+                raise AwsError(err.operation, err.code, err.message, transient=True) from err
+            found = [r.get("Item") if isinstance(r.get("Item"), dict) else None for r in reasons] + [None, None]
+            hold = _hold_from_item(found[0])
+            return (hold if hold and (hold.problem or hold.until > now) else None), _record_from_item(found[1] or {})
+        return None
+
+    def release_start(self, mark: StreamMark) -> None:
+        """Take back a claim whose start did not happen: delete the record `claim_start` wrote, only if it is still
+        the one written (a later evaluation's record stays)."""
+        if self.table and mark.resource_id:
+            try:
+                call(
+                    "dynamodb:DeleteItem",
+                    self._dynamodb.delete_item,
+                    TableName=self.table,
+                    Key={"pk": {"S": f"stream#{mark.resource_id}"}},
+                    ConditionExpression="#state = :state AND #at = :at",
+                    ExpressionAttributeNames={"#state": "state", "#at": "at"},
+                    ExpressionAttributeValues={":state": {"S": mark.state}, ":at": {"S": mark.at.isoformat()}},
+                )
+            except AwsError as err:
+                if err.code != "ConditionalCheckFailedException":
+                    raise
+
     def stream_record(self, resource_id: str) -> StreamRecord | None:
         return _record_from_item(self._item(f"stream#{resource_id}") or {}) if resource_id else None
 
