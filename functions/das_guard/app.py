@@ -9,6 +9,7 @@ so what they run is what Lambda runs.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -22,6 +23,7 @@ from .clock import Clock, SystemClock
 from .enforcer import Enforcer
 from .observability import SERVICE, logger, metrics
 from .outputs.alerts import Where
+from .outputs.channels import Channel, Signals
 from .outputs.findings import SecurityHubChannel
 from .outputs.report import Alerts, Reporter, ResultEvents
 from .pipeline import Pipeline
@@ -74,27 +76,29 @@ def build(
     def first_notice(key: str) -> bool:
         return state.first_notice(key, keep_seconds=int(NOTICE_MEMORY.total_seconds()), now=clock.now())
 
-    reporter = Reporter(
-        logger,
-        metrics,
-        clock,
-        where=Where(settings.account, settings.region, settings.policy_parameter),
-        alerts=Alerts(outbox.publish_alert, clock, logger, first_notice=first_notice),
-        results=ResultEvents(outbox.put_events, settings.event_bus) if settings.event_bus else None,
-        report_only=settings.report_only,
-        service=SERVICE,
-    )
+    signals = Signals(logger, metrics, service=SERVICE)
+    where = Where(settings.account, settings.region, settings.policy_parameter)
+    channels: list[Channel] = []
+    if settings.event_bus:
+        channels.append(ResultEvents(outbox.put_events, settings.event_bus, signals, where=where))
     if settings.security_hub:
-        reporter.findings = SecurityHubChannel(
-            account=settings.account,
-            region=settings.region,
-            now=clock.now,
-            import_findings=outbox.import_findings,
-            last_import=state.finding_record,
-            remember=state.remember_finding,
-            forget=state.forget_finding,
-            on_error=reporter.finding_problem,
+        channels.append(
+            SecurityHubChannel(
+                account=settings.account,
+                region=settings.region,
+                now=clock.now,
+                import_findings=outbox.import_findings,
+                last_import=state.finding_record,
+                every_import=state.finding_records,
+                remember=state.remember_finding,
+                forget=state.forget_finding,
+                on_error=functools.partial(signals.problem, "FindingsFailed"),
+            )
         )
+    alerts = Alerts(
+        outbox.publish_alert, clock, signals, where=where, first_notice=first_notice, report_only=settings.report_only
+    )
+    reporter = Reporter(signals, clock, where=where, alerts=alerts, channels=channels)
     policy = PolicySource(
         parameter.text,
         f"SSM parameter {settings.policy_parameter}",

@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 from .model import (
     ClusterInfo,
-    FindingRecord,
     Hold,
     KeyLookup,
     KinesisFacts,
@@ -91,8 +90,7 @@ class StreamState(Protocol):
 
 
 class SweepState(StreamState, Protocol):
-    """The same memory for the whole region: one scan, records written in batches, the last finding imports."""
+    """The same memory for the whole region: one scan, records written in batches."""
 
     def sweep_state(self, now: datetime) -> tuple[dict[str, Hold], dict[str, StreamRecord]]: ...
     def mark_streams(self, marks: Sequence[StreamMark]) -> None: ...
-    def finding_records(self) -> list[FindingRecord]: ...

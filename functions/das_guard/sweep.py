@@ -29,13 +29,13 @@ from .model import (
     ACTIVE_STREAM_STATES,
     ClusterInfo,
     Decision,
-    FindingRecord,
     MalformedCluster,
     Outcome,
     Protection,
     StreamMark,
     StreamRecord,
 )
+from .outputs.channels import SweepReport
 from .outputs.report import Reporter
 from .reasons import Compliance, verdict
 from .triggers import Target
@@ -144,9 +144,6 @@ class Sweeper:
         ]
         holds, streams = self._state.sweep_state(now)
         inputs = self._enforcer.inputs(check_holds=True, holds=holds, records=streams)
-        findings = self._reporter.findings
-        if findings is not None and (records := self._finding_records()) is not None:
-            findings.sweeping(records)
         leftover: list[str] = []
         live: list[str] = []
         running: list[StreamMark] = []  # streams seen running whose record is missing or old: written in batches
@@ -197,15 +194,17 @@ class Sweeper:
         return self._finish(summary, live)
 
     def _finish(self, summary: SweepSummary, live: list[str]) -> SweepSummary:
-        """Archive the findings of clusters gone, look for regions without DAS Guard, and report the summary."""
-        if self._reporter.findings is not None:
-            self._reporter.findings.archive_missing(live)  # clusters deleted since their finding was imported
+        """Look for regions without DAS Guard and report the summary (the channels archive the findings of clusters
+        gone, publish the summary event and send the day's message)."""
         summary.uncovered = self._uncovered()
         summary.unwatched = self._unwatched()
         self._reporter.sweep_summary(
-            summary.as_dict(),
-            summary.violations + summary.lost + summary.uncovered + summary.unwatched,
-            summary.softened,
+            SweepReport(
+                summary.as_dict(),
+                summary.violations + summary.lost + summary.uncovered + summary.unwatched,
+                summary.softened,
+                live,
+            )
         )
         return summary
 
@@ -229,13 +228,6 @@ class Sweeper:
             self._logger.warning("could not look for regions without DAS Guard", extra={"error": str(err)})
             return [f"(other regions: not checked: {err})"]
         return [f"{region}: {count} Aurora cluster(s) and no DAS Guard stack in this region" for region, count in gaps]
-
-    def _finding_records(self) -> list[FindingRecord] | None:
-        try:
-            return self._state.finding_records()
-        except AwsError as err:  # then each cluster's record is read on its own, and nothing is archived this time
-            self._reporter.finding_problem("could not read the finding records", err, {})
-            return None
 
     def _remember_running(self, marks: list[StreamMark]) -> None:
         """Record the running streams the sweep saw; a failure is logged and the next sweep tries again."""

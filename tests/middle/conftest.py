@@ -14,6 +14,7 @@ from das_guard.enforcer import Enforcer
 from das_guard.model import Decision
 from das_guard.observability import logger, metrics
 from das_guard.outputs.alerts import Where
+from das_guard.outputs.channels import Channel, Signals
 from das_guard.outputs.report import Alerts, Reporter, ResultEvents
 from das_guard.pipeline import Pipeline
 from das_guard.policy import PolicyDocument, parse_policy
@@ -78,19 +79,22 @@ class Assembly:
     results: list[dict[str, Any]] = field(default_factory=list)
     retries: list[tuple[str, int]] = field(default_factory=list)
     handed_off: list[str] = field(default_factory=list)
+    channels: list[Channel] = field(default_factory=list)  # more channels, as app.build would add them
+    refuse_alerts: bool = False
 
     def __post_init__(self) -> None:
         self.settings = Settings(region="us-east-1", account="123456789012", policy_parameter="/das-guard/policy")
         self.enforcer = Enforcer(
             self.fleet, KeyRing(), self.memory, lambda: self.policy, self.clock, readiness_timeout=timedelta(hours=3)
         )
+        where = Where("123456789012", "us-east-1", "/das-guard/policy")
+        self.signals = Signals(logger, metrics)
         self.reporter = Reporter(
-            logger,
-            metrics,
+            self.signals,
             self.clock,
-            where=Where("123456789012", "us-east-1", "/das-guard/policy"),
-            alerts=Alerts(lambda subject, body: self.alerts.append((subject, body)), self.clock, logger),
-            results=ResultEvents(self._put_events, "das-guard-results"),
+            where=where,
+            alerts=Alerts(self._publish, self.clock, self.signals, where=where),
+            channels=[ResultEvents(self._put_events, "das-guard-results", self.signals, where=where), *self.channels],
         )
         self.pipeline = Pipeline(
             self.settings, self.enforcer, self.reporter, scheduler=self, logger=logger, clock=self.clock
@@ -105,6 +109,11 @@ class Assembly:
             logger=logger,
             clock=self.clock,
         )
+
+    def _publish(self, subject: str, body: str) -> None:
+        if self.refuse_alerts:
+            raise RuntimeError("stand-in: the topic refused")
+        self.alerts.append((subject, body))
 
     def _put_events(self, entries: list[dict[str, Any]]) -> list[str]:
         self.results += [json.loads(e["Detail"]) | {"detail-type": e["DetailType"]} for e in entries]

@@ -18,7 +18,6 @@ from typing import Any
 from das_guard.gateway import AwsError
 from das_guard.model import (
     ClusterInfo,
-    FindingRecord,
     Hold,
     KeyLookup,
     KinesisFacts,
@@ -187,9 +186,6 @@ class Memory:
         self.calls["Scan"] += 1
         active = {rid: h for rid in self.holds if (h := self._active_hold(rid, now)) is not None}
         return active, dict(self.records)
-
-    def finding_records(self) -> list[FindingRecord]:
-        return []
 
 
 class NoRecords:

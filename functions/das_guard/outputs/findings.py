@@ -23,6 +23,7 @@ from typing import Any
 
 from ..model import Decision, FindingRecord, Outcome
 from ..reasons import ASFF_STATUS, Compliance, verdict
+from .channels import SweepReport
 
 SCHEMA_VERSION = "2018-10-08"
 GENERATOR = "das-guard/database-activity-streams"
@@ -110,7 +111,8 @@ def _asff_time(now: datetime) -> str:
 
 
 class SecurityHubChannel:
-    """Collects the findings of one invocation and imports those whose state changed, 100 per call."""
+    """The Security Hub channel: collects the findings of one invocation and imports those whose state changed, 100
+    per call. A sweep reads every cluster's last import once (one scan) instead of one read per cluster."""
 
     def __init__(
         self,
@@ -120,6 +122,7 @@ class SecurityHubChannel:
         now: Callable[[], datetime],
         import_findings: Callable[[list[dict[str, Any]]], list[str]],
         last_import: Callable[[str], FindingRecord | None],
+        every_import: Callable[[], list[FindingRecord]],
         remember: Callable[[FindingRecord], None],
         forget: Callable[[str], None],
         on_error: Callable[[str, Exception | None, dict[str, Any]], None],
@@ -128,15 +131,36 @@ class SecurityHubChannel:
         self._now = now
         self._import = import_findings
         self._last_import = last_import
+        self._every_import = every_import
         self._remember = remember
         self._forget = forget
         self._on_error = on_error
         self._pending: dict[str, tuple[dict[str, Any], FindingRecord]] = {}
         self._known: dict[str, FindingRecord] | None = None  # the sweep reads every record once
+        self._read_all = False  # tried this sweep (a failed scan is not retried per cluster)
 
-    def sweeping(self, records: Iterable[FindingRecord]) -> None:
-        """The sweep has read every record (one scan): compare against those instead of one read per cluster."""
-        self._known = {r.resource_id: r for r in records}
+    def take(self, evaluation: Decision, detail: Mapping[str, Any], *, summarised: bool) -> None:
+        if summarised:
+            self._sweeping()
+        self.add(evaluation, refresh_failing=summarised)
+
+    def sweep_done(self, report: SweepReport) -> None:
+        self._sweeping()
+        self.archive_missing(report.live)  # clusters deleted since their finding was imported
+
+    def flush(self) -> None:
+        self.import_pending()
+
+    def _sweeping(self) -> None:
+        """A sweep: compare against every record, read in one scan; if the scan fails, each cluster's record is read
+        on its own and nothing is archived this time."""
+        if self._read_all:
+            return
+        self._read_all = True
+        try:
+            self._known = {r.resource_id: r for r in self._every_import()}
+        except Exception as err:  # noqa: BLE001 - reported through on_error
+            self._on_error("could not read the finding records", err, {})
 
     def add(self, decision: Decision, *, refresh_failing: bool = False) -> None:
         asff = finding(decision, account=self._account, region=self._region, now=self._now())
@@ -170,10 +194,10 @@ class SecurityHubChannel:
             self._pending[asff["Id"]] = (asff, FindingRecord(record.resource_id, "", "ARCHIVED", asff))
         return len(gone)
 
-    def flush(self) -> int:
+    def import_pending(self) -> int:
         """Import what is pending; returns how many Security Hub accepted. Never raises."""
         pending, self._pending = list(self._pending.values()), {}
-        self._known = None  # the sweep's snapshot ends with it; events read the record they need
+        self._known, self._read_all = None, False  # the sweep's snapshot ends with it; events read what they need
         accepted = 0
         for start in range(0, len(pending), BATCH):
             chunk = pending[start : start + BATCH]
