@@ -30,11 +30,11 @@ $(CHECKOV): constraints-tools.txt
 
 ## demo: run the real handler on an embedded local AWS (moto server on 127.0.0.1) and show what it did
 demo: $(INSTALLED)
-	$(PY) -m localaws.demo
+	$(PY) -m demos.demo
 
 ## rehearse: docs/deploying.md's first-deploy checklist, step by step, on the embedded local AWS
 rehearse: $(INSTALLED)
-	$(PY) -m localaws.rehearsal
+	$(PY) -m demos.rehearsal
 
 ## docs: regenerate the generated pages and blocks (outcome catalogue, policy schema, policy and CLI references)
 docs: $(INSTALLED)
@@ -44,7 +44,7 @@ docs: $(INSTALLED)
 
 ## demo-org: DAS Guard rolled out to a local organisation by the central stack's StackSet (3 accounts, 2 OUs, 2 regions)
 demo-org: $(INSTALLED)
-	$(PY) -m localaws.demo_org
+	$(PY) -m demos.demo_org
 
 ## test: lint, type-check and run the whole test suite (what CI runs)
 $(CFN_GUARD):

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from das_guard_cli import main as cli
 from das_guard_cli import reference_docs
-from localaws import rehearsal
+from demos import rehearsal
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from functools import cache
@@ -57,24 +58,6 @@ from .common import (
 # One vocabulary: an audit's verdict is the outcome the deployed function would record for the cluster now
 # (docs/outcomes.md), in its dry-run form - a stream DAS Guard would start is `WouldStart` (reason `StreamMissing`),
 # since nothing was started. Whether it fails is the catalogue's compliance state, as in every other output.
-FORMATS = {
-    "table": "a table to read (a terminal: fits 100 columns; a file or pipe: every column, full width)",
-    "json": "one document: the scope of the audit and every cluster's row (evidence)",
-    "csv": "every cluster's row, and a NotAudited row per region or account that was not looked at",
-    "markdown": "the scope, then every row, for a ticket or a wiki",
-    "html": "one self-contained page to file: scope, legend, summaries, failing clusters first with why and fix",
-    "asff": "Security Hub findings (BatchImportFindings)",
-    "ocsf": "OCSF 1.5.0 Compliance Findings, for a SIEM or Security Lake",
-}
-EXTENSIONS = {
-    "table": "txt",
-    "json": "json",
-    "csv": "csv",
-    "markdown": "md",
-    "html": "html",
-    "asff": "asff.json",
-    "ocsf": "ocsf.json",
-}
 NOT_AUDITED = "NotAudited"  # the verdict of a region or account the audit could not look at (rows in csv/markdown)
 
 
@@ -311,32 +294,79 @@ def table(rows: list[AuditRow], scope: Scope) -> tuple[list[str], list[list[str]
     return columns, [[table_cell(r, c) for c in columns] for r in listed], [failing_row(r) for r in listed]
 
 
+def _table(rows: list[AuditRow], results: list[tuple[AuditRow, Decision]], scope: Scope) -> str:
+    columns, cells, _ = table(rows, scope)
+    return plain_table(f"DAS Guard audit: {scope.sentence()}", columns, cells)
+
+
+def _json(rows: list[AuditRow], results: list[tuple[AuditRow, Decision]], scope: Scope) -> str:
+    return json.dumps({"scope": scope.as_dict(), "clusters": [asdict(r) for r in rows]}, indent=2) + "\n"
+
+
+def _csv(rows: list[AuditRow], results: list[tuple[AuditRow, Decision]], scope: Scope) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(AuditRow.__dataclass_fields__), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(asdict(r) for r in rows + not_audited_rows(scope))
+    return buffer.getvalue()
+
+
+def _markdown(rows: list[AuditRow], results: list[tuple[AuditRow, Decision]], scope: Scope) -> str:
+    fields = list(AuditRow.__dataclass_fields__)
+    lines = [f"**DAS Guard audit.** {_md(scope.sentence())}", ""]
+    lines += ["| " + " | ".join(fields) + " |", "|" + "---|" * len(fields)]
+    lines += ["| " + " | ".join(_md(str(getattr(r, f))) for f in fields) + " |" for r in rows + not_audited_rows(scope)]
+    return "\n".join(lines) + "\n"
+
+
+def _html(rows: list[AuditRow], results: list[tuple[AuditRow, Decision]], scope: Scope) -> str:
+    return report.html(rows, scope)
+
+
+def _asff(rows: list[AuditRow], results: list[tuple[AuditRow, Decision]], scope: Scope) -> str:
+    return evidence(results, "asff", datetime.fromisoformat(scope.generated_at), scope)
+
+
+def _ocsf(rows: list[AuditRow], results: list[tuple[AuditRow, Decision]], scope: Scope) -> str:
+    return evidence(results, "ocsf", datetime.fromisoformat(scope.generated_at), scope)
+
+
+@dataclass(frozen=True)
+class Format:
+    """One way to write an audit: what it is for (the --format help), its file's extension (--output), the writer."""
+
+    help: str
+    extension: str
+    write: Callable[[list[AuditRow], list[tuple[AuditRow, Decision]], Scope], str]
+
+
+# Every format of `audit`, in the order --help lists them. Add one: a writer above and a row here; its consumer's own
+# validator checks it in tests/cli/test_audit_evidence.py (docs/contributing.md, "Add an audit format").
+FORMATS: dict[str, Format] = {
+    "table": Format(
+        "a table to read (a terminal: fits 100 columns; a file or pipe: every column, full width)", "txt", _table
+    ),
+    "json": Format("one document: the scope of the audit and every cluster's row (evidence)", "json", _json),
+    "csv": Format(
+        "every cluster's row, and a NotAudited row per region or account that was not looked at", "csv", _csv
+    ),
+    "markdown": Format("the scope, then every row, for a ticket or a wiki", "md", _markdown),
+    "html": Format(
+        "one self-contained page to file: scope, legend, summaries, failing clusters first with why and fix",
+        "html",
+        _html,
+    ),
+    "asff": Format("Security Hub findings (BatchImportFindings)", "asff.json", _asff),
+    "ocsf": Format("OCSF 1.5.0 Compliance Findings, for a SIEM or Security Lake", "ocsf.json", _ocsf),
+}
+
+
 def render(rows: list[AuditRow], results: list[tuple[AuditRow, Decision]], scope: Scope, fmt: str) -> str:
     """The audit in `fmt`: every format carries the scope (what was looked at, what was not and why, the policy,
     the version, the time)."""
-    fields = list(AuditRow.__dataclass_fields__)
-    listed = rows + not_audited_rows(scope)
-    if fmt == "table":
-        columns, cells, _ = table(rows, scope)
-        return plain_table(f"DAS Guard audit: {scope.sentence()}", columns, cells)
-    if fmt == "json":
-        return json.dumps({"scope": scope.as_dict(), "clusters": [asdict(r) for r in rows]}, indent=2) + "\n"
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(asdict(r) for r in listed)
-        return buffer.getvalue()
-    if fmt == "html":
-        return report.html(rows, scope)
-    if fmt == "markdown":
-        lines = [f"**DAS Guard audit.** {_md(scope.sentence())}", ""]
-        lines += ["| " + " | ".join(fields) + " |", "|" + "---|" * len(fields)]
-        lines += ["| " + " | ".join(_md(str(getattr(r, f))) for f in fields) + " |" for r in listed]
-        return "\n".join(lines) + "\n"
-    if fmt in ("asff", "ocsf"):
-        return evidence(results, fmt, datetime.fromisoformat(scope.generated_at), scope)
-    raise Usage(f"unknown format {fmt!r}")
+    if fmt not in FORMATS:
+        raise Usage(f"unknown format {fmt!r}")
+    return FORMATS[fmt].write(rows, results, scope)
 
 
 def _md(text: str) -> str:
@@ -361,7 +391,7 @@ def deliver(
         return
     output.mkdir(parents=True, exist_ok=True)
     for fmt in formats:
-        path = output / f"das-guard-audit.{EXTENSIONS[fmt]}"
+        path = output / f"das-guard-audit.{FORMATS[fmt].extension}"
         path.write_text(render(rows, results, scope, fmt), encoding="utf-8")
         err.print(f"wrote {path}")
 
@@ -376,7 +406,7 @@ def chosen_formats(formats: list[str] | None, output: Path | None) -> list[str]:
     return chosen
 
 
-FORMAT_HELP = "Repeatable with --output. " + "; ".join(f"{name}: {text}" for name, text in FORMATS.items()) + "."
+FORMAT_HELP = "Repeatable with --output. " + "; ".join(f"{name}: {f.help}" for name, f in FORMATS.items()) + "."
 
 
 def audit(

@@ -54,7 +54,7 @@ def test_every_format_carries_the_scope_version_and_policy(demo_account: Any, tm
     result = cli("audit", *REGION, *(a for f in audit.FORMATS for a in ("-f", f)), "--output", str(tmp_path))
     assert result.exit_code == 1, result.stderr
     files = {p.name: p.read_text(encoding="utf-8") for p in tmp_path.iterdir()}
-    assert sorted(files) == sorted(f"das-guard-audit.{audit.EXTENSIONS[f]}" for f in audit.FORMATS)
+    assert sorted(files) == sorted(f"das-guard-audit.{audit.FORMATS[f].extension}" for f in audit.FORMATS)
     policy = f"/das-guard/policy v1 sha256:{deployed_digest()}"
     version = metadata.version("das-guard")
     scope = json.loads(files["das-guard-audit.json"])["scope"]

@@ -9,8 +9,9 @@ import os
 import re
 from pathlib import Path
 
-from localaws import demo, scenario
-from localaws.progress import Progress
+from demos import demo
+from demos.progress import Progress
+from localaws import scenario
 
 DEMO_OUTPUT = Path(__file__).with_name("demo.golden.txt")
 

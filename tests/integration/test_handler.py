@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from das_guard.model import StreamMark
+from demos.demo import headlines
 from localaws import das_extension, scenario
-from localaws.demo import headlines
 from localaws.world import Deployment, World
 
 from ..conftest import Enforcer, sample

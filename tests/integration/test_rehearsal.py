@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from localaws import rehearsal
+from demos import rehearsal
 
 
 @pytest.fixture(scope="module")

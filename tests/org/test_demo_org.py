@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from localaws import demo_org
+from demos import demo_org
 
 
 def test_the_organisation_demo_shows_what_readme_promises(

@@ -64,6 +64,17 @@ WINDOW_GRACE = timedelta(hours=1)
 UNKNOWN_WINDOW_DEADLINE = timedelta(days=8)
 
 
+# Step 4's first checks, in the order their problems are reported (the first is the decision's reason, a metric
+# dimension): what rules a cluster out before AWS is asked about its version and classes. Add a check: a function in
+# checks.py returning a Finding whose code is in the catalogue (reasons.py), and a row here (docs/contributing.md).
+FIRST_CHECKS: tuple[Callable[[ClusterInfo, Inputs], Finding | None], ...] = (
+    lambda cluster, _: checks.check_cluster_type(cluster),
+    lambda cluster, inputs: checks.check_babelfish(cluster, inputs.lookup_babelfish),
+    lambda cluster, _: checks.check_engine(cluster),
+    lambda cluster, _: checks.check_engine_mode(cluster),
+)
+
+
 def decide(
     cluster: ClusterInfo | None, policy: PolicyDocument, inputs: Inputs, *, cluster_id: str | None = None
 ) -> Decision:
@@ -111,16 +122,7 @@ def decide(
     # 4. Validate everything that does not depend on timing. Problems here will not fix themselves.
     assert rule.kms_key is not None  # guaranteed by PolicyDocument validation for non-exempt rules
     key = inputs.lookup_key(rule.kms_key)
-    first = [
-        finding
-        for finding in (
-            checks.check_cluster_type(cluster),
-            checks.check_babelfish(cluster, inputs.lookup_babelfish),
-            checks.check_engine(cluster),
-            checks.check_engine_mode(cluster),
-        )
-        if finding is not None
-    ]
+    first = [finding for check in FIRST_CHECKS if (finding := check(cluster, inputs)) is not None]
     # AWS is only asked about versions and classes when nothing more basic already rules the cluster out
     support = checks.check_support(cluster, None if first else inputs.lookup_modes)
     key_problem = checks.check_kms_key(key, cluster.region)

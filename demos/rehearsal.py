@@ -1,6 +1,6 @@
 """docs/deploying.md's first-deploy checklist (one account and region), walked on the embedded local AWS.
 
-    python -m localaws.rehearsal            (or: make rehearse)
+    python -m demos.rehearsal            (or: make rehearse)
 
 An account that already runs six Aurora databases and has a CloudTrail trail; each numbered step of the checklist
 is done as the page says, with the real `das-guard` CLI and the real functions, and what it gave is printed under
@@ -28,8 +28,8 @@ from unittest import mock
 import yaml
 from typer.testing import CliRunner
 
-from .runtime import ACCOUNT, REGION
-from .world import World
+from localaws.runtime import ACCOUNT, REGION
+from localaws.world import World
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKLIST = ROOT / "docs" / "deploying.md"
@@ -130,7 +130,7 @@ def _the_account_as_found(world: World) -> None:
     s3.create_bucket(Bucket="org-trail-logs")
     trails.create_trail(Name="org-trail", S3BucketName="org-trail-logs", IsMultiRegionTrail=True)
     trails.start_logging(Name="org-trail")
-    from . import scenario  # noqa: PLC0415
+    from localaws import scenario  # noqa: PLC0415
 
     rds = session.client("rds")
     for cluster_id, shape, tags in EXISTING:

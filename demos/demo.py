@@ -1,6 +1,6 @@
 """The quick-start demo: DAS Guard's real handler against an embedded local AWS. No account needed.
 
-    python -m localaws.demo            (or: make demo)
+    python -m demos.demo            (or: make demo)
 
 Everything goes through the local world (localaws/world.py):
 1. serves moto on 127.0.0.1 with the activity-stream extension and deploys the stack (KMS key, policy
@@ -25,11 +25,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from .activity import Statement
-from .events import load_sample, sample_names
+from localaws.activity import Statement
+from localaws.events import load_sample, sample_names
+from localaws.scenario import DEMO_POLICY
+from localaws.world import World
+
 from .progress import SILENT, Progress
-from .scenario import DEMO_POLICY
-from .world import World
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -13,9 +13,10 @@ from unittest import mock
 
 from typer.testing import CliRunner
 
-from .organisation import Organisation
+from localaws.organisation import Organisation
+from localaws.world import World
+
 from .progress import Progress
-from .world import World
 
 REGIONS = ("us-east-1", "eu-west-1")
 
