@@ -205,7 +205,7 @@ def audit_region(
         else None
     )
     rows = []
-    for cluster in reader.clusters.region_clusters():
+    for cluster in reader.clusters.region_clusters(every_instance=True):  # the rows show every cluster's classes
         if isinstance(cluster, MalformedCluster):
             decision = cluster.decision()
             rows.append((_row(region, None, decision, account, reader.clock.now().isoformat(), policy_ref), decision))

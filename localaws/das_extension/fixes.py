@@ -11,6 +11,7 @@ from typing import Any
 from moto.core.responses import ActionResult
 from moto.kms.models import KmsBackend
 from moto.rds.exceptions import (
+    InvalidParameterCombination,
     InvalidParameterValue,
 )
 from moto.rds.models import DBCluster, DBInstanceClustered, RDSBackend
@@ -50,14 +51,24 @@ def _status_that_can_be_held() -> property:
     return property(status, original.fset)
 
 
+CLUSTER_FILTER_VALUES = 100  # as RDS answers beyond it (seen in Cloud Custodian's issue #10132)
+
+
 def _paged(operation: Any, key: str) -> Any:
-    """RDS paging: `MaxRecords` (20..100, default 100) items per page and an opaque `Marker` for the next one.
+    """RDS paging: `MaxRecords` (20..100, default 100) items per page and an opaque `Marker` for the next one; and
+    RDS's limit of 100 unique cluster identifiers in a `db-cluster-id` filter (InvalidParameterCombination), which
+    moto does not enforce.
 
     moto returns every cluster at once and its generic paginator fails past the first page of RDS results, which
     would hide how many calls a sweep makes; this pages the full result of moto's own handler.
     """
 
     def paged(self: RDSResponse) -> Any:
+        for named in self.params.get("Filters") or []:
+            if named.get("Name") == "db-cluster-id" and len(set(named.get("Values") or [])) > CLUSTER_FILTER_VALUES:
+                raise InvalidParameterCombination(
+                    "Only up to 100 unique filter DB Cluster Identifiers may be specified per filter."
+                )
         max_records = int(self.params.get("MaxRecords") or 100)
         if not 20 <= max_records <= 100:
             raise InvalidParameterValue(f"Invalid value {max_records} for MaxRecords. Must be between 20 and 100")

@@ -346,7 +346,8 @@ def test_sweep_reaches_every_outcome_with_calls_that_grow_by_pages(
     assert dict(enforcer.api.calls) == {
         "ssm:GetParameter": 1,
         "dynamodb:Scan": 1,
-        "rds:DescribeDBInstances": math.ceil(instances / 100),
+        # the instances of the clusters without a running stream, or the whole listing where that takes fewer pages
+        "rds:DescribeDBInstances": enforcer.api.calls["rds:DescribeDBInstances"],
         "rds:DescribeDBClusters": math.ceil(count / 100),
         "kms:DescribeKey": 1,  # the policy's alias, once; the running streams name the same key by its ARN
         # AWS's own answer on DAS support, once per distinct (engine, version, class) - not per cluster: the
@@ -358,6 +359,7 @@ def test_sweep_reaches_every_outcome_with_calls_that_grow_by_pages(
         **({"dynamodb:BatchWriteItem": math.ceil(running / 25)} if running else {}),
         "sns:Publish": 1,  # one summary alert for all violations, not one per cluster
     }
+    assert 1 <= enforcer.api.calls["rds:DescribeDBInstances"] <= math.ceil(instances / 100)
     active = [c for c, k in kinds.items() if k.name == "active"]
     records = [enforcer.app.state.stream_record(enforcer.resource_id(c)) for c in active]
     assert [r.state if r else None for r in records] == ["on"] * running
@@ -370,6 +372,24 @@ def test_sweep_reaches_every_outcome_with_calls_that_grow_by_pages(
     enforcer.api.reset()
     enforcer.sweep(f"sweep-{count}-again")
     assert "dynamodb:BatchWriteItem" not in enforcer.api.calls  # nothing changed: nothing written
+
+
+def test_the_sweep_of_an_enforced_fleet_reads_only_the_instances_of_clusters_without_a_stream(
+    enforcer: Enforcer, session: Any, stack: scenario.Stack
+) -> None:
+    rds = session.client("rds")
+    for n in range(250):
+        cid = f"on-{n:03d}"
+        scenario.create_cluster(rds, cid, "aurora-postgresql", "16.1", [(f"{cid}-{i}", "db.r6g.large") for i in (0, 1)])
+        das_extension.set_activity_stream(cid, "started", "async", stack.key_arn)
+    scenario.create_cluster(rds, "new-one", "aurora-postgresql", "16.1", [("new-one-0", "db.r6g.large")])
+    scenario.create_cluster(rds, "small-one", "aurora-postgresql", "16.1", [("small-one-0", "db.t4g.medium")])
+    enforcer.api.reset()
+    summary = enforcer.sweep("enforced")
+    assert enforcer.api.calls["rds:DescribeDBInstances"] == 1, "2 clusters' instances, not 502 instances (6 pages)"
+    assert (summary["compliant"], summary["started"], summary["violations"]) == (250, 1, 1)
+    decided = {d["cluster_id"]: d["reason"] for d in enforcer.decisions() if d["trigger"] == "Sweep"}
+    assert (decided["new-one"], decided["small-one"]) == ("StreamStarted", "UnsupportedInstanceClass")
 
 
 def test_sweep_hands_off_what_it_has_no_time_for(

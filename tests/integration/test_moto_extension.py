@@ -245,6 +245,19 @@ def test_describe_calls_page_like_rds(rds: Any, operation: str, key: str, count:
     assert "Marker" not in getattr(rds, operation)()  # default page size is 100
 
 
+@pytest.mark.parametrize("operation", ["describe_db_clusters", "describe_db_instances"])
+def test_a_cluster_filter_takes_at_most_100_identifiers_like_rds(rds: Any, operation: str) -> None:
+    names = [f"c{n:03d}" for n in range(101)]
+    create_cluster(rds, "c000", "aurora-postgresql", "16.1", [("c000-1", "db.r6g.large")])
+    refused = error(getattr(rds, operation), Filters=[{"Name": "db-cluster-id", "Values": names}])
+    assert refused[:2] == ("InvalidParameterCombination", 400)
+    answer = getattr(rds, operation)(Filters=[{"Name": "db-cluster-id", "Values": names[:100]}])
+    assert len(answer["DBClusters" if operation == "describe_db_clusters" else "DBInstances"]) == 1
+    repeated = getattr(rds, operation)(Filters=[{"Name": "db-cluster-id", "Values": [*names[:100], "c000"]}])
+    key = "DBClusters" if operation == "describe_db_clusters" else "DBInstances"
+    assert len(repeated[key]) == 1, "the limit counts unique identifiers"
+
+
 def test_max_records_is_bounded_like_rds(rds: Any) -> None:
     assert error(rds.describe_db_clusters, MaxRecords=5)[:2] == ("InvalidParameterValue", 400)
 

@@ -105,7 +105,7 @@ class Fleet:
         )
         return {"KinesisStreamName": name, "Status": "starting", "Mode": request.mode}
 
-    def region_clusters(self) -> Iterator[ClusterInfo | MalformedCluster]:
+    def region_clusters(self, *, every_instance: bool = False) -> Iterator[ClusterInfo | MalformedCluster]:
         self.calls["rds:DescribeDBClusters"] += 1
         yield from list(self.clusters.values())
 

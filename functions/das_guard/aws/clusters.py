@@ -12,7 +12,7 @@ import boto3
 
 from ..clock import Clock
 from ..gateway import AwsError
-from ..model import AURORA_ENGINES, ClusterInfo, MalformedCluster, MalformedRecord, StartRequest
+from ..model import ACTIVE_STREAM_STATES, AURORA_ENGINES, ClusterInfo, MalformedCluster, MalformedRecord, StartRequest
 from .calls import CLIENT_CONFIG, TtlCache, call, pages
 
 # What AWS supports per engine, version and class changes with AWS releases, not by the minute.
@@ -118,20 +118,33 @@ class RdsClusters:
         """Every cluster in the region, a page (up to 100) at a time. DescribeDBClusters carries tags and DAS status."""
         yield from pages(self._rds, "rds:DescribeDBClusters", "DBClusters")
 
-    def region_clusters(self) -> Iterator[ClusterInfo | MalformedCluster]:
-        """Every cluster of the region with its instances' classes, from paged bulk reads (the sweep and the
-        CLI's audit). The two listings are read side by side - the instances (filtered to Aurora engines) in a
-        second thread while this one reads the cluster pages - so a large region waits for the longer of the two
-        listings, not for both one after the other. The client is shared: boto3 clients are thread-safe once
-        created, and it is created here, before the second thread starts."""
+    def region_clusters(self, *, every_instance: bool = False) -> Iterator[ClusterInfo | MalformedCluster]:
+        """Every cluster of the region, from paged bulk reads (the sweep and the CLI's audit).
+
+        Instances (classes, states, network) are read only for the clusters whose verdict needs them: those without a
+        running stream, 100 clusters to a DescribeDBInstances (`db-cluster-id` takes at most 100 identifiers) - or
+        every Aurora instance of the region, where that listing takes fewer pages (the clusters' member counts say).
+        A running stream is judged by its key, mode and records, never by its instances, so the daily sweep of an
+        enforced fleet reads almost no instance at all. `every_instance` (the CLI's audit, whose rows show each
+        cluster's classes): every Aurora instance, listed in a second thread while this one reads the cluster pages
+        (the client is shared: boto3 clients are thread-safe once created, and it is created here first)."""
         rds = self._rds
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="das-guard-instances") as side:
-            instances_read = side.submit(aurora_instances_by_cluster, rds)
-            cluster_pages = list(self.cluster_pages())  # if this fails, leaving the block waits for the other read
-            instances = instances_read.result()
+        if every_instance:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="das-guard-instances") as side:
+                instances_read = side.submit(aurora_instances_by_cluster, rds)
+                cluster_pages = list(self.cluster_pages())  # if this fails, leaving the block waits for the other
+                instances = instances_read.result()
+        else:
+            cluster_pages = list(self.cluster_pages())
+            listed = [raw for page in cluster_pages for raw in page]
+            wanted = [raw for raw in listed if needs_instances(raw)]
+            if targeted_reads(wanted) <= -(-sum(members(raw) for raw in listed if is_aurora(raw)) // 100):
+                instances = instances_of_clusters(rds, [str(raw["DBClusterIdentifier"]) for raw in wanted])
+            else:  # most clusters need theirs (a fleet not yet enforced): the whole listing costs fewer pages
+                instances = aurora_instances_by_cluster(rds)
         for page in cluster_pages:
             for raw in page:
-                name = str(raw.get("DBClusterIdentifier") or "")
+                name = str(raw.get("DBClusterIdentifier") or "") if isinstance(raw, dict) else ""
                 try:
                     yield ClusterInfo.from_api(raw, instances.get(name, []))
                 except MalformedRecord as err:  # one odd record never costs the others
@@ -268,6 +281,53 @@ class RdsClusters:
         )
         response.pop("ResponseMetadata", None)
         return dict(response)
+
+
+# DescribeDBInstances' and DescribeDBClusters' `db-cluster-id` filter: "Only up to 100 unique filter DB Cluster
+# Identifiers may be specified per filter" (InvalidParameterCombination)
+CLUSTER_FILTER_VALUES = 100
+
+
+def is_aurora(raw: Any) -> bool:
+    return (
+        isinstance(raw, dict)
+        and isinstance(raw.get("DBClusterIdentifier"), str)
+        and raw.get("Engine") in AURORA_ENGINES
+    )
+
+
+def members(raw: Any) -> int:
+    """How many instances a DescribeDBClusters item lists (one where the list is missing or odd: ask)."""
+    listed = raw.get("DBClusterMembers") if isinstance(raw, dict) else None
+    return len(listed) if isinstance(listed, list) else 1
+
+
+def needs_instances(raw: Any) -> bool:
+    """Whether a DescribeDBClusters item's verdict may depend on its instances: an Aurora cluster with members whose
+    stream is not running (starting or started). Defensive: an odd record is read with its instances, if it has any."""
+    return is_aurora(raw) and raw.get("ActivityStreamStatus") not in ACTIVE_STREAM_STATES and members(raw) > 0
+
+
+def targeted_reads(wanted: list[Any]) -> int:
+    """The DescribeDBInstances pages `instances_of_clusters` takes for these clusters (100 clusters a filter, 100
+    instances a page)."""
+    chunks = [wanted[first : first + CLUSTER_FILTER_VALUES] for first in range(0, len(wanted), CLUSTER_FILTER_VALUES)]
+    return sum(max(1, -(-sum(members(raw) for raw in chunk) // 100)) for chunk in chunks)
+
+
+def instances_of_clusters(rds: Any, clusters: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """The instances of `clusters`, grouped by cluster: one paged DescribeDBInstances per 100 clusters."""
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for first in range(0, len(clusters), CLUSTER_FILTER_VALUES):
+        chunk = clusters[first : first + CLUSTER_FILTER_VALUES]
+        listing = pages(
+            rds, "rds:DescribeDBInstances", "DBInstances", Filters=[{"Name": "db-cluster-id", "Values": chunk}]
+        )
+        for page in listing:
+            for instance in page:
+                if isinstance(instance, dict) and instance.get("DBClusterIdentifier"):
+                    grouped.setdefault(str(instance["DBClusterIdentifier"]), []).append(instance)
+    return grouped
 
 
 def aurora_instances_by_cluster(rds: Any) -> dict[str, list[dict[str, Any]]]:
