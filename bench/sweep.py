@@ -63,9 +63,22 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return {**middle, "runs": [round(float(r["seconds"]), 3) for r in runs]}
 
 
+def side_by_side(account: Deployment, endpoint: str, name: str, audit: dict[str, str]) -> tuple[Any, Any]:
+    """Custodian's run and DAS Guard's report-only sweep, timed in turns, up to SWEEP_TIMED_RUNS times while a run is
+    short (one run of a few seconds on a shared machine is too noisy for a ratio): (Custodian's median or None,
+    DAS Guard's median)."""
+    theirs = [custodian_listing(endpoint)] if C7N_PYTHON.exists() else []
+    ours = [das_guard_sweep(account, f"{name}-1", **audit)]
+    while len(ours) < SWEEP_TIMED_RUNS and max(x["seconds"] for x in [*theirs, *ours]) < REPEAT_UNDER_SECONDS:
+        theirs += [custodian_listing(endpoint)] if theirs else []
+        ours.append(das_guard_sweep(account, f"{name}-{len(ours) + 1}", **audit))
+    return (median_run(theirs) if theirs else None), median_run(ours)
+
+
 def sweep_scaling(sizes: tuple[int, ...]) -> list[dict[str, Any]]:
     """Per N: Custodian lists the clusters without a stream; DAS Guard's sweep in report-only audits the same
-    clusters (first sweep, then the daily repeat); then the enforcing sweep starts what is missing."""
+    clusters (first sweep, then the daily repeat); then the enforcing sweep starts what is missing, and once RDS has
+    started those streams the same audit runs again on what is now an enforced fleet."""
     rows = []
     for n in sizes:
         with World(server=True) as world:
@@ -74,21 +87,18 @@ def sweep_scaling(sizes: tuple[int, ...]) -> list[dict[str, Any]]:
             kinds = account.seed_fleet(n)
             row: dict[str, Any] = {"clusters": n, "missing": kinds["supported"] + kinds["burstable"]}
             endpoint = world.endpoint
-            theirs = [custodian_listing(endpoint)] if C7N_PYTHON.exists() else []
             # The same audit as Custodian's: no result events (Custodian's report goes to local files); the
             # enforcing sweep below runs as deployed, with them.
             audit = {"DAS_GUARD_ENFORCEMENT_MODE": "report-only", "DAS_GUARD_EVENT_BUS": ""}
-            row["audit_first"] = das_guard_sweep(account, f"audit-{n}-1", **audit)
-            ours = [das_guard_sweep(account, f"audit-{n}-2", **audit)]
-            # The two timings compared are taken in turns, up to SWEEP_TIMED_RUNS times while a run is short,
-            # and the medians kept: one run of a few seconds on a shared machine is too noisy for a ratio.
-            while len(ours) < SWEEP_TIMED_RUNS and max(x["seconds"] for x in [*theirs, *ours]) < REPEAT_UNDER_SECONDS:
-                theirs += [custodian_listing(endpoint)] if theirs else []
-                ours.append(das_guard_sweep(account, f"audit-{n}-{len(ours) + 2}", **audit))
-            if theirs:
-                row["custodian"] = median_run(theirs)
-            row["audit_repeat"] = median_run(ours)
+            row["audit_first"] = das_guard_sweep(account, f"audit-{n}-first", **audit)
+            custodian, row["audit_repeat"] = side_by_side(account, endpoint, f"audit-{n}", audit)
+            if custodian is not None:
+                row["custodian"] = custodian
             row["enforce"] = das_guard_sweep(account, f"enforce-{n}")
             row["request_bound"] = 2 * -(-n // 100)
+            world.advance(minutes=10)  # RDS: starting -> started. 80 % of the fleet now streams.
+            custodian, row["enforced_audit"] = side_by_side(account, endpoint, f"enforced-{n}", audit)
+            if custodian is not None:
+                row["enforced_custodian"] = custodian
         rows.append(row)
     return rows
