@@ -58,8 +58,10 @@ class RdsClusters:
         )
 
     def describe_cluster(self, cluster_id: str, *, instances: bool = True) -> ClusterInfo | None:
-        """The live cluster with its instances' classes and states (`instances=False`: without them, one call less,
-        for a question about its name and tags only); None if it does not exist (any more)."""
+        """The live cluster with its instances' classes and states where its verdict may need them (an Aurora
+        cluster whose stream is not running: a running stream is judged by its key, mode and records alone), so an
+        event about a cluster already streaming costs one call; `instances=False`: never, for a question about its
+        name and tags only. None if it does not exist (any more)."""
         try:
             response = call("rds:DescribeDBClusters", self._rds.describe_db_clusters, DBClusterIdentifier=cluster_id)
         except AwsError as err:
@@ -71,7 +73,13 @@ class RdsClusters:
             return None
         cluster = clusters[0]
         members: list[dict[str, Any]] = []
-        if instances and cluster.get("DBClusterMembers") and cluster.get("Engine") in AURORA_ENGINES | {"aurora"}:
+        streaming = cluster.get("ActivityStreamStatus") in ACTIVE_STREAM_STATES
+        if (
+            instances
+            and not streaming
+            and cluster.get("DBClusterMembers")
+            and cluster.get("Engine") in AURORA_ENGINES | {"aurora"}
+        ):
             # One call for all members (a cluster has at most 16), filtered server-side.
             response = call(
                 "rds:DescribeDBInstances",
