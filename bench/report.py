@@ -117,6 +117,9 @@ def per_event_section(results: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
+CALLS_PER_CREATION_EVENT = 4.2  # the goal (issue 27)
+
+
 def burst_section(results: dict[str, Any]) -> list[str]:
     lines = [
         "## 5. Burst with the deployed concurrency",
@@ -128,8 +131,11 @@ def burst_section(results: dict[str, Any]) -> list[str]:
         "calls counted at the server (the event source's own SQS receives and deletes are not the function's). "
         "The floor per creation event is 3 calls no enforcer can avoid: DescribeDBClusters (the live cluster: an "
         "event can be forged), DescribeDBInstances (instance classes and states: not in the cluster's description) "
-        "and StartActivityStream. DAS Guard adds a GetItem and a PutItem on the state table (what it last knew of "
-        "the stream: how a later stop or a silent loss is recognised) and one PutEvents per batch of 10 results.",
+        "and StartActivityStream. DAS Guard adds one conditional write to the state table between the decision and "
+        "the start (TransactWriteItems: no break-glass hold, no record of the cluster - and the record that its "
+        "stream is on, how a later stop or a silent loss is recognised) and one PutEvents per batch of 10 results. "
+        "Where a cluster gets several events, the later ones find its stream running: one DescribeDBClusters and "
+        "one state read each.",
         "",
         "| events | clusters | workers | seconds | events/s | worker CPU ms/event | calls/event (floor 3) | "
         "redelivered | streams starting | double starts | left on queue | DLQ |",
@@ -145,16 +151,27 @@ def burst_section(results: dict[str, Any]) -> list[str]:
         (b["double_starts"], b["left_on_queue"], b["dead_letters"], b["starting"]) == (0, 0, 0, b["clusters"])
         for b in results["burst"]
     )
+    single = [b for b in results["burst"] if b["events"] == b["clusters"]]
+    cheap = all(b["calls_per_event"] <= CALLS_PER_CREATION_EVENT for b in single)
+    big = [b for b in results["burst"] if b["events"] >= 10_000]
+    drained = all((b["left_on_queue"], b["dead_letters"], b["double_starts"]) == (0, 0, 0) for b in big)
     lines += [
         "",
-        f"Nothing lost, no double start, every cluster's stream starting: {verdict(clean)}. Events/s is the local "
-        "server's limit (one moto process serving five workers on 2 cores, each of its RDS calls filtering over the "
-        "whole fleet); the worker CPU per event is DAS Guard's own share, about what a real AWS would leave. "
-        "10,000 events (10 per cluster for 1,000 clusters, `BENCH_BURST_REPEATS=1,10`) did not finish within 28 "
-        "minutes on this machine and is not in the default run: the goal of 10,000 is **missed** here - it needs a "
-        "faster local AWS (moto's SQS passes over every queued message on each send and receive, its RDS over every "
-        "cluster and instance on each describe) or a real sandbox account; the calls per event are the same per "
-        "event at any volume (each event is one evaluation).",
+        f"Nothing lost, no double start, every cluster's stream starting: {verdict(clean)}. At most "
+        f"{CALLS_PER_CREATION_EVENT} calls per creation event (one event per cluster): "
+        + ", ".join(f"{b['calls_per_event']:.2f}" for b in single)
+        + f" - {verdict(cheap and bool(single))}. "
+        "Events/s is the local server's limit (one moto process serving five workers on 2 cores, each of its RDS "
+        "calls filtering over the whole fleet); the worker CPU per event is DAS Guard's own share, about what a "
+        "real AWS would leave. "
+        + (
+            f"The 10,000-event burst drained, nothing lost, no double start: {verdict(drained)}."
+            if big
+            else "10,000 events (10 per cluster for 1,000 clusters, `BENCH_BURST_REPEATS=1,10`) were not run: the goal "
+            "of 10,000 is **not measured** here - on this machine moto's SQS passes over every queued message on "
+            "each send and receive and its RDS over every cluster and instance on each describe, and the run did not "
+            "finish within 28 minutes."
+        ),
         "",
         "Calls by operation: "
         + "; ".join(

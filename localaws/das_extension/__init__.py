@@ -90,6 +90,7 @@ from .fixes import (
     _cluster_filters_with_resource_id,
     _create_key_with_default_usage,
     _cryptography_refused_on_keys_that_are_off,
+    _dynamodb_requests_one_at_a_time,
     _paged,
     _parse_each_input_path_once,
     _patterns_match_inside_arrays_of_objects,
@@ -149,8 +150,10 @@ def install() -> None:
         for (cls, name), value in patches.items():
             setattr(cls, name, value)
         from moto.core.responses import BaseResponse  # noqa: PLC0415
+        from moto.dynamodb.responses import DynamoHandler  # noqa: PLC0415
         from moto.events.models import Rule  # noqa: PLC0415
 
+        DynamoHandler.call_action = _dynamodb_requests_one_at_a_time(DynamoHandler.call_action)  # type: ignore[method-assign]
         SNSBackend.publish = _publish_refused_when_the_topic_key_is_off(SNSBackend.publish)  # type: ignore[method-assign]
         Rule.send_to_targets = _rules_that_deliver_as_eventbridge_does()  # type: ignore[method-assign]
         BaseResponse._authenticate_and_authorize_normal_action = access.authorising(  # type: ignore[method-assign]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import threading
 from typing import Any
 
 from moto.core.responses import ActionResult
@@ -311,3 +312,20 @@ def _cryptography_refused_on_keys_that_are_off() -> None:
     KmsBackend.generate_data_key = guarded(  # type: ignore[method-assign]
         KmsBackend.generate_data_key, lambda _s, result, *a, **k: result[2]
     )
+
+
+_DYNAMODB_REQUESTS = threading.RLock()
+
+
+def _dynamodb_requests_one_at_a_time(call_action: Any) -> Any:
+    """DynamoDB applies each request atomically. moto's server answers requests in threads and its TransactWriteItems
+    deep-copies the table (for its rollback) while other requests write to it: under concurrent writers it fails with
+    a 500 ("dictionary changed size during iteration") that real DynamoDB never gives, and botocore's retries hide
+    it in the call counts. One request at a time restores the atomicity; DynamoDB's latency is not what the local
+    world models."""
+
+    def one_at_a_time(self: Any) -> Any:
+        with _DYNAMODB_REQUESTS:
+            return call_action(self)
+
+    return one_at_a_time

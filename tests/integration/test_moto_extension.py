@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
 import boto3
 import jsonpath_ng.ext
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from localaws import das_extension
@@ -206,6 +208,37 @@ def test_works_through_the_threaded_server_too() -> None:
             rds.start_activity_stream(ResourceArn=arn, Mode="async", KmsKeyId=key, ApplyImmediately=True)["Status"]
             == "starting"
         )
+
+
+def test_dynamodb_answers_concurrent_transactions_and_writes_without_a_server_error() -> None:
+    """moto's TransactWriteItems copies the table while other threads of its server write to it; DynamoDB applies
+    each request atomically and never answers 500 for it. No retries here: a 500 would raise."""
+    with World(server=True):
+        client = boto3.Session(region_name="us-east-1").client("dynamodb", config=Config(retries={"max_attempts": 1}))
+        client.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        for first in range(0, 1500, 25):  # a table worth copying: moto copies it whole for each transaction
+            items = [{"PutRequest": {"Item": {"pk": {"S": f"old#{n}"}}}} for n in range(first, first + 25)]
+            client.batch_write_item(RequestItems={"t": items})
+
+        def write(worker: int) -> None:
+            for n in range(30):
+                absent = {"ConditionExpression": "attribute_not_exists(pk)"}
+                client.transact_write_items(
+                    TransactItems=[
+                        {"ConditionCheck": {"TableName": "t", "Key": {"pk": {"S": f"hold#{worker}-{n}"}}, **absent}},
+                        {"Put": {"TableName": "t", "Item": {"pk": {"S": f"stream#{worker}-{n}"}}, **absent}},
+                    ]
+                )
+                client.put_item(TableName="t", Item={"pk": {"S": f"notice#{worker}-{n}"}})
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(write, range(4)))
+        assert client.scan(TableName="t", Select="COUNT")["Count"] == 1500 + 4 * 30 * 2
 
 
 def test_the_server_counts_operations_and_accepted_starts_for_the_bench() -> None:
