@@ -1,7 +1,8 @@
 """CloudFormation intrinsic functions, resolved the way CloudFormation would for one deployment: the template tests'
-made-up stack, or a stack of the local world (whose resources already have names: `names`).
+made-up stack, a stack of the local world (whose resources already have names: `names`), or the organisation's
+central stack (org/central.yaml, `localaws/organisation.py`).
 
-Only what template.yaml uses (Ref incl. AWS::NoValue, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Split, Fn::Select,
+Only what the templates use (Ref incl. AWS::NoValue, Fn::GetAtt, Fn::Sub, Fn::Join, Fn::Split, Fn::Select,
 Fn::If with Fn::Equals/Fn::Not/Fn::And/Fn::Or conditions). Parameters take their defaults unless overridden;
 resources get names and ARNs shaped like the ones CloudFormation generates. Anything else raises, so the
 routing and policy tests cannot pass on an intrinsic they did not understand.
@@ -137,6 +138,9 @@ class Resolver:
             return f"arn:aws:logs:{self._region}:{self._account}:log-group:{group}:*"
         if kind == "AWS::Serverless::Function":
             return f"arn:aws:lambda:{self._region}:{self._account}:function:{self.ref(name)}"
+        if kind == "AWS::Events::EventBus":  # a bus that exists: its ARN
+            bus = self._names.get(name) or self(self._template["Resources"][name]["Properties"]["Name"])
+            return bus if bus.startswith("arn:") else f"arn:aws:events:{self._region}:{self._account}:event-bus/{bus}"
         raise ValueError(f"Fn::GetAtt {name}.{attribute} is not modelled")
 
     def _intrinsic(self, name: str, argument: Any) -> Any:

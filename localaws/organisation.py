@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .cloudformation import Resolver
 from .runtime import ACCOUNT as MANAGEMENT_ACCOUNT
 from .runtime import PollResult, QueuePoller
 
@@ -143,7 +144,7 @@ class Organisation:
             "NamePrefix": self.name_prefix,
         }
         resources = template["Resources"]
-        names = _Resolver(parameters, self.security, home, {})
+        names = Resolver(template, parameters, account=self.security, region=home)
 
         ssm = session.client("ssm")
         policy = resources["OrgPolicyParameter"]["Properties"]
@@ -199,7 +200,7 @@ class Organisation:
             Targets=[{"Id": "notifier", "Arn": _queue_arn(sqs, notifier_url)}],
         )
 
-        names = _Resolver(parameters, self.security, home, {"OrgEventBus.Arn": bus_arn})
+        names = Resolver(template, parameters, account=self.security, region=home, names={"OrgEventBus": bus_arn})
         cfn = session.client("cloudformation")
         stack_sets = []
         for logical in ("MemberStackSet", "PilotStackSet"):
@@ -269,38 +270,6 @@ class Organisation:
         assert self.central is not None
         sqs = self.world.session(self.security, self.regions[0]).client("sqs")
         return [json.loads(m["Body"]) for m in _receive_all(sqs, self.central.results_url)]
-
-
-class _Resolver:
-    """The few intrinsics org/central.yaml uses, for one deployment of it."""
-
-    def __init__(self, parameters: Mapping[str, Any], account: str, region: str, attributes: Mapping[str, str]):
-        self._values = dict(parameters) | {"AWS::AccountId": account, "AWS::Region": region, "AWS::Partition": "aws"}
-        self._attributes = attributes
-
-    def __call__(self, node: Any) -> Any:
-        if isinstance(node, list):
-            return [self(n) for n in node]
-        if not isinstance(node, dict):
-            return node
-        if len(node) == 1:
-            [(name, argument)] = node.items()
-            if name == "Ref":
-                return self._values[argument]
-            if name == "Fn::GetAtt":
-                key = ".".join(argument) if isinstance(argument, list) else argument
-                return self._attributes[key]
-            if name == "Fn::Select":
-                return self(argument[1])[int(argument[0])]
-            if name == "Fn::Sub":
-                text, local = (argument, {}) if isinstance(argument, str) else argument
-                values = {**self._values, **{k: self(v) for k, v in local.items()}, **self._attributes}
-                for key, value in values.items():
-                    shown = ",".join(value) if isinstance(value, list) else str(value)
-                    text = text.replace("${" + key + "}", shown)
-                assert "${" not in text, f"unresolved in {text!r}"
-                return text
-        return {k: self(v) for k, v in node.items()}
 
 
 def _inbox(sqs: Any, name: str) -> str:

@@ -45,6 +45,7 @@ from moto import mock_aws
 from moto.moto_api._internal.models import moto_api_backend
 from moto.server import ThreadedMotoServer
 
+from das_guard.aws.calls import fast_timestamps
 from das_guard.clock import SystemClock
 
 from . import das_extension, scenario
@@ -234,6 +235,6 @@ _MODELS = botocore.loaders.create_loader()
 
 
 def _session(**arguments: str) -> boto3.Session:
-    core = botocore.session.get_session()
+    core = fast_timestamps(botocore.session.get_session())  # as the functions' own sessions parse them
     core.register_component("data_loader", _MODELS)
     return boto3.Session(botocore_session=core, **arguments)

@@ -23,6 +23,8 @@ import boto3
 import botocore.loaders
 import botocore.session
 
+from das_guard.aws.calls import fast_timestamps
+
 # Decrypt changes nothing (`das-guard records` reads activity records with it; CloudTrail logs every call)
 READ_PREFIXES = ("Describe", "Get", "BatchGet", "List", "Scan", "Query", "Lookup", "Decrypt")
 CALLS: list[str] = []
@@ -42,7 +44,7 @@ class Target:
     credentials: Mapping[str, str] | None = None  # an assumed role's (audit --org); else the profile's
 
     def session(self, region: str) -> boto3.Session:
-        core = botocore.session.get_session()
+        core = fast_timestamps(botocore.session.get_session())
         core.register_component("data_loader", _shared_loader())
         if self.credentials is not None:
             session = boto3.Session(botocore_session=core, region_name=region, **self.credentials)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import boto3
 
 from .aws import KmsKeys, Outbox, PolicyParameter, RdsClusters, StateTable
+from .aws.calls import new_session
 from .aws.records import KinesisRecords
 from .aws.watch import WatchRules
 from .clock import Clock, SystemClock
@@ -66,7 +67,7 @@ def build(
 ) -> App:
     """Assemble DAS Guard. `dry_run` (the CLI): decide exactly as in production, never start or hold."""
     clock = clock or SystemClock()
-    session = session or boto3.Session(region_name=settings.region)
+    session = session or new_session(settings.region)
     clusters = RdsClusters(session, clock)
     keys = KmsKeys(session, clock, cache_seconds=settings.policy_cache_seconds)
     state = StateTable(session, settings.state_table)

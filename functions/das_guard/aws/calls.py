@@ -11,12 +11,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
+import boto3
+import botocore.session
 from botocore import xform_name
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from botocore.retries.standard import RetryContext, ThrottledRetryableChecker, TransientRetryableChecker
+from botocore.utils import parse_timestamp
 
 from ..clock import Clock
 from ..gateway import AwsError
@@ -32,6 +36,31 @@ CLIENT_CONFIG = Config(
 # The largest page each service allows; a DynamoDB Scan page is bounded by its 1 MB instead.
 PAGE_SIZES = {"rds": 100, "ssm": 50}
 _TRY_AGAIN = (ThrottledRetryableChecker(), TransientRetryableChecker())
+
+
+def iso_timestamp(value: Any) -> Any:
+    """botocore's timestamp parser, fast for the ISO 8601 strings with a zone that RDS sends: dateutil's general
+    parser, botocore's default, costs some 0.15 ms a timestamp - half a second of a 1,000-cluster sweep, which reads
+    three a cluster. Anything else (epoch numbers, no zone, other shapes) goes to botocore's own parser."""
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed
+    return parse_timestamp(value)
+
+
+def fast_timestamps(core: botocore.session.Session) -> botocore.session.Session:
+    """`core`, parsing timestamps with `iso_timestamp` (every session DAS Guard makes, the local world's too)."""
+    core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=iso_timestamp)
+    return core
+
+
+def new_session(region: str | None) -> boto3.Session:
+    """A boto3 session as DAS Guard's functions use it."""
+    return boto3.Session(botocore_session=fast_timestamps(botocore.session.get_session()), region_name=region)
 
 
 def is_transient(error_code: str, http_status: int) -> bool:
