@@ -85,9 +85,10 @@ def cold_start_section(results: dict[str, Any]) -> list[str]:
             lines += [
                 "",
                 "Why the first event costs more: it needs the policy schema, and importing pydantic costs about 90 ms "
-                "on its own (its models add about 25 ms); DAS Guard also makes 8 calls on 4 services (SSM, RDS, KMS, "
-                "DynamoDB: the key check, the orderable-options check and the state record) where Custodian makes 2 "
-                "on 2, and each new boto3 client loads its service model (10-25 ms). What it would take: a policy "
+                "on its own (its models add about 25 ms); DAS Guard also makes 7 calls on 4 services (SSM, RDS, KMS, "
+                "DynamoDB: the key check, the orderable-options check and the start's claim in the state table) where "
+                "Custodian makes 2 on 2, and each new boto3 client loads its service model (10-25 ms; the first also "
+                "the 1.2 MB endpoints file). What it would take: a policy "
                 "parser without pydantic on the Lambda path (a second implementation of the schema the CLI and "
                 "docs/policy.schema.json share - a twin this project refuses), or Lambda SnapStart for Python "
                 "(restores an initialised container; not measurable on this machine).",

@@ -96,6 +96,7 @@ from .fixes import (
     _patterns_match_inside_arrays_of_objects,
     _publish_checking_the_subject,
     _publish_refused_when_the_topic_key_is_off,
+    _queue_counts_reading_the_clock_once,
     _rename_keeping_members,
     _reserved_aliases_are_aws_managed,
     _rules_that_deliver_as_eventbridge_does,
@@ -163,6 +164,7 @@ def install() -> None:
         _parse_each_input_path_once()
         _patterns_match_inside_arrays_of_objects()
         _cryptography_refused_on_keys_that_are_off()
+        _queue_counts_reading_the_clock_once()
         _installed = True
 
 

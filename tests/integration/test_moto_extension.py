@@ -12,6 +12,7 @@ import jsonpath_ng.ext
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from moto.sqs.models import sqs_backends
 
 from localaws import das_extension
 from localaws.scenario import create_cluster, create_multi_az_cluster
@@ -293,6 +294,32 @@ def test_a_cluster_filter_takes_at_most_100_identifiers_like_rds(rds: Any, opera
 
 def test_max_records_is_bounded_like_rds(rds: Any) -> None:
     assert error(rds.describe_db_clusters, MaxRecords=5)[:2] == ("InvalidParameterValue", 400)
+
+
+def test_queue_counts_and_retention_read_as_sqs_says(world: World) -> None:
+    """The approximate counts (computed with the clock read once) and the retention check (reading the one attribute)
+    answer as SQS does: delayed, in flight and waiting messages counted apart; a message past the retention period
+    is never delivered."""
+    sqs = world.session().client("sqs")
+    url = sqs.create_queue(QueueName="counts", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+    for n in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=f"later {n}", DelaySeconds=600)
+    for n in range(4):
+        sqs.send_message(QueueUrl=url, MessageBody=f"now {n}")
+    taken = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2, VisibilityTimeout=300)["Messages"]
+    assert len(taken) == 2
+    counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert (
+        counts["ApproximateNumberOfMessagesDelayed"],
+        counts["ApproximateNumberOfMessagesNotVisible"],
+        counts["ApproximateNumberOfMessages"],
+    ) == ("3", "2", "2")
+    old = sqs.create_queue(QueueName="old", Attributes={"MessageRetentionPeriod": "60"})["QueueUrl"]
+    sqs.send_message(QueueUrl=old, MessageBody="sent long ago")
+    backend_queue = sqs_backends["123456789012"]["us-east-1"].queues["old"]
+    for message in backend_queue._messages:
+        message.sent_timestamp -= 61_000  # sent 61 s ago: past the queue's retention
+    assert sqs.receive_message(QueueUrl=old).get("Messages", []) == []
 
 
 def test_time_passes_for_sqs_delays_when_the_world_says_so(world: World) -> None:
