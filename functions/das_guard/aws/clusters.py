@@ -328,24 +328,20 @@ def instances_of_clusters(rds: Any, clusters: list[str]) -> dict[str, list[dict[
     grouped: dict[str, list[dict[str, Any]]] = {}
     for first in range(0, len(clusters), CLUSTER_FILTER_VALUES):
         chunk = clusters[first : first + CLUSTER_FILTER_VALUES]
-        listing = pages(
-            rds, "rds:DescribeDBInstances", "DBInstances", Filters=[{"Name": "db-cluster-id", "Values": chunk}]
-        )
-        for page in listing:
-            for instance in page:
-                if isinstance(instance, dict) and instance.get("DBClusterIdentifier"):
-                    grouped.setdefault(str(instance["DBClusterIdentifier"]), []).append(instance)
+        _group_instances(rds, grouped, [{"Name": "db-cluster-id", "Values": chunk}])
     return grouped
 
 
 def aurora_instances_by_cluster(rds: Any) -> dict[str, list[dict[str, Any]]]:
     """All Aurora instances of the region, grouped by cluster: a few paged calls instead of one per cluster."""
     grouped: dict[str, list[dict[str, Any]]] = {}
-    listing = pages(
-        rds, "rds:DescribeDBInstances", "DBInstances", Filters=[{"Name": "engine", "Values": sorted(AURORA_ENGINES)}]
-    )
-    for page in listing:
+    _group_instances(rds, grouped, [{"Name": "engine", "Values": sorted(AURORA_ENGINES)}])
+    return grouped
+
+
+def _group_instances(rds: Any, grouped: dict[str, list[dict[str, Any]]], filters: list[dict[str, Any]]) -> None:
+    """Every page of DescribeDBInstances with `filters`, added to `grouped` by cluster (an odd item is skipped)."""
+    for page in pages(rds, "rds:DescribeDBInstances", "DBInstances", Filters=filters):
         for instance in page:
             if isinstance(instance, dict) and instance.get("DBClusterIdentifier"):
                 grouped.setdefault(str(instance["DBClusterIdentifier"]), []).append(instance)
-    return grouped
