@@ -39,13 +39,11 @@ from typing import Any, Self
 from unittest import mock
 
 import boto3
-import botocore.loaders
-import botocore.session
 from moto import mock_aws
 from moto.moto_api._internal.models import moto_api_backend
 from moto.server import ThreadedMotoServer
 
-from das_guard.aws.calls import fast_timestamps
+from das_guard.aws.calls import botocore_session
 from das_guard.clock import SystemClock
 
 from . import das_extension, scenario
@@ -229,12 +227,7 @@ class World:
 __all__ = ["DBA", "FUNCTION_CALLS", "CallCounter", "Deployment", "ManualClock", "World"]
 
 
-# One loader of botocore's service models for every session of the local world in this process: each new session
-# would otherwise parse the same JSON models again (some 0.4 s of every deployment, most of a test's setup).
-_MODELS = botocore.loaders.create_loader()
-
-
 def _session(**arguments: str) -> boto3.Session:
-    core = fast_timestamps(botocore.session.get_session())  # as the functions' own sessions parse them
-    core.register_component("data_loader", _MODELS)
-    return boto3.Session(botocore_session=core, **arguments)
+    """A session as the functions make theirs (one loader of the service models for every session of the process:
+    each new one would otherwise parse the same models again, most of a test's set-up)."""
+    return boto3.Session(botocore_session=botocore_session(), **arguments)

@@ -9,7 +9,6 @@ and the tests).
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import os
 import urllib.request
@@ -20,10 +19,8 @@ from typing import Any
 from unittest import mock
 
 import boto3
-import botocore.loaders
-import botocore.session
 
-from das_guard.aws.calls import fast_timestamps
+from das_guard.aws.calls import botocore_session
 
 # Decrypt changes nothing (`das-guard records` reads activity records with it; CloudTrail logs every call)
 READ_PREFIXES = ("Describe", "Get", "BatchGet", "List", "Scan", "Query", "Lookup", "Decrypt")
@@ -44,8 +41,7 @@ class Target:
     credentials: Mapping[str, str] | None = None  # an assumed role's (audit --org); else the profile's
 
     def session(self, region: str) -> boto3.Session:
-        core = fast_timestamps(botocore.session.get_session())
-        core.register_component("data_loader", _shared_loader())
+        core = botocore_session()
         if self.credentials is not None:
             session = boto3.Session(botocore_session=core, region_name=region, **self.credentials)
         else:
@@ -54,14 +50,6 @@ class Target:
         if self.read_only:
             session.events.register("before-call.*.*", _refuse_writes)
         return session
-
-
-@functools.cache
-def _shared_loader() -> botocore.loaders.Loader:
-    """One loader for every session the CLI makes, so each service model (and the 1.2 MB endpoints file) is parsed
-    once per run: `audit --org` makes a session per account and region, and a new botocore session would read
-    every model it uses again (about half of an organisation audit's time, docs/benchmarks.md)."""
-    return botocore.loaders.create_loader()
 
 
 def _record(model: Any, **_: Any) -> None:

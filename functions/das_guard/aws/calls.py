@@ -8,6 +8,7 @@ botocore's own list (the one its standard retry mode acts on), so DAS Guard and 
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 import boto3
+import botocore.loaders
 import botocore.session
 from botocore import xform_name
 from botocore.config import Config
@@ -52,15 +54,25 @@ def iso_timestamp(value: Any) -> Any:
     return parse_timestamp(value)
 
 
-def fast_timestamps(core: botocore.session.Session) -> botocore.session.Session:
-    """`core`, parsing timestamps with `iso_timestamp` (every session DAS Guard makes, the local world's too)."""
+@functools.cache
+def _models() -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader()
+
+
+def botocore_session() -> botocore.session.Session:
+    """A botocore session as DAS Guard makes every one (the functions', the CLI's, the local world's): timestamps
+    parsed by `iso_timestamp`, and one loader of the service models for the whole process, so each model (and the
+    1.2 MB endpoints file) is parsed once however many sessions are made - `audit --org` makes one per account and
+    region, the local world several per test, and a new session would otherwise read every model it uses again."""
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _models())
     core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=iso_timestamp)
     return core
 
 
 def new_session(region: str | None) -> boto3.Session:
     """A boto3 session as DAS Guard's functions use it."""
-    return boto3.Session(botocore_session=fast_timestamps(botocore.session.get_session()), region_name=region)
+    return boto3.Session(botocore_session=botocore_session(), region_name=region)
 
 
 def is_transient(error_code: str, http_status: int) -> bool:
