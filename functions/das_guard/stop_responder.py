@@ -51,15 +51,10 @@ class StopResponder:
         if not stop.known:
             # RDS's event has no principal and often arrives before CloudTrail's. Wait for the CloudTrail event
             # (which may place a break-glass hold) instead of restarting at once.
-            waiting = replace(
+            return [
                 tampered,
-                outcome=Outcome.DEFERRED,
-                reason="AwaitingAttribution",
-                detail="waiting for CloudTrail to say who stopped the stream",
-                fix="",
-                actor=None,
-            )
-            return [tampered, waiting], False
+                _waiting(tampered, "AwaitingAttribution", "waiting for CloudTrail to say who stopped the stream"),
+            ], False
         return [tampered], True
 
     def _upgrade_stop(
@@ -93,12 +88,11 @@ class StopResponder:
             "upgrade procedure stops the stream first)"
         )
         reported = replace(tampered, detail=tampered.detail.replace("DAS Guard is starting it again", waits))
-        waiting = replace(
-            tampered,
-            outcome=Outcome.DEFERRED,
-            reason="AwaitingUpgrade",
-            detail="the stream stays stopped for a short grace in case a major version upgrade follows",
-            fix="",
-            actor=None,
-        )
-        return [reported, waiting]
+        grace = "the stream stays stopped for a short grace in case a major version upgrade follows"
+        return [reported, _waiting(tampered, "AwaitingUpgrade", grace)]
+
+
+def _waiting(tampered: Decision, reason: str, detail: str) -> Decision:
+    """The restart after a reported stop, put off (the pipeline checks the cluster again later): about the same
+    cluster, without the stop's fix or actor, which the report carries."""
+    return replace(tampered, outcome=Outcome.DEFERRED, reason=reason, detail=detail, fix="", actor=None)
