@@ -713,3 +713,44 @@ def test_babelfish_is_a_violation_with_the_true_reason_and_no_start_is_tried(wor
     assert decided["plain-pg"] == ("Started", "StreamStarted")
     assert deployment.api.calls["rds:StartActivityStream"] == 1, "no refused start for the Babelfish cluster"
     assert deployment.api.calls["rds:DescribeDBClusterParameters"] == 1, "default groups are not read"
+
+
+@pytest.mark.parametrize("engine", ["aurora-postgresql", "aurora"])
+def test_an_event_and_the_sweep_read_the_same_instances_for_one_cluster(
+    enforcer: Enforcer, session: Any, engine: str
+) -> None:
+    """One predicate says whether a verdict needs the instances, for an event and for the sweep alike: a record
+    without `DBClusterMembers` (a field AWS does not promise) is read with its instances, so its unsupported class is
+    still found; the retired `aurora` engine is ruled out by its engine alone, so neither reads its instances. Either
+    way both paths agree."""
+    created = "aurora-postgresql" if engine == "aurora-postgresql" else "aurora-mysql"
+    version = "16.1" if engine == "aurora-postgresql" else "8.0.mysql_aurora.3.08.0"
+    scenario.create_cluster(session.client("rds"), "odd-one", created, version, [("odd-one-0", "db.t4g.medium")])
+
+    def odd(parsed: dict[str, Any], **_: Any) -> None:
+        for cluster in parsed.get("DBClusters", []):
+            if cluster.get("DBClusterIdentifier") != "odd-one":
+                continue
+            if engine == "aurora":
+                cluster["Engine"] = engine  # RDS creates no `aurora` cluster any more; one created long ago remains
+            else:
+                cluster.pop("DBClusterMembers", None)
+
+    enforcer.function_session.events.register("after-call.rds.DescribeDBClusters", odd)
+    event = sample("cloudtrail-create-db-cluster")
+    event["detail"]["requestParameters"]["dBClusterIdentifier"] = "odd-one"
+    answer = event["detail"]["responseElements"]
+    answer["dBClusterIdentifier"], answer["dBClusterArn"] = (
+        "odd-one",
+        answer["dBClusterArn"].replace("orders-pg", "odd-one"),
+    )
+    del answer["dbClusterResourceId"]  # the sample's resource id is orders-pg's
+    enforcer.api.reset()
+    enforcer.deliver(event)
+    by_event, instance_reads = enforcer.last(), enforcer.api.calls["rds:DescribeDBInstances"]
+    enforcer.sweep("odd")
+    [by_sweep] = [d for d in enforcer.decisions() if d["trigger"] == "Sweep" and d["cluster_id"] == "odd-one"]
+    expected = "UnsupportedInstanceClass" if engine == "aurora-postgresql" else "UnsupportedEngine"
+    assert (by_event["reason"], by_sweep["reason"]) == (expected, expected)
+    assert by_event["detail"] == by_sweep["detail"]
+    assert instance_reads == (1 if engine == "aurora-postgresql" else 0)

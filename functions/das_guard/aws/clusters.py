@@ -73,13 +73,7 @@ class RdsClusters:
             return None
         cluster = clusters[0]
         members: list[dict[str, Any]] = []
-        streaming = cluster.get("ActivityStreamStatus") in ACTIVE_STREAM_STATES
-        if (
-            instances
-            and not streaming
-            and cluster.get("DBClusterMembers")
-            and cluster.get("Engine") in AURORA_ENGINES | {"aurora"}
-        ):
+        if instances and needs_instances(cluster):  # the sweep's predicate: both paths give one cluster one verdict
             # One call for all members (a cluster has at most 16), filtered server-side.
             response = call(
                 "rds:DescribeDBInstances",

@@ -74,7 +74,7 @@ TagValue = Annotated[str, StringConstraints(max_length=256)]
 class TagPresence(BaseModel):
     """`{"present": true}` matches any value of the key; `{"present": false}` matches its absence."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     present: Annotated[bool, doc("true: the key is set (any value); false: the key is not set")]
 
 
@@ -84,7 +84,7 @@ TagCondition = TagValue | Annotated[list[TagValue], Field(min_length=1)] | TagPr
 class Match(BaseModel):
     """Which clusters a rule applies to, by their tags."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     tags: Annotated[
         dict[TagKey, TagCondition],
         Field(min_length=1),
@@ -111,7 +111,7 @@ class Records(BaseModel):
     """How the records of a started stream are kept. Aurora writes them to a Kinesis stream it creates with a
     24-hour retention and deletes when the stream stops: what nobody reads in that time is gone."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     retention_hours: Annotated[
         int,
         Field(ge=KINESIS_MIN_RETENTION_HOURS, le=KINESIS_MAX_RETENTION_HOURS),
@@ -146,7 +146,7 @@ RECORDS = "how a started stream's records are kept; a rule's records replace the
 
 
 class _Settings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     action: Annotated[Action | None, doc(ACTION)] = None
     mode: Annotated[StreamMode | None, doc(MODE)] = None
     kms_key: Annotated[str | None, doc(KMS_KEY)] = None
@@ -209,7 +209,7 @@ class Rule(_Settings):
 class ExemptionMatch(BaseModel):
     """Clusters by identifier pattern (`legacy-*`, shell-style) and/or by tags; all given conditions must hold."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     cluster_ids: Annotated[
         Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=63)]], Field(min_length=1)] | None,
         doc("cluster identifier patterns, shell-style (legacy-*)"),
@@ -235,7 +235,7 @@ class ExemptionMatch(BaseModel):
 class Exemption(BaseModel):
     """A time-boxed exception: it needs a reason and ends on `expires` (the last day it applies)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$"), doc(NAME)]
     match: Annotated[ExemptionMatch, doc("the clusters it exempts; all conditions given must hold")]
     reason: Annotated[str, StringConstraints(min_length=3), doc("why (mandatory), shown in logs and alerts")]
@@ -280,7 +280,7 @@ def _one_account_one_role(principal: str) -> str:
 class StopPolicy(BaseModel):
     """Who may stop a stream without it being restarted, and for how long it then stays stopped."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     allowed_principals: Annotated[
         list[Annotated[str, AfterValidator(_one_account_one_role)]],
         doc(
@@ -298,7 +298,7 @@ class StopPolicy(BaseModel):
 class PolicyDocument(BaseModel):
     """DAS Guard's policy: cluster tags select a rule; only this document says what a rule does."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     version: Annotated[Literal[1], doc("the schema version")]
     description: Annotated[str, doc("free text: owner, date, ticket")] = ""
     defaults: Annotated[Defaults, doc("the rule for clusters no rule matches")]
