@@ -91,6 +91,7 @@ from .fixes import (
     _create_key_with_default_usage,
     _cryptography_refused_on_keys_that_are_off,
     _dynamodb_requests_one_at_a_time,
+    _members_grouped_once_per_read,
     _paged,
     _parse_each_input_path_once,
     _patterns_match_inside_arrays_of_objects,
@@ -165,6 +166,7 @@ def install() -> None:
         _patterns_match_inside_arrays_of_objects()
         _cryptography_refused_on_keys_that_are_off()
         _queue_counts_reading_the_clock_once()
+        _members_grouped_once_per_read()
         _installed = True
 
 

@@ -482,3 +482,48 @@ def test_a_window_start_that_never_happens(rds: Any, key: str, session: Any) -> 
     assert rds.start_activity_stream(ResourceArn=arn, Mode="async", KmsKeyId=key, ApplyImmediately=True)["Status"] == (
         "starting"
     )
+
+
+def test_a_cluster_page_reads_the_region_s_instances_once_and_answers_as_before(rds: Any) -> None:
+    """moto scanned every instance of the region three times for each cluster it described (a page's cost grew with
+    the region); a Describe request now groups the instances once. Members stay right across the writes between two
+    reads: an instance added, one deleted, a rename."""
+    from moto.rds.models import rds_backends  # noqa: PLC0415
+
+    for n in range(30):
+        create_cluster(
+            rds, f"c{n:02d}", "aurora-postgresql", "16.1", [(f"c{n:02d}-{i}", "db.r6g.large") for i in (0, 1)]
+        )
+    backend = rds_backends["123456789012"]["us-east-1"]
+    readings = 0
+    listed = type(backend.databases).values
+
+    def counted(self: Any) -> Any:
+        nonlocal readings
+        readings += self is backend.databases
+        return listed(self)
+
+    type(backend.databases).values = counted  # type: ignore[method-assign]
+    try:
+        clusters = rds.describe_db_clusters()["DBClusters"]
+        page_readings, readings = readings, 0
+    finally:
+        type(backend.databases).values = listed  # type: ignore[method-assign]
+    assert page_readings == 1, "one grouping of the instances for a page of 30 clusters, not 90 scans"
+    members = {
+        c["DBClusterIdentifier"]: sorted(m["DBInstanceIdentifier"] for m in c["DBClusterMembers"]) for c in clusters
+    }
+    assert members["c07"] == ["c07-0", "c07-1"]
+    assert sum(1 for c in clusters for m in c["DBClusterMembers"] if m["IsClusterWriter"]) == 30
+
+    rds.delete_db_instance(DBInstanceIdentifier="c07-1")
+    rds.create_db_instance(
+        DBInstanceIdentifier="c07-2",
+        DBInstanceClass="db.r6g.large",
+        Engine="aurora-postgresql",
+        DBClusterIdentifier="c07",
+    )
+    rds.modify_db_cluster(DBClusterIdentifier="c08", NewDBClusterIdentifier="c08-renamed", ApplyImmediately=True)
+    after = {c["DBClusterIdentifier"]: c for c in rds.describe_db_clusters()["DBClusters"]}
+    assert sorted(m["DBInstanceIdentifier"] for m in after["c07"]["DBClusterMembers"]) == ["c07-0", "c07-2"]
+    assert sorted(m["DBInstanceIdentifier"] for m in after["c08-renamed"]["DBClusterMembers"]) == ["c08-0", "c08-1"]
