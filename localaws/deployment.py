@@ -12,6 +12,7 @@ import contextlib
 import io
 import json
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,13 +43,16 @@ class CallCounter:
     """AWS API calls a container made (`service:Operation`), counted by botocore's event hooks. Every call is also
     added to FUNCTION_CALLS, which the test suite compares with the template's IAM statements."""
 
+    _lock = threading.Lock()  # a function calls AWS from more than one thread (the sweep reads its listing aside)
+
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
 
     def __call__(self, model: Any, **_: Any) -> None:
         call = f"{model.service_model.service_name}:{model.name}"
-        self.calls[call] += 1
-        FUNCTION_CALLS[call] += 1
+        with self._lock:
+            self.calls[call] += 1
+            FUNCTION_CALLS[call] += 1
 
     def total(self, service: str | None = None) -> int:
         return sum(n for k, n in self.calls.items() if service is None or k.startswith(service + ":"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -138,16 +139,22 @@ class Sweeper:
         """Evaluate every cluster of the region. Raises PolicyError/AwsError if it cannot start at all."""
         now = self._clock.now()
         summary = SweepSummary(sweep_id)
-        policy = self._load_policy()
+        listing = self._clusters.region_clusters()  # its client is made here; its pages are read on the side
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="das-guard-listing") as side:
+            # The region's pages are read while the policy and the state table are: the waits overlap. If either
+            # read fails, leaving the block waits for the listing, and nothing is decided on half a picture.
+            clusters = side.submit(list, listing)
+            policy = self._load_policy()
+            holds, streams = self._state.sweep_state(now)
+            region = clusters.result()
         summary.expiring_exemptions = [
             f"{e.name} (expires {e.expires.isoformat()}: {e.reason})" for e in policy.expiring(now.date())
         ]
-        holds, streams = self._state.sweep_state(now)
         inputs = self._enforcer.inputs(check_holds=True, holds=holds, records=streams)
         leftover: list[str] = []
         live: list[str] = []
         running: list[StreamMark] = []  # streams seen running whose record is missing or old: written in batches
-        for cluster in self._clusters.region_clusters():
+        for cluster in region:
             if isinstance(cluster, MalformedCluster):
                 malformed = cluster.decision()
                 summary.add(malformed)

@@ -87,6 +87,7 @@ from .controls import (
     settle_activity_streams,
 )
 from .fixes import (
+    _attribute_names_found_once,
     _cluster_filters_with_resource_id,
     _create_key_with_default_usage,
     _cryptography_refused_on_keys_that_are_off,
@@ -167,6 +168,7 @@ def install() -> None:
         _cryptography_refused_on_keys_that_are_off()
         _queue_counts_reading_the_clock_once()
         _members_grouped_once_per_read()
+        _attribute_names_found_once()
         _installed = True
 
 

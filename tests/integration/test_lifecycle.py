@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -438,6 +439,27 @@ def test_sweep_with_a_broken_policy_alerts_and_fails(enforcer: Enforcer, session
         enforcer.sweep("broken")
     [alert] = enforcer.alerts()
     assert "defaults: required field is missing" in alert["Message"]
+
+
+def test_the_sweep_reads_the_region_while_it_reads_the_policy_and_the_state_table(
+    make_enforcer: Callable[..., Enforcer], session: Any, stack: scenario.Stack
+) -> None:
+    """The listing's pages are read in a thread of their own while the policy and the state table are read on the
+    sweep's, so their waits overlap; every decision comes after both."""
+    seed_fleet(session, stack, 5)
+    enforcer = make_enforcer()
+    threads: dict[str, set[str]] = {}
+
+    def note(model: Any, **_: Any) -> None:
+        threads.setdefault(model.name, set()).add(threading.current_thread().name)
+
+    enforcer.function_session.events.register("before-call.*.*", note)
+    summary = enforcer.sweep("side-by-side")
+    assert summary["clusters_seen"] == 5
+    main = threading.main_thread().name
+    assert threads["GetParameter"] == threads["Scan"] == {main}
+    assert all(name.startswith("das-guard-listing") for name in threads["DescribeDBClusters"])
+    assert threads["StartActivityStream"] == {main}
 
 
 @pytest.mark.parametrize("listing", ["DescribeDBInstances", "DescribeDBClusters"])

@@ -527,3 +527,65 @@ def test_a_cluster_page_reads_the_region_s_instances_once_and_answers_as_before(
     after = {c["DBClusterIdentifier"]: c for c in rds.describe_db_clusters()["DBClusters"]}
     assert sorted(m["DBInstanceIdentifier"] for m in after["c07"]["DBClusterMembers"]) == ["c07-0", "c07-2"]
     assert sorted(m["DBInstanceIdentifier"] for m in after["c08-renamed"]["DBClusterMembers"]) == ["c08-0", "c08-1"]
+
+
+def test_remembered_attribute_names_answer_as_names_worked_out_each_time(
+    session: Any, key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The local server's serializer remembers which name each member goes by, per class and shape; what it answers
+    is what it answered when it worked each one out anew."""
+    from localaws.das_extension import fixes  # noqa: PLC0415
+
+    rds, ddb, kms = session.client("rds"), session.client("dynamodb"), session.client("kms")
+    pg(rds, "c1", ("db.r6g.large", "db.r6g.xlarge"))
+    rds.start_activity_stream(
+        ResourceArn=rds.describe_db_clusters()["DBClusters"][0]["DBClusterArn"],
+        Mode="async",
+        KmsKeyId=key,
+        ApplyImmediately=True,
+    )
+    ddb.create_table(
+        TableName="t",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    ddb.put_item(
+        TableName="t",
+        Item={
+            "pk": {"S": "a"},
+            "n": {"N": "1"},
+            "b": {"B": b"\x00\x01"},
+            "m": {"M": {"l": {"L": [{"BOOL": True}, {"NULL": True}]}}},
+        },
+    )
+
+    sns, sqs = session.client("sns"), session.client("sqs")
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    queue = sqs.get_queue_attributes(QueueUrl=sqs.create_queue(QueueName="q")["QueueUrl"], AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+
+    def answers() -> list[Any]:
+        said = [
+            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue)["SubscriptionArn"],
+            sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"],
+            rds.describe_db_clusters()["DBClusters"],
+            rds.describe_db_instances()["DBInstances"],
+            ddb.scan(TableName="t")["Items"],
+            ddb.describe_table(TableName="t")["Table"],
+            kms.describe_key(KeyId=key)["KeyMetadata"],
+        ]
+        return json.loads(json.dumps(said, default=str))
+
+    remembered = answers()
+    monkeypatch.setattr(fixes, "ALIASES_KEPT", 0)
+    assert answers() == remembered
+    assert remembered[4] == [
+        {
+            "pk": {"S": "a"},
+            "n": {"N": "1"},
+            "b": {"B": "b'\\x00\\x01'"},
+            "m": {"M": {"l": {"L": [{"BOOL": True}, {"NULL": True}]}}},
+        }
+    ]

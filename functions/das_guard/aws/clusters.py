@@ -129,8 +129,14 @@ class RdsClusters:
         A running stream is judged by its key, mode and records, never by its instances, so the daily sweep of an
         enforced fleet reads almost no instance at all. `every_instance` (the CLI's audit, whose rows show each
         cluster's classes): every Aurora instance, listed in a second thread while this one reads the cluster pages
-        (the client is shared: boto3 clients are thread-safe once created, and it is created here first)."""
-        rds = self._rds
+        (the client is shared: boto3 clients are thread-safe once created, and it is created here first).
+
+        The client is made when this is called, on the caller's thread, and nothing is read until the first item is
+        asked for: the sweep reads the listing in a thread of its own while it reads the policy and the state table
+        (a boto3 session may not make clients on two threads at once; a client may be used from any)."""
+        return self._region_clusters(self._rds, every_instance=every_instance)
+
+    def _region_clusters(self, rds: Any, *, every_instance: bool) -> Iterator[ClusterInfo | MalformedCluster]:
         if every_instance:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="das-guard-instances") as side:
                 instances_read = side.submit(aurora_instances_by_cluster, rds)
