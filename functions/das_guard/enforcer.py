@@ -82,6 +82,12 @@ class _ClusterState:
 TRANSIENT_REFUSALS = frozenset({"InvalidDBClusterStateFault", "InvalidDBInstanceState"})
 
 
+def _recorded_as(start: Decision) -> str:
+    """What the state table records for a start, whether claimed before the call or written after it: `on`, or
+    `scheduled` for a start in the maintenance window."""
+    return "on" if start.outcome is Outcome.STARTED else "scheduled"
+
+
 def _fails_too(decision: Decision, problem: Finding) -> Decision:
     """The decision, failing for `problem` as well: named in the detail of one that fails already, else its reason."""
     if decision.outcome is Outcome.VIOLATION:
@@ -309,8 +315,9 @@ class Enforcer:
         anything else that consulted the supposition is decided again with the memory as it is."""
         starts = decided.outcome in (Outcome.STARTED, Outcome.SCHEDULED) and decided.start is not None
         if starts and decided.resource_id and decided.cluster_arn and inputs.now is not None:
-            state = "on" if decided.outcome is Outcome.STARTED else "scheduled"
-            mark = StreamMark(decided.resource_id, decided.cluster_arn, state, inputs.now, decided.protection)
+            mark = StreamMark(
+                decided.resource_id, decided.cluster_arn, _recorded_as(decided), inputs.now, decided.protection
+            )
             found = self._state.claim_start(mark, inputs.now)
             if found is None:
                 return mark, decided
@@ -388,10 +395,9 @@ class Enforcer:
                 raise
             rejected = self._rejected(decision, err, policy, inputs)
             return replace(rejected, warnings=rejected.warnings + unreleased)
-        state = "on" if decision.outcome is Outcome.STARTED else "scheduled"
         return replace(
             decision,
-            warnings=decision.warnings + (() if claim is not None else self._remember(decision, state)),
+            warnings=decision.warnings + (() if claim is not None else self._remember(decision)),
             stream=stream,
             detail=f"{decision.detail}: stream {stream.get('KinesisStreamName', '?')} is {stream.get('Status', '?')}",
         )
@@ -453,12 +459,16 @@ class Enforcer:
         )
         return replace(decision, warnings=(*decision.warnings, created), create_archive=None)
 
-    def _remember(self, decision: Decision, state: str) -> tuple[Finding, ...]:
+    def _remember(self, decision: Decision) -> tuple[Finding, ...]:
         if not (decision.resource_id and decision.cluster_arn) or self._dry_run:
             return ()
         try:
             self._state.mark_stream(
-                decision.resource_id, decision.cluster_arn, state, self._clock.now(), decision.protection
+                decision.resource_id,
+                decision.cluster_arn,
+                _recorded_as(decision),
+                self._clock.now(),
+                decision.protection,
             )
         except AwsError as err:  # the stream is started; the sweep records it next time
             return (
